@@ -1,0 +1,53 @@
+"""The ``[agent]`` section of bodycam.toml: the dock / Pi companion."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+
+from ledger.configfile import StrictModel
+
+
+class ReferenceKind(StrEnum):
+    ntp = "ntp"
+    system = "system"
+    gps = "gps"
+
+
+class ClockConfig(StrictModel):
+    reference: ReferenceKind = Field(default=ReferenceKind.ntp, description="Reference clock for calibration.")
+    ntp_servers: list[str] = Field(default_factory=lambda: ["ntp.aliyun.com:123", "cn.pool.ntp.org:123"],
+                                   description="NTP servers as host:port.")
+    quorum: int = Field(default=1, ge=1, description="How many servers must answer and agree.")
+    max_disagreement_s: float = Field(default=0.5, gt=0, description="Servers farther apart are not trusted.")
+    ntp_timeout_s: float = Field(default=2.0, gt=0)
+    gps_port: str | None = Field(default=None, description="Serial port of an NMEA GPS receiver.")
+    tolerance_s: float | None = Field(default=None, gt=0,
+                                      description="Residual offset allowed after setting; default per profile.")
+    samples: int = Field(default=5, ge=1, le=50, description="Clock samples per offset measurement.")
+
+
+class AgentConfig(StrictModel):
+    dock_id: str = Field(default="dock-1", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+                         description="Name of this dock; the MQTT topic prefix and broker identity.")
+    data_dir: Path = Field(default=Path("."), description="Where the dock keeps its ledger, store and keys.")
+    key_file: Path = Field(default=Path("keys/dock.key"), description="The dock's own Ed25519 key (0600).")
+    device_key_dir: Path = Field(default=Path("keys/devices"), description="Per-recorder keys (0600).")
+    ledger: Path = Field(default=Path("ledger.db"), description="The dock ledger.")
+    store_dir: Path = Field(default=Path("store"), description="Offloaded segments.")
+    state_db: Path = Field(default=Path("state.db"), description="Operational state (fleet checks).")
+    mount_root: Path = Field(default=Path("mnt"), description="Where recorders' USB storage appears.")
+    profiles_dir: Path | None = Field(default=None, description="Extra firmware profiles directory.")
+    shift_hours: float = Field(default=8.0, gt=0, le=24, description="A working day (A2 Art.12).")
+    battery_margin_pct: float = Field(default=10.0, ge=0, le=100)
+    storage_margin_pct: float = Field(default=10.0, ge=0, le=100)
+    readiness_max_age_s: int = Field(default=12 * 3600, gt=0, description="Older checks count as not ready.")
+    gap_bound_s: float = Field(default=2.0, ge=0, description="A longer pause between segments is a gap.")
+    mount_wait_s: float = Field(default=30.0, gt=0, description="How long to wait for a recorder's storage.")
+    clock: ClockConfig = Field(default_factory=ClockConfig)
+
+    def path(self, p: Path) -> Path:
+        """Resolve a configured path against ``data_dir``."""
+        return p if p.is_absolute() else self.data_dir / p

@@ -1,0 +1,29 @@
+"""The ``[archive]`` section of bodycam.toml: the bureau side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from ledger.configfile import StrictModel
+from syncd.config import BrokerConfig
+
+
+class ArchiveConfig(StrictModel):
+    origin: str = Field(default="bodycam.example.gov.cn/archive",
+                        description="Checkpoint origin line: names this log.")
+    data_dir: Path = Field(default=Path("."))
+    log_key: Path = Field(default=Path("keys/log.key"), description="The archive's log key (0600).")
+    admin_key: Path = Field(default=Path("keys/admin.key"), description="Key that enrolls people.")
+    ledger: Path = Field(default=Path("ledger.db"))
+    blob_dir: Path = Field(default=Path("blobs"))
+    part_dir: Path = Field(default=Path("parts"))
+    checkpoint_every: int = Field(default=1000, ge=1, description="Checkpoint after this many entries.")
+    checkpoint_interval_s: int = Field(default=300, ge=1, description="...or after this many seconds.")
+    retention_days: int = Field(default=366, ge=366, description="At least 12 months (A2 Art.16).")
+    max_file_size: int = Field(default=64 << 30, gt=0, description="Largest segment accepted, in bytes.")
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+
+    def path(self, p: Path) -> Path:
+        return p if p.is_absolute() else self.data_dir / p

@@ -1,0 +1,75 @@
+"""Load TOML files into pydantic models with errors that name the file, the key and the line.
+
+Used for ``bodycam.toml`` and for firmware profiles: a person editing a file by hand must be
+told exactly where it is wrong, not shown a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ledger.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every configuration model: unknown keys are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """Best-effort line of the deepest named key of ``loc`` (tomllib keeps no positions)."""
+    names = [str(p) for p in loc if isinstance(p, str)]
+    if not names:
+        return None
+    pattern = re.compile(rf"^\s*\"?{re.escape(names[-1])}\"?\s*=|^\s*\[+\s*{re.escape('.'.join(names))}\s*\]+",
+                         re.MULTILINE)
+    m = pattern.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def format_validation_error(path: Path, exc: ValidationError, text: str = "") -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(text, loc) if text else None
+        where = f"{path}:{line}" if line else f"{path}"
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown key (check its spelling; see the documented example)"
+        lines.append(f"{where}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def validate_data(path: Path, data: dict, model: type[M], text: str = "") -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc, text)) from None
+
+
+def load_model(path: Path, model: type[M]) -> M:
+    """Read ``path`` as TOML and validate it as ``model``; ConfigError names file, key and line."""
+    data = read_toml(path)
+    return validate_data(path, data, model, path.read_text(encoding="utf-8"))

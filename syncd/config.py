@@ -1,0 +1,29 @@
+"""The ``[syncd]`` section of bodycam.toml: how a dock reaches the archive over MQTT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from ledger.configfile import StrictModel
+
+
+class BrokerConfig(StrictModel):
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=8883, ge=1, le=65535)
+    tls: bool = Field(default=True)
+    ca_file: Path | None = Field(default=None, description="CA that signed the broker certificate.")
+    cert_file: Path | None = Field(default=None, description="Client certificate (TLS client auth).")
+    key_file: Path | None = Field(default=None, description="Client certificate key (0600).")
+    username: str | None = Field(default=None)
+    password_file: Path | None = Field(default=None, description="File holding the broker password (0600).")
+    keepalive_s: int = Field(default=30, ge=5)
+
+
+class SyncdConfig(StrictModel):
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    chunk_size: int = Field(default=1 << 20, ge=256 << 10, le=4 << 20, description="Bytes per chunk.")
+    window: int = Field(default=16, ge=1, le=16, description="Unacknowledged chunks in flight.")
+    ack_timeout_s: float = Field(default=30.0, gt=0)
+    archive_pubkey: Path | None = Field(default=None, description="The archive's log public key.")

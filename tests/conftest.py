@@ -1,0 +1,4 @@
+"""Shared pytest set-up. Fixture modules live in tests/fixtures/ and are registered here."""
+
+pytest_plugins = [
+]
