@@ -22,7 +22,7 @@ class ClockConfig(StrictModel):
                                    description="NTP servers as host:port.")
     quorum: int = Field(default=1, ge=1, description="How many servers must answer and agree.")
     max_disagreement_s: float = Field(default=0.5, gt=0, description="Servers farther apart are not trusted.")
-    ntp_timeout_s: float = Field(default=2.0, gt=0)
+    ntp_timeout_s: float = Field(default=2.0, gt=0, description="Per-server NTP query timeout.")
     gps_port: str | None = Field(default=None, description="Serial port of an NMEA GPS receiver.")
     tolerance_s: float | None = Field(default=None, gt=0,
                                       description="Residual offset allowed after setting; default per profile.")
@@ -41,8 +41,10 @@ class AgentConfig(StrictModel):
     mount_root: Path = Field(default=Path("mnt"), description="Where recorders' USB storage appears.")
     profiles_dir: Path | None = Field(default=None, description="Extra firmware profiles directory.")
     shift_hours: float = Field(default=8.0, gt=0, le=24, description="A working day (A2 Art.12).")
-    battery_margin_pct: float = Field(default=10.0, ge=0, le=100)
-    storage_margin_pct: float = Field(default=10.0, ge=0, le=100)
+    battery_margin_pct: float = Field(default=10.0, ge=0, le=100,
+                                      description="Battery kept in reserve beyond the shift, in %.")
+    storage_margin_pct: float = Field(default=10.0, ge=0, le=100,
+                                      description="Extra free storage required beyond the shift, in %.")
     readiness_max_age_s: int = Field(default=12 * 3600, gt=0, description="Older checks count as not ready.")
     gap_bound_s: float = Field(default=2.0, ge=0, description="A longer pause between segments is a gap.")
     mount_wait_s: float = Field(default=30.0, gt=0, description="How long to wait for a recorder's storage.")

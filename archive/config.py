@@ -13,17 +13,17 @@ from syncd.config import BrokerConfig
 class ArchiveConfig(StrictModel):
     origin: str = Field(default="bodycam.example.gov.cn/archive",
                         description="Checkpoint origin line: names this log.")
-    data_dir: Path = Field(default=Path("."))
+    data_dir: Path = Field(default=Path("."), description="Where the archive keeps ledger, blobs and keys.")
     log_key: Path = Field(default=Path("keys/log.key"), description="The archive's log key (0600).")
     admin_key: Path = Field(default=Path("keys/admin.key"), description="Key that enrolls people.")
-    ledger: Path = Field(default=Path("ledger.db"))
-    blob_dir: Path = Field(default=Path("blobs"))
-    part_dir: Path = Field(default=Path("parts"))
+    ledger: Path = Field(default=Path("ledger.db"), description="The archive ledger.")
+    blob_dir: Path = Field(default=Path("blobs"), description="Content-addressed blob store.")
+    part_dir: Path = Field(default=Path("parts"), description="Transfers in progress.")
     checkpoint_every: int = Field(default=1000, ge=1, description="Checkpoint after this many entries.")
     checkpoint_interval_s: int = Field(default=300, ge=1, description="...or after this many seconds.")
     retention_days: int = Field(default=366, ge=366, description="At least 12 months (A2 Art.16).")
     max_file_size: int = Field(default=64 << 30, gt=0, description="Largest segment accepted, in bytes.")
-    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The archive's broker identity.")
 
     def path(self, p: Path) -> Path:
         return p if p.is_absolute() else self.data_dir / p

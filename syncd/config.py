@@ -10,20 +10,20 @@ from ledger.configfile import StrictModel
 
 
 class BrokerConfig(StrictModel):
-    host: str = Field(default="127.0.0.1")
-    port: int = Field(default=8883, ge=1, le=65535)
-    tls: bool = Field(default=True)
+    host: str = Field(default="127.0.0.1", description="MQTT broker host.")
+    port: int = Field(default=8883, ge=1, le=65535, description="MQTT broker port (8883: TLS).")
+    tls: bool = Field(default=True, description="Use TLS; only loopback tests may turn it off.")
     ca_file: Path | None = Field(default=None, description="CA that signed the broker certificate.")
     cert_file: Path | None = Field(default=None, description="Client certificate (TLS client auth).")
     key_file: Path | None = Field(default=None, description="Client certificate key (0600).")
-    username: str | None = Field(default=None)
+    username: str | None = Field(default=None, description="Broker user name (password auth).")
     password_file: Path | None = Field(default=None, description="File holding the broker password (0600).")
-    keepalive_s: int = Field(default=30, ge=5)
+    keepalive_s: int = Field(default=30, ge=5, description="MQTT keep-alive interval.")
 
 
 class SyncdConfig(StrictModel):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     chunk_size: int = Field(default=1 << 20, ge=256 << 10, le=4 << 20, description="Bytes per chunk.")
     window: int = Field(default=16, ge=1, le=16, description="Unacknowledged chunks in flight.")
-    ack_timeout_s: float = Field(default=30.0, gt=0)
+    ack_timeout_s: float = Field(default=30.0, gt=0, description="Back off when the archive is silent this long.")
     archive_pubkey: Path | None = Field(default=None, description="The archive's log public key.")
