@@ -24,6 +24,9 @@ class ClockConfig(StrictModel):
     max_disagreement_s: float = Field(default=0.5, gt=0, description="Servers farther apart are not trusted.")
     ntp_timeout_s: float = Field(default=2.0, gt=0, description="Per-server NTP query timeout.")
     gps_port: str | None = Field(default=None, description="Serial port of an NMEA GPS receiver.")
+    gps_baudrate: int = Field(default=9600, gt=0, description="Baud rate of the GPS receiver's NMEA output.")
+    system_max_error_s: float = Field(default=0.5, gt=0,
+                                      description="reference = system: largest kernel maximum error.")
     tolerance_s: float | None = Field(default=None, gt=0,
                                       description="Residual offset allowed after setting; default per profile.")
     samples: int = Field(default=5, ge=1, le=50, description="Clock samples per offset measurement.")

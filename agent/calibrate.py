@@ -1,0 +1,304 @@
+"""Calibrate a recorder's clock against the dock's reference, or refuse (A2 Art.13).
+
+The procedure is measure → set → re-measure → accept only if the residual offset, *including
+its uncertainty*, is within tolerance. Nothing may be armed on an unproven clock, and every
+attempt — passed or refused — becomes a ``calibration`` record, so this returns a result for
+every outcome instead of raising: the refusal reasons are part of the evidence.
+
+The recorder is reached through ``RecorderClock`` (``get_time``/``set_time``), which the serial
+``RecorderLink`` satisfies; tests drive a simulated clock through the same protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agent.clockmeasure import (
+    COARSE_RESOLUTION_NS,
+    NS_PER_S,
+    CalibrationPoint,
+    ClockError,
+    DeviceReading,
+    DriftEstimate,
+    OffsetEstimate,
+    estimate_drift_ppm,
+    forecast_drift,
+    measure_offset,
+    round_div,
+)
+from agent.refclock import ReferenceClock, ReferenceReading
+from ledger.errors import BodycamError, ConfigError
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How long before the target second ``set_time`` is scheduled, beyond the measured one-way latency.
+SET_LEAD_NS = 50_000_000
+
+
+class RecorderClock(Protocol):
+    """What calibration needs from a recorder. ``get_time`` may return a naive datetime in the
+    recorder's own time zone (as most firmwares report it); ``set_time`` receives an aware
+    datetime in that zone."""
+
+    def get_time(self) -> datetime: ...
+
+    def set_time(self, dt: datetime) -> None: ...
+
+
+def parse_tz(spec: str | None) -> tzinfo:
+    """A recorder's time zone from a profile: ``"UTC"``, ``"+08:00"`` or an IANA name."""
+    if spec is None or spec.upper() in ("UTC", "Z", ""):
+        return UTC
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", spec)
+    if m:
+        delta = timedelta(hours=int(m[2]), minutes=int(m[3]))
+        return timezone(delta if m[1] == "+" else -delta)
+    try:
+        return ZoneInfo(spec)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {spec!r}: use UTC, +HH:MM or an IANA name like "
+                          "Asia/Shanghai") from None
+
+
+def datetime_to_ns(dt: datetime, tz: tzinfo = UTC) -> int:
+    """UTC ns of a recorder datetime; naive ones are read in the recorder's zone ``tz``."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+    return (dt - EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def ns_to_datetime(ns: int, tz: tzinfo = UTC) -> datetime:
+    """Aware datetime in ``tz`` for UTC ns (microsecond precision, truncated)."""
+    return (EPOCH + timedelta(microseconds=ns // 1000)).astimezone(tz)
+
+
+def default_tolerance_ns(resolution_ns: int) -> int:
+    """1 s for recorders with 1-s clocks; 50 ms (or two resolution steps) for finer clocks."""
+    if resolution_ns >= COARSE_RESOLUTION_NS:
+        return max(NS_PER_S, resolution_ns)
+    return max(50_000_000, 2 * resolution_ns)
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """One calibration attempt, passed or refused; the body of its ledger record comes from this."""
+
+    passed: bool
+    reference: ReferenceReading
+    tolerance_ns: int
+    resolution_ns: int
+    offset_before_ns: int | None = None
+    offset_after_ns: int | None = None
+    uncertainty_ns: int | None = None  # of the offset after when measured, else of the offset before
+    before: OffsetEstimate | None = None
+    after: OffsetEstimate | None = None
+    set_to: str | None = None  # what set_time was given (ISO 8601, recorder zone)
+    drift: DriftEstimate | None = None
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    measured_ns: int = 0  # reference time when the attempt ended
+
+    def as_dict(self) -> dict:
+        """JSON-able summary (for ``--json`` output and logs; the signed body is ``calibration_body``)."""
+        def s(ns: int | None) -> float | None:
+            return None if ns is None else ns / NS_PER_S
+
+        return {"passed": self.passed, "offset_before_s": s(self.offset_before_ns),
+                "offset_after_s": s(self.offset_after_ns), "uncertainty_s": s(self.uncertainty_ns),
+                "tolerance_s": s(self.tolerance_ns), "resolution_s": s(self.resolution_ns),
+                "drift_ppm": None if self.drift is None else self.drift.ppm, "set_to": self.set_to,
+                "reasons": list(self.reasons), "warnings": list(self.warnings),
+                "reference": self.reference.as_dict(), "measured_ns": self.measured_ns,
+                "before": None if self.before is None else self.before.as_dict(),
+                "after": None if self.after is None else self.after.as_dict()}
+
+
+@dataclass
+class _Attempt:
+    reference: ReferenceReading
+    tolerance_ns: int
+    resolution_ns: int
+    now_ns: Callable[[], int]
+    values: dict = field(default_factory=dict)
+
+    def refuse(self, *reasons: str, **kw) -> CalibrationResult:
+        self.values.update(kw)
+        log.warning("calibration refused: %s", "; ".join(reasons))
+        return self._result(False, reasons)
+
+    def _result(self, passed: bool, reasons: Sequence[str],
+                warnings: Sequence[str] = ()) -> CalibrationResult:
+        v = self.values
+        after, before = v.get("after"), v.get("before")
+        unc = after.uncertainty_ns if after else (before.uncertainty_ns if before else None)
+        return CalibrationResult(
+            passed=passed, reference=self.reference, tolerance_ns=self.tolerance_ns,
+            resolution_ns=self.resolution_ns,
+            offset_before_ns=before.offset_ns if before else None,
+            offset_after_ns=after.offset_ns if after else None, uncertainty_ns=unc,
+            before=before, after=after, set_to=v.get("set_to"), drift=v.get("drift"),
+            reasons=tuple(reasons), warnings=tuple(warnings), measured_ns=self.now_ns())
+
+
+def calibrate(
+    clock: RecorderClock,
+    reference: ReferenceClock | ReferenceReading,
+    *,
+    resolution_ns: int = NS_PER_S,
+    tz: tzinfo = UTC,
+    tolerance_ns: int | None = None,
+    samples: int = 5,
+    previous: Sequence[CalibrationPoint] = (),
+    shift_hours: float = 8.0,
+    local_ns: Callable[[], int] = time.time_ns,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_interval_s: float = 0.0,
+) -> CalibrationResult:
+    """Measure, set, re-measure the recorder's clock; passed only within tolerance.
+
+    ``resolution_ns`` is the recorder clock's resolution (its profile says so); ``tz`` the zone
+    its firmware speaks. ``tolerance_ns`` defaults to ``default_tolerance_ns(resolution_ns)``
+    (override from ``[agent.clock] tolerance_s``). ``previous`` are earlier calibrations of this
+    recorder, for the drift estimate. ``local_ns``/``sleep`` are injectable for tests.
+    """
+    tol = tolerance_ns if tolerance_ns is not None else default_tolerance_ns(resolution_ns)
+    reading = reference.read() if not isinstance(reference, ReferenceReading) else reference
+    offset = reading.offset_ns
+
+    def now_ns() -> int:
+        return local_ns() + offset
+
+    att = _Attempt(reading, tol, resolution_ns, now_ns)
+    if not reading.healthy:
+        return att.refuse(*(f"reference clock ({reading.kind}) unhealthy: {r}" for r in reading.reasons))
+
+    def read_device() -> DeviceReading:
+        dt = clock.get_time()
+        return DeviceReading(datetime_to_ns(dt, tz), dt.isoformat())
+
+    def measure() -> OffsetEstimate:
+        return measure_offset(read_device, now_ns, samples, resolution_ns, sleep=sleep,
+                              poll_interval_s=poll_interval_s)
+
+    try:
+        before = measure()
+    except ClockError as exc:
+        return att.refuse(f"measuring before setting: {exc}")
+    except BodycamError as exc:
+        return att.refuse(f"could not read the recorder's clock: {exc}")
+    att.values["before"] = before
+    log.info("recorder offset before: %+.6f s ± %.6f s (%s, %d samples)", before.offset_ns / NS_PER_S,
+             before.uncertainty_ns / NS_PER_S, before.method, before.samples)
+
+    drift = estimate_drift_ppm(previous, before.offset_ns, before.measured_ns, before.uncertainty_ns)
+    att.values["drift"] = drift
+
+    target_ns = _schedule_set(before, resolution_ns, now_ns, sleep)
+    set_to = ns_to_datetime(target_ns, tz)
+    att.values["set_to"] = set_to.isoformat()
+    try:
+        clock.set_time(set_to)
+    except BodycamError as exc:
+        return att.refuse(f"recorder rejected set_time({set_to.isoformat()}): {exc}")
+
+    try:
+        after = measure()
+    except ClockError as exc:
+        return att.refuse(f"re-measuring after setting: {exc}")
+    except BodycamError as exc:
+        return att.refuse(f"could not read the recorder's clock after setting it: {exc}")
+    att.values["after"] = after
+    log.info("recorder offset after: %+.6f s ± %.6f s", after.offset_ns / NS_PER_S,
+             after.uncertainty_ns / NS_PER_S)
+
+    reasons = []
+    moved = abs(after.offset_ns - before.offset_ns)
+    unchanged = moved <= before.uncertainty_ns + after.uncertainty_ns + resolution_ns
+    if unchanged and abs(before.offset_ns) > tol:
+        reasons.append(
+            f"recorder clock did not change after set_time: offset {after.offset_ns / NS_PER_S:+.3f} s "
+            "before and after; the recorder ignores the command (check the profile's set_time format "
+            "and time zone, and that the recorder is not locked)")
+    worst = abs(after.offset_ns) + after.uncertainty_ns
+    if worst > tol and not reasons:
+        reasons.append(
+            f"offset after setting is {after.offset_ns / NS_PER_S:+.3f} s "
+            f"± {after.uncertainty_ns / NS_PER_S:.3f} s, "
+            f"beyond the {tol / NS_PER_S:g} s tolerance; retry, and if it persists the recorder cannot hold "
+            "its time (service its clock)")
+    if reasons:
+        return att.refuse(*reasons)
+    warnings = []
+    if drift is not None:
+        fc = forecast_drift(drift, after.offset_ns, tol, shift_hours)
+        if not fc.within_tolerance:
+            warnings.append(fc.reason)
+    return att._result(True, (), warnings)
+
+
+def _schedule_set(before: OffsetEstimate, resolution_ns: int, now_ns: Callable[[], int],
+                  sleep: Callable[[float], None]) -> int:
+    """Reference time to give ``set_time``, waiting first so that it lands when it is true.
+
+    The command reaches the recorder about half a round trip after it is sent. A 1-s clock
+    keeps only whole seconds, so the command is sent just before a second boundary with that
+    second as its value: the recorder's new second then starts within a latency of the true one.
+    Finer clocks get the current reference time plus the one-way latency.
+    """
+    one_way = before.min_rtt_ns // 2
+    if resolution_ns >= COARSE_RESOLUTION_NS:
+        now = now_ns()
+        step = max(resolution_ns, NS_PER_S)
+        target = -(-(now + one_way + SET_LEAD_NS) // step) * step
+        wait = target - one_way - now_ns()
+        if wait > 0:
+            sleep(wait / NS_PER_S)
+        return target
+    t = now_ns() + one_way
+    return t - t % resolution_ns
+
+
+# --- the ledger record body ----------------------------------------------------------------------
+
+
+def _us(ns: int | None) -> int | None:
+    return None if ns is None else round_div(ns, 1000)
+
+
+def calibration_body(result: CalibrationResult, device_id: str, *, dock_id: str | None = None,
+                     profile_id: str | None = None) -> dict:
+    """Body of the ``calibration`` record for ``result``: integers only (signed bodies carry no floats)."""
+    ref = result.reference
+    servers = [{"server": s.server, "offset_us": _us(s.offset_ns), "delay_us": _us(s.delay_ns),
+                "stratum": s.stratum, **({"error": s.error} if s.error else {})} for s in ref.sources]
+    body = {
+        "v": 1,
+        "kind": "calibration",
+        "device_id": device_id,
+        "result": "passed" if result.passed else "refused",
+        "offset_before_us": _us(result.offset_before_ns),
+        "offset_after_us": _us(result.offset_after_ns),
+        "uncertainty_us": _us(result.uncertainty_ns),
+        "tolerance_us": _us(result.tolerance_ns),
+        "resolution_us": _us(result.resolution_ns),
+        "drift_ppb": None if result.drift is None else result.drift.ppb,
+        "reasons": list(result.reasons),
+        "warnings": list(result.warnings),
+        "reference": {"kind": ref.kind, "healthy": ref.healthy, "offset_us": _us(ref.offset_ns),
+                      "uncertainty_us": _us(ref.uncertainty_ns), "servers": servers},
+        "set_to": result.set_to,
+        "measured_ns": result.measured_ns,
+    }
+    if dock_id is not None:
+        body["dock_id"] = dock_id
+    if profile_id is not None:
+        body["profile_id"] = profile_id
+    return body

@@ -1,0 +1,282 @@
+"""Estimate a recorder clock's offset from a reference, with an honest uncertainty (A2 Art.13).
+
+Footage times are evidence only if the recorder's clock was proven right before the shift, so
+an offset without a bound is worthless. Every poll of the recorder gives a hard constraint:
+the device answered at some instant between ``t0`` (just before the request) and ``t1`` (just
+after the reply), and a clock that reports value ``v`` at resolution ``r`` was then somewhere in
+``[v, v + r)``. Hence ``offset = device - reference`` lies in ``[v - t1, v + r - t0]``. The
+estimate is the intersection of all those intervals (midpoint, half-width as uncertainty).
+
+For clocks with a 1-second resolution a single poll says little (±0.5 s); polling until the
+reported second ticks over brackets the tick between two polls, which narrows the interval to
+about half the round trip of those two polls. An empty intersection means the clock is not
+behaving like a clock (jumped, stalled), which is refused rather than averaged away.
+
+Conventions: all times are integer nanoseconds since the Unix epoch (UTC); ``offset_ns`` is
+*device minus reference* (positive: the recorder is ahead).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ledger.errors import BodycamError
+
+log = logging.getLogger(__name__)
+
+NS_PER_S = 1_000_000_000
+#: Resolutions at or above this are "coarse": a single poll cannot beat them, so the tick is located.
+COARSE_RESOLUTION_NS = 100_000_000
+
+
+class ClockError(BodycamError):
+    """A clock did not behave like a clock (jumped backwards, stalled, leapt ahead) while measured."""
+
+
+@dataclass(frozen=True)
+class DeviceReading:
+    """One answer of the recorder: its clock as UTC ns (already converted from its time zone)."""
+
+    time_ns: int
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class Poll:
+    t0_ns: int
+    t1_ns: int
+    device_ns: int
+
+    @property
+    def rtt_ns(self) -> int:
+        return self.t1_ns - self.t0_ns
+
+
+@dataclass(frozen=True)
+class OffsetEstimate:
+    """Offset of the device vs the reference, bounded: the truth lies in ``[lo_ns, hi_ns]``."""
+
+    offset_ns: int
+    uncertainty_ns: int
+    samples: int
+    method: str  # "midpoint" | "second-boundary" | "coarse"
+    lo_ns: int
+    hi_ns: int
+    min_rtt_ns: int
+    span_ns: int  # reference time the measurement took
+    measured_ns: int  # reference time at the end of the measurement
+
+    def as_dict(self) -> dict:
+        return {"offset_ns": self.offset_ns, "uncertainty_ns": self.uncertainty_ns, "samples": self.samples,
+                "method": self.method, "min_rtt_ns": self.min_rtt_ns, "span_ns": self.span_ns,
+                "measured_ns": self.measured_ns}
+
+
+def _fmt_s(ns: int) -> str:
+    return f"{ns / NS_PER_S:+.3f} s"
+
+
+def measure_offset(
+    read_device: Callable[[], DeviceReading],
+    now_ns: Callable[[], int],
+    samples: int = 5,
+    resolution_ns: int = 1_000_000,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_interval_s: float = 0.0,
+    max_polls: int = 500,
+    max_duration_ns: int | None = None,
+    slack_ns: int = 500_000,
+) -> OffsetEstimate:
+    """Measure the offset of ``read_device`` against ``now_ns`` (the reference clock).
+
+    ``samples`` polls are always taken. For coarse clocks (resolution >= 100 ms) polling goes on
+    until the reported value ticks over, bounded by ``max_polls`` and ``max_duration_ns``
+    (default: one resolution step plus 2 s); without a tick the estimate is marked ``coarse``.
+    ``slack_ns`` absorbs the drift of a healthy clock during the measurement when checking that
+    the polls agree. Raises ClockError when the clock jumps backwards, stalls or leaps ahead.
+    """
+    if samples < 1:
+        raise ValueError("samples must be >= 1")
+    if resolution_ns < 1:
+        raise ValueError("resolution_ns must be >= 1")
+    coarse = resolution_ns >= COARSE_RESOLUTION_NS
+    if max_duration_ns is None:
+        max_duration_ns = resolution_ns + 2 * NS_PER_S
+    polls: list[Poll] = []
+    lo, hi = None, None
+    ticked = False
+    start = now_ns()
+
+    while True:
+        t0 = now_ns()
+        reading = read_device()
+        t1 = now_ns()
+        if t1 < t0:
+            raise ClockError(f"the dock's reference clock went backwards by {(t0 - t1) / NS_PER_S:.3f} s "
+                             "during the measurement; check that nothing else steps the system clock, "
+                             "then retry")
+        poll = Poll(t0, t1, reading.time_ns)
+        if polls:
+            prev = polls[-1]
+            if poll.device_ns < prev.device_ns:
+                raise ClockError(
+                    "recorder clock jumped backwards by "
+                    f"{(prev.device_ns - poll.device_ns) / NS_PER_S:.3f} s between samples (reported "
+                    f"{prev.device_ns} then {poll.device_ns} ns); its clock is not "
+                    "trustworthy: check its clock battery or firmware and do not arm it")
+            if poll.device_ns > prev.device_ns:
+                ticked = True
+        p_lo, p_hi = poll.device_ns - t1, poll.device_ns + resolution_ns - t0
+        if lo is None:
+            lo, hi = p_lo, p_hi
+        else:
+            _check_consistent(polls, poll, lo, hi, p_lo, p_hi, slack_ns)
+            lo, hi = max(lo, p_lo), min(hi, p_hi)
+            if lo > hi:  # within slack: healthy drift; collapse onto the crossing point
+                lo = hi = (lo + hi) // 2
+        polls.append(poll)
+
+        if len(polls) >= samples and (not coarse or ticked):
+            break
+        if len(polls) >= max(samples, max_polls) or t1 - start >= max_duration_ns:
+            if coarse and not ticked:
+                log.warning("recorder clock did not tick over within %d polls / %.1f s; offset is coarse",
+                            len(polls), (t1 - start) / NS_PER_S)
+            break
+        if poll_interval_s > 0:
+            sleep(poll_interval_s)
+
+    method = "second-boundary" if coarse and ticked else ("coarse" if coarse else "midpoint")
+    end = polls[-1].t1_ns
+    return OffsetEstimate(
+        offset_ns=(lo + hi) // 2,
+        uncertainty_ns=(hi - lo + 1) // 2,
+        samples=len(polls),
+        method=method,
+        lo_ns=lo,
+        hi_ns=hi,
+        min_rtt_ns=min(p.rtt_ns for p in polls),
+        span_ns=end - start,
+        measured_ns=end,
+    )
+
+
+def _check_consistent(polls: Sequence[Poll], poll: Poll, lo: int, hi: int, p_lo: int, p_hi: int,
+                      slack_ns: int) -> None:
+    """Refuse a poll that contradicts the earlier ones: a real clock cannot produce it."""
+    first = polls[0]
+    elapsed_ref = poll.t1_ns - first.t0_ns
+    advanced = poll.device_ns - first.device_ns
+    if p_hi < lo - slack_ns:
+        raise ClockError(
+            f"recorder clock stalled or runs slow: it advanced {_fmt_s(advanced)} while the reference "
+            f"advanced {_fmt_s(elapsed_ref)} over {len(polls) + 1} samples; a recorder whose clock does not "
+            "run cannot be armed: check its clock battery or firmware")
+    if p_lo > hi + slack_ns:
+        raise ClockError(
+            f"recorder clock jumped ahead: it advanced {_fmt_s(advanced)} while the reference advanced "
+            f"{_fmt_s(elapsed_ref)} over {len(polls) + 1} samples; its clock is not trustworthy: check its "
+            "clock battery or firmware and do not arm it")
+
+
+# --- drift between calibrations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationPoint:
+    """What an earlier calibration left behind: when, and the offsets it measured (ns)."""
+
+    time_ns: int
+    offset_after_ns: int
+    offset_before_ns: int | None = None
+    uncertainty_ns: int = 0
+
+
+@dataclass(frozen=True)
+class DriftEstimate:
+    """Rate at which the recorder's clock gains (+) or loses (−) time, in parts per billion."""
+
+    ppb: int
+    uncertainty_ppb: int
+    interval_ns: int
+    intervals: int
+
+    @property
+    def ppm(self) -> float:
+        return self.ppb / 1000
+
+    def as_dict(self) -> dict:
+        return {"ppb": self.ppb, "uncertainty_ppb": self.uncertainty_ppb, "interval_ns": self.interval_ns,
+                "intervals": self.intervals}
+
+
+def estimate_drift_ppm(previous: Sequence[CalibrationPoint], current_offset_before_ns: int, now_ns: int,
+                       current_uncertainty_ns: int = 0, min_interval_ns: int = 60 * NS_PER_S,
+                       ) -> DriftEstimate | None:
+    """Drift from how far the clock wandered since each calibration left it.
+
+    Each interval runs from one calibration's offset *after* setting to the next one's offset
+    *before* setting (the current measurement closes the last interval). The estimate is the
+    time-weighted mean (total wander / total time); intervals shorter than ``min_interval_ns``
+    are skipped because their uncertainty would swamp the rate. None when nothing usable exists.
+    Despite the name (the unit people quote), the result carries ppb as an integer; ``.ppm`` converts.
+    """
+    pts = sorted(previous, key=lambda p: p.time_ns)
+    pairs: list[tuple[CalibrationPoint, int, int, int]] = []  # (start, end_time, end_before, end_unc)
+    for a, b in zip(pts, pts[1:], strict=False):
+        if b.offset_before_ns is not None:
+            pairs.append((a, b.time_ns, b.offset_before_ns, b.uncertainty_ns))
+    if pts:
+        pairs.append((pts[-1], now_ns, current_offset_before_ns, current_uncertainty_ns))
+    wander = total = unc = 0
+    used = 0
+    for start, end_time, end_before, end_unc in pairs:
+        dt = end_time - start.time_ns
+        if dt < min_interval_ns:
+            continue
+        wander += end_before - start.offset_after_ns
+        unc += start.uncertainty_ns + end_unc
+        total += dt
+        used += 1
+    if not used:
+        return None
+    return DriftEstimate(ppb=round_div(wander * NS_PER_S, total),
+                         uncertainty_ppb=round_div(unc * NS_PER_S, total), interval_ns=total, intervals=used)
+
+
+@dataclass(frozen=True)
+class DriftForecast:
+    within_tolerance: bool
+    predicted_offset_ns: int
+    hours_until_out: float | None
+    reason: str
+
+
+def forecast_drift(drift: DriftEstimate, offset_after_ns: int, tolerance_ns: int, shift_hours: float,
+                   ) -> DriftForecast:
+    """Would the clock leave the tolerance before the shift ends? Say so in words people act on."""
+    shift_ns = int(shift_hours * 3600 * NS_PER_S)
+    predicted = offset_after_ns + round_div(drift.ppb * shift_ns, NS_PER_S)
+    if abs(predicted) <= tolerance_ns:
+        return DriftForecast(True, predicted, None,
+                             f"at {drift.ppm:+.3f} ppm the clock is predicted at {_fmt_s(predicted)} after a "
+                             f"{shift_hours:g} h shift, within the {tolerance_ns / NS_PER_S:g} s tolerance")
+    room = tolerance_ns - offset_after_ns if drift.ppb > 0 else tolerance_ns + offset_after_ns
+    hours = max(room, 0) / abs(drift.ppb) / 3600 if drift.ppb else 0.0
+    return DriftForecast(
+        False, predicted, hours,
+        f"at {drift.ppm:+.3f} ppm the recorder's clock would drift to {_fmt_s(predicted)} over a "
+        f"{shift_hours:g} h shift, leaving the {tolerance_ns / NS_PER_S:g} s tolerance after about "
+        f"{hours:.1f} h; recalibrate it mid-shift or have its clock serviced")
+
+
+def round_div(a: int, b: int) -> int:
+    """Integer division rounding half away from zero (signed bodies carry no floats)."""
+    q, r = divmod(abs(a), abs(b))
+    if 2 * r >= abs(b):
+        q += 1
+    return q if (a >= 0) == (b > 0) else -q
