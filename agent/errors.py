@@ -1,0 +1,72 @@
+"""The recorder-link error family.
+
+One hierarchy so callers (device status, arm, dock) can tell a dead cable from a recorder that
+said no. Every message names the port, the profile and the command, and says what to do:
+an equipment manager reads these on a dock screen, not a developer in a debugger.
+"""
+
+from __future__ import annotations
+
+from ledger.errors import BodycamError
+
+
+class LinkError(BodycamError):
+    """Base of every recorder-link failure."""
+
+    hint = "check the cable and the profile, then retry"
+
+    def __init__(self, detail: str, *, port: str | None = None, profile: str | None = None,
+                 command: str | None = None):
+        self.detail = detail
+        self.port = port
+        self.profile = profile
+        self.command = command
+        super().__init__(self._compose())
+
+    def _compose(self) -> str:
+        where = []
+        if self.port:
+            where.append(f"port {self.port}")
+        if self.profile:
+            where.append(f"profile {self.profile}")
+        if self.command:
+            where.append(f"command {self.command}")
+        prefix = f"{', '.join(where)}: " if where else ""
+        return f"{prefix}{self.detail} ({self.hint})"
+
+    def with_context(self, *, port: str | None, profile: str | None, command: str | None) -> LinkError:
+        """A copy of this error carrying where it happened (parsers and framers do not know)."""
+        return type(self)(self.detail, port=port or self.port, profile=profile or self.profile,
+                          command=command or self.command)
+
+
+class LinkTimeout(LinkError):
+    hint = "the recorder did not answer in time: check it is powered on, docked and on the right port"
+
+
+class LinkDisconnected(LinkError):
+    hint = "the link dropped: re-seat the recorder in the dock and retry"
+
+
+class FramingError(LinkError):
+    hint = "the reply was malformed: check the profile matches this recorder's firmware, then retry"
+
+
+class ChecksumError(FramingError):
+    hint = "the reply was corrupted in transit: retry; if it persists, replace the cable"
+
+
+class DeviceRefused(LinkError):
+    hint = "the recorder rejected the command: check its state (recording, locked) and retry"
+
+
+class DeviceBusy(LinkError):
+    hint = "the recorder is busy: wait a few seconds and retry"
+
+
+class UnsupportedCommand(LinkError):
+    hint = "this recorder model cannot do that; use the dock's other checks or do it on the device"
+
+
+class AuthError(LinkError):
+    hint = "set the recorder password in the environment variable or file the profile names"

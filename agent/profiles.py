@@ -1,0 +1,343 @@
+"""Firmware profiles: each recorder model's protocol described as data.
+
+The driver, the emulator and the tests all read the same profile, so a protocol is written down
+once (request templates, reply templates for the emulator, parsers for the driver, test vectors)
+and nothing about a model is hidden in code. A command a model lacks is listed in
+``unsupported`` and raises UnsupportedCommand; it is never faked.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta, timezone
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from ledger.configfile import StrictModel, read_toml, validate_data
+from ledger.errors import ConfigError
+
+CANONICAL_COMMANDS = (
+    "identify", "get_info", "get_battery", "get_storage", "get_time", "set_time",
+    "get_recording_state", "enter_mass_storage",
+)
+BUILTIN_PROFILES_DIR = Path(__file__).resolve().parents[1] / "firmware_profiles"
+
+
+class Confidence(StrEnum):
+    documented = "documented"  # the wire format is taken from a public description
+    modelled = "modelled"      # the shape follows a public family; details are our model
+
+
+class FieldType(StrEnum):
+    str = "str"
+    int = "int"
+    float = "float"
+    bool = "bool"
+
+
+class Message(StrictModel):
+    """One request or reply payload (before framing), as a template over named values.
+
+    Exactly one of ``text`` (str.format template), ``hex`` (constant bytes), ``struct`` (+``values``)
+    or ``json`` (object template whose ``"{name}"`` strings are replaced by typed values)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    text: str | None = None
+    hex: str | None = None
+    struct: str | None = Field(default=None, description="struct format, e.g. '>BQ'")
+    values: list[int | str] = Field(default_factory=list, description="int, literal or '{name}'")
+    json_: dict[str, Any] | None = Field(default=None, alias="json")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Message:
+        kinds = [k for k in ("text", "hex", "struct", "json_") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of text, hex, struct, json")
+        if self.hex is not None:
+            bytes.fromhex(self.hex)
+        if self.struct is not None:
+            import struct as _struct
+
+            try:
+                fmt = _struct.Struct(self.struct)
+            except _struct.error as exc:
+                raise ValueError(f"bad struct format {self.struct!r}: {exc}") from None
+            if len(self.values) != _count_items(self.struct):
+                raise ValueError(f"struct {self.struct!r} needs {_count_items(self.struct)} values, "
+                                 f"got {len(self.values)}")
+            del fmt
+        return self
+
+
+def _count_items(fmt: str) -> int:
+    import struct as _struct
+
+    return len(_struct.unpack(fmt, bytes(_struct.calcsize(fmt))))
+
+
+class ParseSpec(StrictModel):
+    """How the driver reads a reply: a regex with named groups, a struct layout, or JSON paths."""
+
+    kind: Literal["regex", "struct", "json", "none"]
+    regex: str | None = None
+    struct: str | None = None
+    names: list[str] = Field(default_factory=list, description="struct item names; '_x' are not fields")
+    paths: dict[str, str] = Field(default_factory=dict, description="json: field -> dotted path")
+    expect: dict[str, int | str | bool] = Field(default_factory=dict,
+                                                description="items that must have this value")
+    fields: dict[str, FieldType] = Field(default_factory=dict, description="typed output fields")
+
+    @model_validator(mode="after")
+    def _check(self) -> ParseSpec:
+        if self.kind == "regex":
+            if not self.regex:
+                raise ValueError("kind regex needs 'regex'")
+            try:
+                rx = re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"bad regex: {exc}") from None
+            missing = set(self.fields) - set(rx.groupindex)
+            if missing:
+                raise ValueError(f"fields without a named group: {sorted(missing)}")
+        elif self.kind == "struct":
+            if not self.struct:
+                raise ValueError("kind struct needs 'struct'")
+            if len(self.names) != _count_items(self.struct):
+                raise ValueError(f"struct {self.struct!r} has {_count_items(self.struct)} items, "
+                                 f"names lists {len(self.names)}")
+            missing = set(self.fields) - set(self.names)
+            if missing:
+                raise ValueError(f"fields not in names: {sorted(missing)}")
+        elif self.kind == "json":
+            missing = set(self.fields) - set(self.paths)
+            if missing:
+                raise ValueError(f"fields without a path: {sorted(missing)}")
+        return self
+
+
+class Step(StrictModel):
+    request: Message
+    reply: Message = Field(description="What the device answers on success (the emulator renders it).")
+    parse: ParseSpec
+
+
+class CommandSpec(StrictModel):
+    steps: list[Step] = Field(min_length=1, description="Sent in order; fields of all replies are merged.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Override of timing.reply_timeout_s.")
+
+
+class StatusRule(StrictModel):
+    match: str = Field(description="Regex on the reply payload bytes (latin-1 escapes for binary).")
+    reply: Message | None = Field(default=None, description="What the emulator sends in this case.")
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v.encode("latin-1"))
+        except (re.error, UnicodeEncodeError) as exc:
+            raise ValueError(f"bad regex: {exc}") from None
+        return v
+
+
+class StatusSpec(StrictModel):
+    """Reply codes that mean "not done"; checked before the command's own parser."""
+
+    auth: StatusRule | None = None
+    busy: StatusRule | None = None
+    refused: StatusRule | None = None
+    unsupported: StatusRule | None = None
+
+
+class FramingSpec(StrictModel):
+    kind: Literal["line", "delimited", "length_prefixed"]
+    terminator: str = "\r\n"
+    start: str = "@"
+    end: str = ";#"
+    separator: str = ";"
+    length_field: bool = Field(default=False, description="delimited: 'CMD;<len>;payload' with len checked")
+    magic_hex: str = "AA55"
+    length_size: Literal[1, 2, 4] = 2
+    byteorder: Literal["big", "little"] = "big"
+    checksum: Literal["none", "crc16-modbus", "crc16-ccitt-false", "crc16-xmodem"] = "none"
+    checksum_byteorder: Literal["big", "little"] = "little"
+    max_length: int = Field(default=4096, gt=0, le=1 << 20)
+
+
+class SerialSpec(StrictModel):
+    baudrate: int = 115200
+    bytesize: Literal[5, 6, 7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+
+
+class UsbSpec(StrictModel):
+    vid: int = Field(ge=0, le=0xFFFF)
+    pid: int = Field(ge=0, le=0xFFFF)
+
+
+class TimingSpec(StrictModel):
+    reply_timeout_s: float = Field(default=1.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    retry_delay_s: float = Field(default=0.2, ge=0)
+
+
+class AuthSpec(StrictModel):
+    """A password the recorder wants before other commands. The profile names where the secret
+    lives (environment variable, file); the secret itself never appears in a profile."""
+
+    kind: Literal["none", "password"] = "none"
+    password_env: str | None = None
+    password_file: str | None = None
+    login: Step | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> AuthSpec:
+        if self.kind == "password":
+            if not (self.password_env or self.password_file):
+                raise ValueError("password auth needs password_env or password_file")
+            if self.login is None:
+                raise ValueError("password auth needs a login step")
+        return self
+
+
+class StorageSpec(StrictModel):
+    """How the recorder lays out its card when it appears as a USB disk."""
+
+    media_dir: str = "DCIM"
+    file_name: str = "{year:04d}{month:02d}{day:02d}_{hour:02d}{minute:02d}{second:02d}_{index:04d}"
+    fourcc: str = Field(default="mp4v", min_length=4, max_length=4)
+    extension: str = "mp4"
+
+
+class TestVector(StrictModel):
+    __test__ = False  # not a pytest class
+
+    command: str
+    step: int = 0
+    at: str | None = Field(default=None, description="set_time input (RFC 3339)")
+    values: dict[str, Any] = Field(default_factory=dict, description="other template inputs")
+    request: str | None = None
+    request_hex: str | None = None
+    reply: str | None = None
+    reply_hex: str | None = None
+    expect: dict[str, Any] = Field(default_factory=dict)
+    reply_values: dict[str, Any] = Field(default_factory=dict,
+                                         description="extra values the emulator needs to render the reply")
+
+    @model_validator(mode="after")
+    def _one_each(self) -> TestVector:
+        if (self.request is None) == (self.request_hex is None):
+            raise ValueError("give exactly one of request, request_hex")
+        if (self.reply is None) == (self.reply_hex is None):
+            raise ValueError("give exactly one of reply, reply_hex")
+        return self
+
+
+class Profile(StrictModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    vendor: str
+    model: str
+    firmware: str = ""
+    source: str = Field(min_length=10, description="Where the protocol description comes from.")
+    confidence: Confidence
+    notes: str = ""
+    encoding: Literal["ascii", "gbk", "utf-8", "latin-1"] = "ascii"
+    timezone: str = Field(default="+00:00", pattern=r"^[+-]\d\d:\d\d$",
+                          description="Zone the recorder's clock shows (its local time).")
+    time_format: str = "%Y-%m-%d %H:%M:%S"
+    clock_resolution_s: float = Field(default=1.0, gt=0, le=1.0)
+    clock_tolerance_s: float = Field(default=1.0, gt=0, description="Residual offset allowed after set.")
+    battery_drain_pct_per_h: float = Field(gt=0, le=100)
+    video_bitrate_kbps: float = Field(gt=0, description="Recording bitrate (kbit/s) for storage readiness.")
+    usb: UsbSpec
+    serial: SerialSpec = Field(default_factory=SerialSpec)
+    timing: TimingSpec = Field(default_factory=TimingSpec)
+    framing: FramingSpec
+    auth: AuthSpec = Field(default_factory=AuthSpec)
+    status: StatusSpec = Field(default_factory=StatusSpec)
+    storage: StorageSpec = Field(default_factory=StorageSpec)
+    unsupported: list[str] = Field(default_factory=list)
+    commands: dict[str, CommandSpec]
+    test_vectors: list[TestVector] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _commands_complete(self) -> Profile:
+        for name in list(self.commands) + self.unsupported:
+            if name not in CANONICAL_COMMANDS:
+                raise ValueError(f"unknown command {name!r}; canonical: {', '.join(CANONICAL_COMMANDS)}")
+        both = set(self.commands) & set(self.unsupported)
+        if both:
+            raise ValueError(f"commands both supported and unsupported: {sorted(both)}")
+        missing = set(CANONICAL_COMMANDS) - set(self.commands) - set(self.unsupported)
+        if missing:
+            raise ValueError(f"commands neither described nor listed unsupported: {sorted(missing)}")
+        if "identify" not in self.commands:
+            raise ValueError("identify is required: the dock must know which recorder it talks to")
+        for v in self.test_vectors:
+            if v.command != "login" and v.command not in self.commands:
+                raise ValueError(f"test vector for undescribed command {v.command!r}")
+            steps = ([self.auth.login] if v.command == "login" and self.auth.login
+                     else self.commands[v.command].steps if v.command in self.commands else [])
+            if v.step >= len(steps):
+                raise ValueError(f"test vector {v.command} step {v.step}: no such step")
+        return self
+
+    @property
+    def tzinfo(self) -> timezone:
+        sign = 1 if self.timezone[0] == "+" else -1
+        hours, minutes = int(self.timezone[1:3]), int(self.timezone[4:6])
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+    def supports(self, command: str) -> bool:
+        return command in self.commands
+
+    def steps(self, command: str) -> list[Step]:
+        if command == "login":
+            return [self.auth.login] if self.auth.login else []
+        return self.commands[command].steps
+
+
+def load_profile(path: Path) -> Profile:
+    """Load one profile; ConfigError names the file, the key and the line."""
+    data = read_toml(path)
+    return validate_data(path, data, Profile, path.read_text(encoding="utf-8"))
+
+
+def profile_dirs(extra: Path | None = None) -> list[Path]:
+    dirs = [BUILTIN_PROFILES_DIR]
+    if extra is not None:
+        dirs.append(extra)
+    return dirs
+
+
+def load_profiles(extra: Path | None = None) -> dict[str, Profile]:
+    """Every profile by id: the shipped ones, then ``extra`` (AgentConfig.profiles_dir), whose
+    profiles replace shipped ones of the same id so a site can correct a firmware quirk."""
+    found: dict[str, Profile] = {}
+    for d in profile_dirs(extra):
+        if not d.is_dir():
+            if d != BUILTIN_PROFILES_DIR:
+                raise ConfigError(f"{d}: profiles directory not found (agent.profiles_dir)")
+            continue
+        seen_here: dict[str, Path] = {}
+        for path in sorted(d.glob("*.toml")):
+            prof = load_profile(path)
+            if prof.id in seen_here:
+                raise ConfigError(f"{path}: id: {prof.id!r} already defined in {seen_here[prof.id]}")
+            seen_here[prof.id] = path
+            found[prof.id] = prof
+    return found
+
+
+def get_profile(profile_id: str, extra: Path | None = None) -> Profile:
+    profiles = load_profiles(extra)
+    try:
+        return profiles[profile_id]
+    except KeyError:
+        raise ConfigError(f"unknown profile {profile_id!r}; known: {', '.join(sorted(profiles)) or 'none'} "
+                          f"(see firmware_profiles/)") from None
