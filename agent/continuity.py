@@ -1,0 +1,264 @@
+"""Continuity of a recorder's footage: order, chain, and find what is missing or wrong (A2 Art.8).
+
+Art.8 forbids selective recording, after-the-fact recording, inserted footage and edits. The
+dock cannot see what a recorder never wrote, but it can make every hole and every oddity
+visible: segments of one device are ordered by their corrected start time and chained (``seq``
++1, never reset; ``prev`` = the previous segment's entry hash, the enrollment for the first),
+and each of these becomes a ``gap`` record (A2 Art.11: a gap needs a justification) or a flag
+on the segment:
+
+- ``gap``: a pause between two consecutive segments longer than the bound (default 2 s);
+- ``overlap``: a segment starting before the previous one ended;
+- ``out_of_order``: a file older than footage already ledgered (after-the-fact insertion?);
+- ``duplicate``: the same bytes again under another name (not appended twice);
+- ``altered``: a name seen before with different bytes (appended, never replacing the first);
+- ``missing_seq``: a hole in the sequence numbers already in the ledger.
+
+Everything here is pure (no I/O, no clock): the offload orchestrator feeds it facts and turns
+its decisions into signed records, and the tests drive it with plain values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, tzinfo
+from typing import Literal
+
+NS_PER_S = 1_000_000_000
+NS_PER_MS = 1_000_000
+DEFAULT_GAP_BOUND_NS = 2 * NS_PER_S
+#: Recorders stamp files to the second: consecutive files may seem to overlap by that much.
+DEFAULT_OVERLAP_TOLERANCE_NS = 1 * NS_PER_S
+
+GapType = Literal["gap", "overlap", "missing_seq", "duplicate", "altered", "out_of_order"]
+
+# 20261130_081500, 2026-11-30T08-15-00, 20261130081500 … anywhere in the name
+_STAMP = re.compile(
+    r"(?<!\d)(20\d\d)[-_]?([01]\d)[-_]?([0-3]\d)[-_T ]?([0-2]\d)[-_:]?([0-5]\d)[-_:]?([0-5]\d)(?!\d)"
+)
+
+
+@dataclass(frozen=True)
+class PriorSegment:
+    """A segment of this device already in the ledger."""
+
+    seq: int
+    entry_hash: str
+    source_name: str
+    sha256: str
+    start_ns: int
+    end_ns: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A newly offloaded file, described by what the recorder and the probe said."""
+
+    source_name: str
+    sha256: str
+    device_start_ns: int
+    duration_ms: int
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Correction:
+    """The latest calibration's measured offset (device − reference) and the allowed residual."""
+
+    offset_ns: int = 0
+    tolerance_ns: int = NS_PER_S
+    calibration: str | None = None  # entry hash of that calibration record
+
+    def correct(self, device_ns: int) -> int:
+        return device_ns - self.offset_ns
+
+    @property
+    def drifted(self) -> bool:
+        return abs(self.offset_ns) > self.tolerance_ns
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        if self.drifted:
+            return ("time_corrected", "clock_drifted")
+        return ("time_corrected",) if self.offset_ns else ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    gap_type: GapType
+    detail: str
+    source_name: str | None = None
+    sha256: str | None = None
+    after_seq: int | None = None
+    before_seq: int | None = None
+    start_ns: int | None = None
+    end_ns: int | None = None
+    needs_justification: bool = True
+    segments: tuple[str, ...] = ()   # sha256 of the media involved
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """Where a device's chain stands: what the next segment must carry, and what was seen."""
+
+    next_seq: int
+    prev: str
+    last_seq: int | None = None
+    last_start_ns: int | None = None
+    last_end_ns: int | None = None
+    last_sha256: str | None = None
+    names: dict[str, frozenset[str]] = field(default_factory=dict)   # source_name → sha256s
+    hashes: dict[str, str] = field(default_factory=dict)             # sha256 → first source_name
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidate: Candidate
+    append: bool
+    seq: int | None
+    prev: str | None
+    start_ns: int
+    end_ns: int
+    flags: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    gap_bound_ns: int = DEFAULT_GAP_BOUND_NS
+    overlap_tolerance_ns: int = DEFAULT_OVERLAP_TOLERANCE_NS
+
+
+def device_start_from(source_name: str, mtime_ns: int, tz: tzinfo = UTC) -> tuple[str, int]:
+    """When the recorder says a file started: the time stamped in its name, else its mtime.
+
+    Returns the text as the recorder gave it (for ``device_start``) and nanoseconds since the
+    epoch on the recorder's clock (before correction). ``tz`` is the recorder's time zone.
+    """
+    base = source_name.rsplit("/", 1)[-1]
+    m = _STAMP.search(base)
+    if m:
+        y, mo, d, h, mi, s = (int(g) for g in m.groups())
+        try:
+            dt = datetime(y, mo, d, h, mi, s, tzinfo=tz)
+        except ValueError:
+            dt = None
+        if dt is not None:
+            return m.group(0), (int(dt.timestamp()) * NS_PER_S)
+    dt = datetime.fromtimestamp(mtime_ns // NS_PER_S, tz=tz)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{mtime_ns % NS_PER_S:09d}" + dt.strftime("%z")
+    return text, mtime_ns
+
+
+def chain_state(prior: Iterable[PriorSegment], genesis: str) -> tuple[ChainState, list[Finding]]:
+    """The chain after the ledgered segments of one device, and any holes in their sequence."""
+    segs = sorted(prior, key=lambda p: p.seq)
+    findings: list[Finding] = []
+    names: dict[str, frozenset[str]] = {}
+    hashes: dict[str, str] = {}
+    expected = 0
+    for p in segs:
+        if p.seq != expected:
+            findings.append(Finding(
+                "missing_seq", f"sequence numbers {expected}..{p.seq - 1} are missing from the ledger",
+                after_seq=expected - 1 if expected else None, before_seq=p.seq))
+        expected = p.seq + 1
+        names[p.source_name] = names.get(p.source_name, frozenset()) | {p.sha256}
+        hashes.setdefault(p.sha256, p.source_name)
+    if not segs:
+        return ChainState(0, genesis), findings
+    last = segs[-1]
+    latest_start = max(p.start_ns for p in segs)
+    latest_end = max(p.end_ns for p in segs)
+    return ChainState(last.seq + 1, last.entry_hash, last.seq, latest_start, latest_end, last.sha256,
+                      names, hashes), findings
+
+
+def order_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Offload order: by the recorder's start time, then name, then hash (stable, total)."""
+    return sorted(candidates, key=lambda c: (c.device_start_ns, c.source_name, c.sha256))
+
+
+def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy = Policy()) -> Decision:
+    """What to do with one candidate given the chain so far."""
+    start = corr.correct(cand.device_start_ns)
+    end = start + cand.duration_ms * NS_PER_MS
+    flags = list(corr.flags)
+    findings: list[Finding] = []
+
+    seen_name = state.hashes.get(cand.sha256)
+    if seen_name is not None:
+        if seen_name == cand.source_name:
+            return Decision(cand, False, None, None, start, end)  # already offloaded: nothing new
+        findings.append(Finding(
+            "duplicate", f"{cand.source_name!r} holds the same bytes as {seen_name!r}; not appended twice",
+            cand.source_name, cand.sha256, needs_justification=False, segments=(cand.sha256,)))
+        return Decision(cand, False, None, None, start, end, tuple(flags), tuple(findings))
+
+    known = state.names.get(cand.source_name)
+    if known:
+        flags.append("altered")
+        findings.append(Finding(
+            "altered", f"{cand.source_name!r} was offloaded before with other bytes "
+            f"({', '.join(sorted(known))}); both are kept", cand.source_name, cand.sha256,
+            after_seq=state.last_seq, before_seq=state.next_seq, segments=(*sorted(known), cand.sha256)))
+
+    if state.last_start_ns is not None and start < state.last_start_ns:
+        flags.append("out_of_order")
+        findings.append(Finding(
+            "out_of_order", f"{cand.source_name!r} starts before footage already ledgered",
+            cand.source_name, cand.sha256, after_seq=state.last_seq, before_seq=state.next_seq,
+            start_ns=start, end_ns=state.last_start_ns, segments=(cand.sha256,)))
+    elif state.last_end_ns is not None:
+        pause = start - state.last_end_ns
+        if pause > policy.gap_bound_ns:
+            findings.append(Finding(
+                "gap", f"no footage for {pause / NS_PER_S:.3f} s before {cand.source_name!r}",
+                cand.source_name, cand.sha256, after_seq=state.last_seq, before_seq=state.next_seq,
+                start_ns=state.last_end_ns, end_ns=start,
+                segments=tuple(s for s in (state.last_sha256, cand.sha256) if s)))
+        elif -pause > policy.overlap_tolerance_ns:
+            flags.append("overlap")
+            findings.append(Finding(
+                "overlap", f"{cand.source_name!r} starts {-pause / NS_PER_S:.3f} s before the previous "
+                "segment ended", cand.source_name, cand.sha256, after_seq=state.last_seq,
+                before_seq=state.next_seq, start_ns=start, end_ns=state.last_end_ns,
+                segments=tuple(s for s in (state.last_sha256, cand.sha256) if s)))
+    return Decision(cand, True, state.next_seq, state.prev, start, end, tuple(dict.fromkeys(flags)),
+                    tuple(findings))
+
+
+def advance(state: ChainState, d: Decision, entry_hash: str | None = None) -> ChainState:
+    """The chain after acting on ``d`` (``entry_hash``: hash of the appended segment envelope)."""
+    if not d.append:
+        return state
+    if entry_hash is None:
+        raise ValueError("an appended segment needs its entry hash to chain the next one")
+    c = d.candidate
+    names = dict(state.names)
+    hashes = dict(state.hashes)
+    names[c.source_name] = names.get(c.source_name, frozenset()) | {c.sha256}
+    hashes.setdefault(c.sha256, c.source_name)
+    return replace(
+        state, next_seq=state.next_seq + 1, prev=entry_hash, last_seq=d.seq,
+        last_start_ns=max(d.start_ns, state.last_start_ns or d.start_ns),
+        last_end_ns=max(d.end_ns, state.last_end_ns or d.end_ns), last_sha256=c.sha256,
+        names=names, hashes=hashes)
+
+
+def plan(prior: Sequence[PriorSegment], genesis: str, candidates: Iterable[Candidate], corr: Correction,
+         seal: Callable[[Decision], str], policy: Policy = Policy()) -> tuple[list[Decision], list[Finding]]:
+    """Decide every candidate in order; ``seal`` appends an accepted one and returns its entry hash.
+
+    Returns the decisions and all findings (ledger holes first, then per candidate).
+    """
+    state, findings = chain_state(prior, genesis)
+    decisions = []
+    for cand in order_candidates(candidates):
+        d = decide(state, cand, corr, policy)
+        state = advance(state, d, seal(d) if d.append else None)
+        decisions.append(d)
+        findings.extend(d.findings)
+    return decisions, findings
