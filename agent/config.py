@@ -9,6 +9,9 @@ from pydantic import Field
 
 from ledger.configfile import StrictModel
 
+DOCK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+"""A dock name becomes an MQTT topic level and a broker user name: keep it to safe characters."""
+
 
 class ReferenceKind(StrEnum):
     ntp = "ntp"
@@ -33,7 +36,7 @@ class ClockConfig(StrictModel):
 
 
 class AgentConfig(StrictModel):
-    dock_id: str = Field(default="dock-1", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+    dock_id: str = Field(default="dock-1", pattern=DOCK_ID_PATTERN,
                          description="Name of this dock; the MQTT topic prefix and broker identity.")
     data_dir: Path = Field(default=Path("."), description="Where the dock keeps its ledger, store and keys.")
     key_file: Path = Field(default=Path("keys/dock.key"), description="The dock's own Ed25519 key (0600).")

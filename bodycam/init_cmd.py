@@ -42,3 +42,77 @@ def _write_new(path: Path, text: str) -> None:
         raise click.ClickException(f"{path} exists already; refusing to overwrite it (choose another --dir)")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def _dock_toml(name: str) -> str:
+    return f"""# bodycam.toml for dock {name!r}; every key is documented in config/bodycam.example.toml.
+[agent]
+dock_id = "{name}"
+data_dir = "."
+
+[syncd.broker]
+host = "127.0.0.1"
+port = 8883
+"""
+
+
+def _archive_toml() -> str:
+    return """# bodycam.toml for the bureau archive; every key is documented in config/bodycam.example.toml.
+[archive]
+data_dir = "."
+"""
+
+
+@click.command("init")
+@click.option("--role", type=click.Choice(["dock", "archive"]), required=True, help="What this folder serves as.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Deployment folder to create (config, keys, ledger).")
+@click.option("--name", default="dock-1", show_default=True, help="Dock name (dock role): topic prefix, identity.")
+@click.option("--passphrase-env", default=None, help="Encrypt the generated keys with the passphrase in this "
+                                                     "environment variable.")
+@json_option
+def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_json: bool) -> None:
+    """Write a working bodycam.toml and generate the keys this role needs (mode 0600).
+
+    A dock gets its own key, rooting its ledger; the archive gets an administrator key rooting
+    its ledger and a log key, enrolled by the administrator, that signs checkpoints and receipts.
+    """
+    import re
+
+    from agent.config import DOCK_ID_PATTERN, AgentConfig
+    from archive.config import ArchiveConfig
+    from ledger.enroll import create_rooted, enroll, public_of
+    from ledger.keys import generate_key_file
+    from ledger.store import Ledger
+
+    if role == "dock" and not re.match(DOCK_ID_PATTERN, name):
+        raise click.BadParameter("use lowercase letters, digits and '-' (at most 63), e.g. dock-north",
+                                 param_hint="--name")
+    if (directory / "bodycam.toml").exists():
+        raise click.ClickException(f"{directory / 'bodycam.toml'} exists already; refusing to overwrite it")
+    (directory / "keys").mkdir(parents=True, exist_ok=True, mode=0o700)
+    made: dict[str, str] = {"role": role, "dir": str(directory), "config": str(directory / "bodycam.toml")}
+    if role == "dock":
+        _write_new(directory / "bodycam.toml", _dock_toml(name))
+        cfg = AgentConfig(dock_id=name, data_dir=directory)
+        signer = generate_key_file(cfg.path(cfg.key_file), passphrase_env)
+        with Ledger.open(cfg.path(cfg.ledger)) as ledger:
+            create_rooted(ledger, signer, name)
+        made.update(dock_id=name, dock_keyid=signer.keyid, ledger=str(cfg.path(cfg.ledger)))
+    else:
+        _write_new(directory / "bodycam.toml", _archive_toml())
+        cfg = ArchiveConfig(data_dir=directory)
+        admin = generate_key_file(cfg.path(cfg.admin_key), passphrase_env)
+        log = generate_key_file(cfg.path(cfg.log_key), passphrase_env)
+        with Ledger.open(cfg.path(cfg.ledger)) as ledger:
+            create_rooted(ledger, admin, "archive-admin")
+            enroll(ledger, admin, "archive_log", "archive-log", public_of(log))
+        made.update(admin_keyid=admin.keyid, log_keyid=log.keyid, ledger=str(cfg.path(cfg.ledger)))
+    if as_json:
+        echo_json(made)
+    else:
+        for key, value in made.items():
+            click.echo(f"{key}: {value}")
+
+
+COMMANDS.append(init)
