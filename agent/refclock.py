@@ -307,7 +307,7 @@ class SystemReference:
         except OSError as exc:
             return ReferenceReading("system", False, 0, 0, (SourceDetail("kernel", error=str(exc)),),
                                     (f"cannot read the kernel clock state ({exc}); use reference = ntp",),
-                                    read_at=read_at)
+                                    read_at_ns=read_at)
         healthy, reasons = assess_kernel_clock(st, self.max_error_ns)
         details = {"state": st.state, "status": st.status, "maxerror_us": st.maxerror_us,
                    "esterror_us": st.esterror_us}
@@ -458,7 +458,7 @@ class GpsReference:
 
     def _bad(self, read_at: int, src: str, reason: str) -> ReferenceReading:
         return ReferenceReading("gps", False, 0, 0, (SourceDetail(src, error=reason),), (reason,),
-                                read_at=read_at)
+                                read_at_ns=read_at)
 
 
 # --- factory ------------------------------------------------------------------------------------

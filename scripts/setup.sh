@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(mosquitto mosquitto-clients chrony ffmpeg rsync openssl)
+DEB_PACKAGES=(mosquitto mosquitto-clients chrony libfaketime ffmpeg rsync openssl)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
