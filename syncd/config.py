@@ -19,11 +19,17 @@ class BrokerConfig(StrictModel):
     username: str | None = Field(default=None, description="Broker user name (password auth).")
     password_file: Path | None = Field(default=None, description="File holding the broker password (0600).")
     keepalive_s: int = Field(default=30, ge=5, description="MQTT keep-alive interval.")
+    client_id: str | None = Field(default=None, max_length=64,
+                                  description="MQTT client id; default: the dock id (or 'archive').")
+    session_expiry_s: int = Field(default=7 * 86400, ge=0, le=0xFFFFFFFF,
+                                  description="Broker keeps the session and queued QoS 1 messages this long.")
+    connect_timeout_s: float = Field(default=10.0, gt=0, description="Give up connecting after this long.")
 
 
 class SyncdConfig(StrictModel):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     chunk_size: int = Field(default=1 << 20, ge=256 << 10, le=4 << 20, description="Bytes per chunk.")
     window: int = Field(default=16, ge=1, le=16, description="Unacknowledged chunks in flight.")
-    ack_timeout_s: float = Field(default=30.0, gt=0, description="Back off when the archive is silent this long.")
+    ack_timeout_s: float = Field(default=30.0, gt=0,
+                                 description="Back off when the archive is silent this long.")
     archive_pubkey: Path | None = Field(default=None, description="The archive's log public key.")

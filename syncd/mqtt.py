@@ -1,0 +1,335 @@
+"""A small MQTT 5 client over paho-mqtt 2.x for both ends of the transfer.
+
+Why not paho directly: evidence must never be dropped silently. paho's ``publish`` while
+disconnected returns an error code that is easy to ignore (and quietly queues QoS 1 messages in
+memory); here :meth:`MqttClient.publish` raises :class:`NotConnected` instead, and the returned
+:class:`PublishHandle` reports the broker's PUBACK reason code (e.g. 0x87 *not authorized* when
+the ACL refuses, 0x95 *packet too large*) as :class:`PublishRefused`. Sessions are persistent
+(``clean_start`` False plus a session expiry) so the broker keeps subscriptions and queued QoS 1
+messages across disconnects and restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ledger.errors import BodycamError, ConfigError
+from syncd.config import BrokerConfig
+
+log = logging.getLogger(__name__)
+
+PROPERTY_ALLOWANCE = 512
+"""Bytes counted for the fixed header and properties when checking the broker's packet limit."""
+
+
+class MqttError(BodycamError):
+    """The broker cannot be reached, refused us, or did not answer in time."""
+
+
+class NotConnected(MqttError):
+    """Publishing while disconnected: the caller must keep the item and retry after reconnecting."""
+
+
+class PublishRefused(MqttError):
+    """The broker answered a QoS 1 publish with a failure reason code (ACL, size, quota)."""
+
+    def __init__(self, topic: str, reason: ReasonCode):
+        super().__init__(f"broker refused publish to {topic}: {reason} (0x{reason.value:02x}); "
+                         "check the broker ACL and message size limit")
+        self.topic = topic
+        self.reason = reason
+
+
+class MessageTooLarge(MqttError):
+    """The message exceeds the Maximum Packet Size the broker announced; it was not sent."""
+
+
+class SubscribeRefused(MqttError):
+    def __init__(self, topic_filter: str, reason: ReasonCode):
+        super().__init__(f"broker refused subscription to {topic_filter}: {reason} (0x{reason.value:02x}); "
+                         "check the broker ACL")
+        self.topic_filter = topic_filter
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Received:
+    """An incoming message, with the MQTT 5 properties the protocol uses."""
+
+    topic: str
+    payload: bytes = field(repr=False)
+    qos: int
+    correlation: bytes | None = None
+    user_properties: tuple[tuple[str, str], ...] = ()
+    response_topic: str | None = None
+
+
+def read_password(path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the broker password: {exc}") from None
+    if not text:
+        raise ConfigError(f"{path}: the broker password file is empty")
+    return text
+
+
+def tls_context(cfg: BrokerConfig) -> ssl.SSLContext:
+    """Verify the broker against the deployment CA (hostname included); present the client
+    certificate if one is configured."""
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                         cafile=str(cfg.ca_file) if cfg.ca_file else None)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if cfg.cert_file or cfg.key_file:
+            if not (cfg.cert_file and cfg.key_file):
+                raise ConfigError("broker: cert_file and key_file must be given together")
+            ctx.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"broker TLS files: {exc}; check ca_file, cert_file and key_file") from None
+    return ctx
+
+
+class PublishHandle:
+    """Tracks one QoS 1 publish until the broker's PUBACK (one hop only; the archive's own ack
+    is what proves delivery)."""
+
+    def __init__(self, client: MqttClient, topic: str, info: paho.MQTTMessageInfo):
+        self._client = client
+        self.topic = topic
+        self.info = info
+        self.mid = info.mid
+
+    def done(self) -> bool:
+        return self.info.is_published()
+
+    def wait(self, timeout: float) -> ReasonCode:
+        """The PUBACK reason; PublishRefused on a failure code, MqttError on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._client._cond:
+            while not self.info.is_published():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise MqttError(f"no PUBACK for {self.topic} within {timeout:g} s; "
+                                    "the broker is unreachable or overloaded")
+                self._client._cond.wait(min(left, 0.05))
+            reason = self._client._pubacks.get(self.mid)
+        if reason is None:
+            reason = ReasonCode(PacketTypes.PUBACK, identifier=0)
+        if reason.is_failure:
+            raise PublishRefused(self.topic, reason)
+        return reason
+
+
+class MqttClient:
+    """One MQTT 5 connection with a persistent session, QoS 1 and explicit failures.
+
+    ``on_message`` runs on paho's network thread; the PUBACK for a QoS 1 message is sent only
+    after it returns, so a handler that stores before returning gives at-least-once delivery.
+    """
+
+    def __init__(self, cfg: BrokerConfig, client_id: str, *,
+                 on_message: Callable[[Received], None] | None = None,
+                 clean_start: bool = False, session_expiry_s: int | None = None):
+        self.cfg = cfg
+        self.client_id = client_id
+        self._on_message = on_message
+        self._clean_start = clean_start
+        self._session_expiry = cfg.session_expiry_s if session_expiry_s is None else session_expiry_s
+        self._cond = threading.Condition()
+        self._pubacks: dict[int, ReasonCode] = {}
+        self._subacks: dict[int, list[ReasonCode]] = {}
+        self._connack: ReasonCode | None = None
+        self._session_present = False
+        self._max_packet: int | None = None
+        self._connected = False
+        self._disconnect_reason: str | None = None
+        self._subscriptions: dict[str, int] = {}
+        self._started = False
+
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5,
+                        reconnect_on_failure=True)
+        c.enable_logger(logging.getLogger("paho"))
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        if cfg.username:
+            password = read_password(cfg.password_file) if cfg.password_file else None
+            c.username_pw_set(cfg.username, password)
+        if cfg.tls:
+            c.tls_set_context(tls_context(cfg))
+        c.on_connect = self._handle_connect
+        c.on_disconnect = self._handle_disconnect
+        c.on_publish = self._handle_publish
+        c.on_subscribe = self._handle_subscribe
+        c.on_message = self._handle_message
+        self._paho = c
+
+    # -- paho callbacks (network thread) -------------------------------------------------------
+
+    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._cond:
+            self._connack = reason_code
+            self._connected = not reason_code.is_failure
+            self._session_present = bool(getattr(flags, "session_present", False))
+            self._max_packet = getattr(properties, "MaximumPacketSize", None) if properties else None
+            self._cond.notify_all()
+            resubscribe = self._connected and not self._session_present and self._subscriptions
+            subs = list(self._subscriptions.items())
+        if reason_code.is_failure:
+            log.warning("broker refused connection of %s: %s", self.client_id, reason_code)
+        else:
+            log.info("connected to %s:%s as %s (session present: %s)", self.cfg.host, self.cfg.port,
+                     self.client_id, self._session_present)
+        if resubscribe:
+            client.subscribe([(f, paho.SubscribeOptions(qos=q)) for f, q in subs])
+
+    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._cond:
+            self._connected = False
+            self._disconnect_reason = str(reason_code)
+            self._cond.notify_all()
+        log.info("disconnected %s: %s", self.client_id, reason_code)
+
+    def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        # Called with paho's message lock held: only record, never call back into paho here.
+        with self._cond:
+            self._pubacks[mid] = reason_code
+            self._cond.notify_all()
+
+    def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._cond:
+            self._subacks[mid] = list(reason_codes)
+            self._cond.notify_all()
+
+    def _handle_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
+        if self._on_message is None:
+            return
+        props = msg.properties
+        corr = getattr(props, "CorrelationData", None) if props is not None else None
+        users = getattr(props, "UserProperty", None) if props is not None else None
+        resp = getattr(props, "ResponseTopic", None) if props is not None else None
+        self._on_message(Received(topic=msg.topic, payload=bytes(msg.payload), qos=msg.qos,
+                                  correlation=bytes(corr) if corr is not None else None,
+                                  user_properties=tuple(tuple(u) for u in users or ()),
+                                  response_topic=resp))
+
+    # -- public API ----------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def session_present(self) -> bool:
+        return self._session_present
+
+    def connect(self, timeout: float | None = None) -> bool:
+        """Connect and wait for the CONNACK; returns whether the broker still had our session.
+        After this, paho reconnects by itself; :meth:`wait_connected` waits for it."""
+        timeout = self.cfg.connect_timeout_s if timeout is None else timeout
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self._session_expiry
+        with self._cond:
+            self._connack = None
+            self._disconnect_reason = None
+        try:
+            self._paho.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
+                               clean_start=self._clean_start, properties=props)
+        except (OSError, ssl.SSLError) as exc:
+            raise MqttError(f"cannot connect to broker {self.cfg.host}:{self.cfg.port}: {exc}") from None
+        if not self._started:
+            self._paho.loop_start()
+            self._started = True
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._connack is None and self._disconnect_reason is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            connack, dropped = self._connack, self._disconnect_reason
+        if connack is not None and not connack.is_failure:
+            return self._session_present
+        self.close()
+        if connack is not None:
+            raise MqttError(f"broker {self.cfg.host}:{self.cfg.port} refused {self.client_id}: {connack}; "
+                            "check its credentials (password file or client certificate) and the ACL")
+        if dropped is not None:
+            raise MqttError(f"broker {self.cfg.host}:{self.cfg.port} closed the connection of {self.client_id} "
+                            f"({dropped}); check its client certificate and credentials")
+        raise MqttError(f"no CONNACK from {self.cfg.host}:{self.cfg.port} within {timeout:g} s")
+
+    def wait_connected(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._connected, timeout)
+
+    def subscribe(self, filters: Sequence[str], qos: int = 1, timeout: float = 10.0) -> None:
+        """Subscribe and wait for the SUBACK; SubscribeRefused if the broker grants none."""
+        if not self._connected:
+            raise NotConnected(f"cannot subscribe to {', '.join(filters)}: not connected to the broker")
+        result, mid = self._paho.subscribe([(f, paho.SubscribeOptions(qos=qos)) for f in filters])
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
+            raise NotConnected(f"cannot subscribe: {paho.error_string(result)}")
+        with self._cond:
+            if not self._cond.wait_for(lambda: mid in self._subacks, timeout):
+                raise MqttError(f"no SUBACK for {', '.join(filters)} within {timeout:g} s")
+            codes = self._subacks.pop(mid)
+            for f, code in zip(filters, codes, strict=False):
+                if code.is_failure:
+                    raise SubscribeRefused(f, code)
+                self._subscriptions[f] = qos
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, correlation: bytes | None = None,
+                user_properties: Sequence[tuple[str, str]] = (), response_topic: str | None = None,
+                ) -> PublishHandle:
+        """Send now or raise: NotConnected while disconnected (nothing is queued behind the
+        caller's back). If the link drops during the send, paho keeps the QoS 1 message and
+        re-sends it on reconnect; the handle's ``wait`` then reports the PUBACK."""
+        if not self._connected:
+            raise NotConnected(f"not connected to the broker; {topic} was not sent")
+        limit = self._max_packet
+        if limit is not None and len(payload) + len(topic.encode()) + PROPERTY_ALLOWANCE > limit:
+            raise MessageTooLarge(f"{len(payload)} bytes to {topic} exceed the broker's maximum packet size "
+                                  f"({limit}); use smaller chunks")
+        props = Properties(PacketTypes.PUBLISH)
+        if correlation is not None:
+            props.CorrelationData = correlation
+        if user_properties:
+            props.UserProperty = list(user_properties)
+        if response_topic is not None:
+            props.ResponseTopic = response_topic
+        info = self._paho.publish(topic, payload, qos=qos, properties=props)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            raise MqttError(f"client queue full; {topic} was not sent")
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            raise MqttError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            log.warning("link dropped while sending %s; paho will re-send it on reconnect", topic)
+        return PublishHandle(self, topic, info)
+
+    def close(self) -> None:
+        """Disconnect cleanly (the broker keeps the session for ``session_expiry_s``)."""
+        try:
+            self._paho.disconnect()
+        finally:
+            if self._started:
+                self._paho.loop_stop()
+                self._started = False
+            with self._cond:
+                self._connected = False
+
+    def __enter__(self) -> MqttClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
