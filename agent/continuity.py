@@ -131,11 +131,13 @@ class Policy:
     overlap_tolerance_ns: int = DEFAULT_OVERLAP_TOLERANCE_NS
 
 
-def device_start_from(source_name: str, mtime_ns: int, tz: tzinfo = UTC) -> tuple[str, int]:
-    """When the recorder says a file started: the time stamped in its name, else its mtime.
+def device_start_from(source_name: str, mtime_ns: int, duration_ms: int = 0, tz: tzinfo = UTC) -> tuple[str, int]:
+    """When the recorder says a file started: the time stamped in its name, else mtime − duration.
 
-    Returns the text as the recorder gave it (for ``device_start``) and nanoseconds since the
-    epoch on the recorder's clock (before correction). ``tz`` is the recorder's time zone.
+    Recorders name files by their start and leave the mtime at the last write (the end). Returns
+    the text as the recorder gave it (for ``device_start``; ``mtime:``-prefixed when derived) and
+    nanoseconds since the epoch on the recorder's clock, before correction. ``tz`` is the
+    recorder's time zone (profiles declare it).
     """
     base = source_name.rsplit("/", 1)[-1]
     m = _STAMP.search(base)
@@ -147,9 +149,10 @@ def device_start_from(source_name: str, mtime_ns: int, tz: tzinfo = UTC) -> tupl
             dt = None
         if dt is not None:
             return m.group(0), (int(dt.timestamp()) * NS_PER_S)
-    dt = datetime.fromtimestamp(mtime_ns // NS_PER_S, tz=tz)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{mtime_ns % NS_PER_S:09d}" + dt.strftime("%z")
-    return text, mtime_ns
+    start_ns = mtime_ns - duration_ms * NS_PER_MS
+    dt = datetime.fromtimestamp(start_ns // NS_PER_S, tz=tz)
+    text = "mtime:" + dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{start_ns % NS_PER_S:09d}" + dt.strftime("%z")
+    return text, start_ns
 
 
 def chain_state(prior: Iterable[PriorSegment], genesis: str) -> tuple[ChainState, list[Finding]]:

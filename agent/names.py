@@ -166,9 +166,14 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 
 
 def open_mount(mount: Path) -> int:
-    """Open the recorder's mount folder itself, refusing a symlink in its place."""
+    """Open the recorder's mount folder itself.
+
+    The mount point is the dock's own (made by the automounter or the emulator, possibly as a
+    symlink to where the volume really is), so it is resolved once; nothing *inside* it is ever
+    followed.
+    """
     try:
-        return os.open(os.fsencode(mount), _DIR_FLAGS)
+        return os.open(os.fsencode(mount), os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise MountError(
             f"cannot open recorder storage {mount}: {exc.strerror}; check the recorder is docked "

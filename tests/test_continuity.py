@@ -146,6 +146,8 @@ def test_order_is_total_and_stable():
 
 
 @pytest.mark.parametrize("name, text, expected", [
+    ("AMBA20261130081500_0001.mp4", "20261130081500", "2026-11-30T08:15:00+00:00"),
+    ("RECORD/20261130081500_00001.avi", "20261130081500", "2026-11-30T08:15:00+00:00"),
     ("VID_20261130_081500_0001.MP4", "20261130_081500", "2026-11-30T08:15:00+00:00"),
     ("DCIM/100MEDIA/2026-11-30T08-15-00.mp4", "2026-11-30T08-15-00", "2026-11-30T08:15:00+00:00"),
     ("REC20261130081500.AVI", "20261130081500", "2026-11-30T08:15:00+00:00"),
@@ -159,10 +161,12 @@ def test_device_start_from_name(name, text, expected):
 
 def test_device_start_uses_the_recorder_time_zone_and_falls_back_to_mtime():
     cst = timezone(timedelta(hours=8))
-    _, ns = device_start_from("VID_20261130_081500.MP4", 0, cst)
+    _, ns = device_start_from("VID_20261130_081500.MP4", 0, tz=cst)
     _, ns_utc = device_start_from("VID_20261130_081500.MP4", 0)
     assert ns_utc - ns == 8 * 3600 * NS_PER_S
     text, ns = device_start_from("VID0001.MP4", T0 + 123)
-    assert ns == T0 + 123 and text.endswith("+0000") and len(text) <= 64
+    assert ns == T0 + 123 and text.startswith("mtime:") and text.endswith("+0000") and len(text) <= 64
+    # the mtime is the end of the recording: the start is that minus the duration
+    assert device_start_from("VID0001.MP4", T0, duration_ms=60_000)[1] == T0 - 60 * NS_PER_S
     # an impossible date in the name falls back to mtime
     assert device_start_from("VID_20261399_999999.MP4", 7)[1] == 7
