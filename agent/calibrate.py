@@ -101,6 +101,7 @@ class CalibrationResult:
     before: OffsetEstimate | None = None
     after: OffsetEstimate | None = None
     set_to: str | None = None  # what set_time was given (ISO 8601, recorder zone)
+    clock_set: bool = False  # set_time was accepted by the recorder
     drift: DriftEstimate | None = None
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -115,6 +116,7 @@ class CalibrationResult:
                 "offset_after_s": s(self.offset_after_ns), "uncertainty_s": s(self.uncertainty_ns),
                 "tolerance_s": s(self.tolerance_ns), "resolution_s": s(self.resolution_ns),
                 "drift_ppm": None if self.drift is None else self.drift.ppm, "set_to": self.set_to,
+                "clock_set": self.clock_set,
                 "reasons": list(self.reasons), "warnings": list(self.warnings),
                 "reference": self.reference.as_dict(), "measured_ns": self.measured_ns,
                 "before": None if self.before is None else self.before.as_dict(),
@@ -144,7 +146,8 @@ class _Attempt:
             resolution_ns=self.resolution_ns,
             offset_before_ns=before.offset_ns if before else None,
             offset_after_ns=after.offset_ns if after else None, uncertainty_ns=unc,
-            before=before, after=after, set_to=v.get("set_to"), drift=v.get("drift"),
+            before=before, after=after, set_to=v.get("set_to"),
+            clock_set=v.get("clock_set", False), drift=v.get("drift"),
             reasons=tuple(reasons), warnings=tuple(warnings), measured_ns=self.now_ns())
 
 
@@ -161,13 +164,16 @@ def calibrate(
     local_ns: Callable[[], int] = time.time_ns,
     sleep: Callable[[float], None] = time.sleep,
     poll_interval_s: float = 0.0,
+    set_steps: int = 1,
 ) -> CalibrationResult:
     """Measure, set, re-measure the recorder's clock; passed only within tolerance.
 
     ``resolution_ns`` is the recorder clock's resolution (its profile says so); ``tz`` the zone
     its firmware speaks. ``tolerance_ns`` defaults to ``default_tolerance_ns(resolution_ns)``
     (override from ``[agent.clock] tolerance_s``). ``previous`` are earlier calibrations of this
-    recorder, for the drift estimate. ``local_ns``/``sleep`` are injectable for tests.
+    recorder, for the drift estimate. ``set_steps`` is how many request/reply exchanges the
+    profile's ``set_time`` takes (e.g. SetDate then SetTime): the time lands in the last one.
+    ``local_ns``/``sleep`` are injectable for tests.
     """
     tol = tolerance_ns if tolerance_ns is not None else default_tolerance_ns(resolution_ns)
     reading = reference.read() if not isinstance(reference, ReferenceReading) else reference
@@ -201,13 +207,15 @@ def calibrate(
     drift = estimate_drift_ppm(previous, before.offset_ns, before.measured_ns, before.uncertainty_ns)
     att.values["drift"] = drift
 
-    target_ns = _schedule_set(before, resolution_ns, now_ns, sleep)
+    latency = (max(1, set_steps) - 1) * before.min_rtt_ns + before.min_rtt_ns // 2
+    target_ns = _schedule_set(latency, resolution_ns, now_ns, sleep)
     set_to = ns_to_datetime(target_ns, tz)
     att.values["set_to"] = set_to.isoformat()
     try:
         clock.set_time(set_to)
     except BodycamError as exc:
         return att.refuse(f"recorder rejected set_time({set_to.isoformat()}): {exc}")
+    att.values["clock_set"] = True
 
     try:
         after = measure()
@@ -244,16 +252,16 @@ def calibrate(
     return att._result(True, (), warnings)
 
 
-def _schedule_set(before: OffsetEstimate, resolution_ns: int, now_ns: Callable[[], int],
+def _schedule_set(one_way: int, resolution_ns: int, now_ns: Callable[[], int],
                   sleep: Callable[[float], None]) -> int:
     """Reference time to give ``set_time``, waiting first so that it lands when it is true.
 
-    The command reaches the recorder about half a round trip after it is sent. A 1-s clock
+    The time reaches the recorder ``one_way`` after the call (half a round trip, plus a whole
+    round trip per earlier step of a multi-step ``set_time``). A 1-s clock
     keeps only whole seconds, so the command is sent just before a second boundary with that
     second as its value: the recorder's new second then starts within a latency of the true one.
     Finer clocks get the current reference time plus the one-way latency.
     """
-    one_way = before.min_rtt_ns // 2
     if resolution_ns >= COARSE_RESOLUTION_NS:
         now = now_ns()
         step = max(resolution_ns, NS_PER_S)
@@ -274,31 +282,46 @@ def _us(ns: int | None) -> int | None:
 
 
 def calibration_body(result: CalibrationResult, device_id: str, *, dock_id: str | None = None,
-                     profile_id: str | None = None) -> dict:
-    """Body of the ``calibration`` record for ``result``: integers only (signed bodies carry no floats)."""
+                     profile: str | None = None, battery_pct: int | None = None,
+                     storage_free_bytes: int | None = None) -> dict:
+    """Body of the ``calibration`` record (``ledger.records.Calibration``) for ``result``.
+
+    In signed-JSON form: integers only (offsets in µs, drift in ppb), ``measured_ns`` as a decimal
+    string (beyond the JSON safe-integer range), absent optionals omitted. The model has no
+    field for warnings, so a drift forecast is kept in ``reasons`` as ``"warning: …"``; a passed
+    record's reasons are therefore warnings only. ``uncertainty_us`` is 0 when nothing could be
+    measured (refused before reading the recorder; both offsets are then absent).
+    ``battery_pct``/``storage_free_bytes`` come from the readiness check when ``arm`` runs both.
+    """
     ref = result.reference
-    servers = [{"server": s.server, "offset_us": _us(s.offset_ns), "delay_us": _us(s.delay_ns),
-                "stratum": s.stratum, **({"error": s.error} if s.error else {})} for s in ref.sources]
+    servers = []
+    for s in ref.sources:
+        srv = {"server": s.server, "offset_us": _us(s.offset_ns), "delay_us": _us(s.delay_ns),
+               "stratum": s.stratum, "reachable": s.offset_ns is not None, "error": s.error}
+        servers.append({k: v for k, v in srv.items() if v is not None})
+    reference = {"kind": ref.kind, "servers": servers, "synchronised": ref.healthy,
+                 "uncertainty_us": _us(ref.uncertainty_ns)}
+    measured = result.after or result.before
+    samples = sum(m.samples for m in (result.before, result.after) if m is not None)
     body = {
         "v": 1,
         "kind": "calibration",
         "device_id": device_id,
-        "result": "passed" if result.passed else "refused",
+        "dock_id": dock_id,
+        "profile": profile,
+        "reference": reference,
+        "device_time": result.before.device_time if result.before and result.before.device_time else None,
         "offset_before_us": _us(result.offset_before_ns),
         "offset_after_us": _us(result.offset_after_ns),
-        "uncertainty_us": _us(result.uncertainty_ns),
+        "uncertainty_us": _us(result.uncertainty_ns) if measured else 0,
         "tolerance_us": _us(result.tolerance_ns),
-        "resolution_us": _us(result.resolution_ns),
         "drift_ppb": None if result.drift is None else result.drift.ppb,
-        "reasons": list(result.reasons),
-        "warnings": list(result.warnings),
-        "reference": {"kind": ref.kind, "healthy": ref.healthy, "offset_us": _us(ref.offset_ns),
-                      "uncertainty_us": _us(ref.uncertainty_ns), "servers": servers},
-        "set_to": result.set_to,
-        "measured_ns": result.measured_ns,
+        "samples": samples if measured else None,
+        "clock_set": result.clock_set,
+        "battery_pct": battery_pct,
+        "storage_free_bytes": storage_free_bytes,
+        "result": "passed" if result.passed else "refused",
+        "reasons": list(result.reasons) + [f"warning: {w}" for w in result.warnings],
+        "measured_ns": str(result.measured_ns),
     }
-    if dock_id is not None:
-        body["dock_id"] = dock_id
-    if profile_id is not None:
-        body["profile_id"] = profile_id
-    return body
+    return {k: v for k, v in body.items() if v is not None}

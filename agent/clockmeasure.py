@@ -49,6 +49,7 @@ class Poll:
     t0_ns: int
     t1_ns: int
     device_ns: int
+    raw: str = ""
 
     @property
     def rtt_ns(self) -> int:
@@ -68,11 +69,12 @@ class OffsetEstimate:
     min_rtt_ns: int
     span_ns: int  # reference time the measurement took
     measured_ns: int  # reference time at the end of the measurement
+    device_time: str = ""  # the first reading as the recorder reported it (its own format and zone)
 
     def as_dict(self) -> dict:
         return {"offset_ns": self.offset_ns, "uncertainty_ns": self.uncertainty_ns, "samples": self.samples,
                 "method": self.method, "min_rtt_ns": self.min_rtt_ns, "span_ns": self.span_ns,
-                "measured_ns": self.measured_ns}
+                "measured_ns": self.measured_ns, "device_time": self.device_time}
 
 
 def _fmt_s(ns: int) -> str:
@@ -107,6 +109,7 @@ def measure_offset(
     if max_duration_ns is None:
         max_duration_ns = resolution_ns + 2 * NS_PER_S
     polls: list[Poll] = []
+    first_raw = ""
     lo, hi = None, None
     ticked = False
     start = now_ns()
@@ -119,14 +122,16 @@ def measure_offset(
             raise ClockError(f"the dock's reference clock went backwards by {(t0 - t1) / NS_PER_S:.3f} s "
                              "during the measurement; check that nothing else steps the system clock, "
                              "then retry")
-        poll = Poll(t0, t1, reading.time_ns)
-        if polls:
+        poll = Poll(t0, t1, reading.time_ns, reading.raw)
+        if not polls:
+            first_raw = reading.raw
+        else:
             prev = polls[-1]
             if poll.device_ns < prev.device_ns:
                 raise ClockError(
                     "recorder clock jumped backwards by "
                     f"{(prev.device_ns - poll.device_ns) / NS_PER_S:.3f} s between samples (reported "
-                    f"{prev.device_ns} then {poll.device_ns} ns); its clock is not "
+                    f"{prev.raw or prev.device_ns} then {poll.raw or poll.device_ns}); its clock is not "
                     "trustworthy: check its clock battery or firmware and do not arm it")
             if poll.device_ns > prev.device_ns:
                 ticked = True
@@ -162,6 +167,7 @@ def measure_offset(
         min_rtt_ns=min(p.rtt_ns for p in polls),
         span_ns=end - start,
         measured_ns=end,
+        device_time=first_raw,
     )
 
 
