@@ -163,7 +163,7 @@ def calibrate(
     shift_hours: float = 8.0,
     local_ns: Callable[[], int] = time.time_ns,
     sleep: Callable[[float], None] = time.sleep,
-    poll_interval_s: float = 0.0,
+    poll_interval_s: float = 0.002,
     set_steps: int = 1,
 ) -> CalibrationResult:
     """Measure, set, re-measure the recorder's clock; passed only within tolerance.

@@ -88,8 +88,8 @@ def measure_offset(
     resolution_ns: int = 1_000_000,
     *,
     sleep: Callable[[float], None] = time.sleep,
-    poll_interval_s: float = 0.0,
-    max_polls: int = 500,
+    poll_interval_s: float = 0.002,
+    max_polls: int = 2000,
     max_duration_ns: int | None = None,
     slack_ns: int = 500_000,
 ) -> OffsetEstimate:
@@ -99,7 +99,10 @@ def measure_offset(
     until the reported value ticks over, bounded by ``max_polls`` and ``max_duration_ns``
     (default: one resolution step plus 2 s); without a tick the estimate is marked ``coarse``.
     ``slack_ns`` absorbs the drift of a healthy clock during the measurement when checking that
-    the polls agree. Raises ClockError when the clock jumps backwards, stalls or leaps ahead.
+    the polls agree. ``poll_interval_s`` is the least time between the starts of two polls: on a
+    fast link it keeps the dock from flooding the recorder while bounding how far apart the two
+    polls bracketing a tick can be; on a slow link the round trip itself spaces them.
+    Raises ClockError when the clock jumps backwards, stalls or leaps ahead.
     """
     if samples < 1:
         raise ValueError("samples must be >= 1")
@@ -152,8 +155,9 @@ def measure_offset(
                 log.warning("recorder clock did not tick over within %d polls / %.1f s; offset is coarse",
                             len(polls), (t1 - start) / NS_PER_S)
             break
-        if poll_interval_s > 0:
-            sleep(poll_interval_s)
+        wait_ns = int(poll_interval_s * NS_PER_S) - (now_ns() - t0)
+        if wait_ns > 0:
+            sleep(wait_ns / NS_PER_S)
 
     method = "second-boundary" if coarse and ticked else ("coarse" if coarse else "midpoint")
     end = polls[-1].t1_ns
