@@ -26,6 +26,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledger.errors import ConfigError
 from syncd import protocol
 from syncd.pki import PkiPaths, check_name
 
@@ -47,9 +48,10 @@ class Listener:
 
     def __post_init__(self) -> None:
         if not self.tls and self.bind not in ("127.0.0.1", "::1", "localhost"):
-            raise ValueError("a plain (non-TLS) listener is for loopback tests and benchmarks only")
+            raise ConfigError("a plain (non-TLS) listener is for loopback tests and benchmarks only; "
+                              "bind it to 127.0.0.1")
         if not self.tls and self.client_certs:
-            raise ValueError("client certificates need TLS")
+            raise ConfigError("client certificates need a TLS listener")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class BrokerDeployment:
     listeners: tuple[Listener, ...] = (Listener(8883),)
     archive: str = "archive"
     pki_dir: Path | None = None
+    persistence_dir: Path | None = None
     max_payload_bytes: int = protocol.MAX_PAYLOAD_BYTES
     max_queued_messages: int = 1000
     autosave_interval_s: int = 60
@@ -70,9 +73,11 @@ class BrokerDeployment:
         for name in (*self.docks, self.archive):
             check_name(name)
         if self.archive in self.docks:
-            raise ValueError(f"{self.archive!r} is the archive's identity; a dock cannot have that name")
+            raise ConfigError(f"{self.archive!r} is the archive's identity; a dock cannot have that name")
         if not self.listeners:
-            raise ValueError("at least one listener")
+            raise ConfigError("the broker needs at least one listener")
+        if len(set(self.docks)) != len(self.docks):
+            raise ConfigError("a dock is listed twice")
 
     @property
     def pki(self) -> PkiPaths:
@@ -92,7 +97,7 @@ class BrokerDeployment:
 
     @property
     def data_dir(self) -> Path:
-        return self.dir / "data"
+        return self.persistence_dir or self.dir / "data"
 
     def password_path(self, name: str) -> Path:
         return self.dir / "credentials" / f"{check_name(name)}.password"
@@ -223,3 +228,9 @@ def write_deployment(dep: BrokerDeployment) -> RenderedFiles:
     _write_secret(dep.conf_path, render_conf(dep))
     log.info("broker deployment written to %s (%d docks)", dep.dir, len(dep.docks))
     return RenderedFiles(dep.conf_path, dep.acl_path, dep.passwd_path)
+
+
+def example_deployment() -> BrokerDeployment:
+    """The deployment ``config/mosquitto.conf`` and ``config/mosquitto.acl`` are rendered from."""
+    return BrokerDeployment(dir=Path("/etc/bodycam/broker"), docks=("dock-1",), listeners=(Listener(8883),),
+                            persistence_dir=Path("/var/lib/bodycam/broker"), run_as="mosquitto")

@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from ledger.canonical import canonical_json
+from ledger.checkpoint import verify_checkpoint
 from ledger.envelope import Envelope, pae, payload_type_for
 from ledger.envelope import body as envelope_body
 from ledger.errors import FormatError, VerificationError
@@ -666,8 +667,10 @@ class CommitProof:
     """What the archive vouches for in a ``committed`` ack (the body of its DSSE envelope).
 
     ``entry_hash`` is the archive ledger entry (for a file: the segment envelope's hash),
-    ``ledger_index`` its position, ``checkpoint`` the archive's signed checkpoint (C2SP signed
-    note text) covering that index, so the dock can later demand an inclusion proof.
+    ``ledger_index`` its 0-based position, ``checkpoint`` the archive's checkpoint (C2SP signed
+    note by the same log key) whose size covers that index, so the dock can later demand an
+    inclusion proof. ``committed_ns`` is a decimal string in the signed body (beyond JSON's
+    safe-integer range, as in every ledger record).
     """
 
     dock: str
@@ -693,7 +696,7 @@ class CommitProof:
     def to_body(self) -> dict:
         return {"v": VERSION, "kind": COMMIT_KIND, "dock": self.dock, "subject": Subject(self.subject).value,
                 "id": self.id, "entry_hash": self.entry_hash, "ledger_index": self.ledger_index,
-                "checkpoint": self.checkpoint, "committed_ns": self.committed_ns}
+                "checkpoint": self.checkpoint, "committed_ns": str(self.committed_ns)}
 
 
 def sign_commit(proof: CommitProof, log_key: Signer) -> bytes:
@@ -731,10 +734,13 @@ def verify_commit(envelope: bytes, archive_key: PublicKey, *, dock: str, subject
     expected = set(CommitProof.__dataclass_fields__) | {"v", "kind"}
     if set(data) != expected or data.get("v") != VERSION:
         raise ProtocolError(RejectCode.bad_message, "committed ack body has unexpected fields or version")
+    ns = data["committed_ns"]
+    if not isinstance(ns, str) or not _INDEX_RE.fullmatch(ns) and not re.fullmatch(r"[1-9][0-9]{0,18}", ns):
+        raise ProtocolError(RejectCode.bad_message, "committed ack: committed_ns must be a decimal string")
     try:
         proof = CommitProof(dock=data["dock"], subject=Subject(data["subject"]), id=data["id"],
                             entry_hash=data["entry_hash"], ledger_index=data["ledger_index"],
-                            checkpoint=data["checkpoint"], committed_ns=data["committed_ns"])
+                            checkpoint=data["checkpoint"], committed_ns=int(ns))
     except (ValueError, TypeError):
         raise ProtocolError(RejectCode.bad_message, "committed ack body is malformed") from None
     if proof.dock != dock or proof.subject != subject or proof.id != id:
@@ -742,4 +748,13 @@ def verify_commit(envelope: bytes, archive_key: PublicKey, *, dock: str, subject
                                 f"not for {dock}/{subject}/{id[:16]}…")
     if entry_hash is not None and proof.entry_hash != entry_hash:
         raise VerificationError("committed ack names another ledger entry than the one sent")
+    try:
+        checkpoint = verify_checkpoint(proof.checkpoint, archive_key)
+    except FormatError as exc:
+        if isinstance(exc, ProtocolError):
+            raise
+        raise ProtocolError(RejectCode.bad_message, f"committed ack checkpoint: {exc}") from None
+    if checkpoint.size <= proof.ledger_index:
+        raise VerificationError(f"committed ack checkpoint (size {checkpoint.size}) does not cover "
+                                f"ledger index {proof.ledger_index}")
     return proof

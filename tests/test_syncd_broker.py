@@ -15,6 +15,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ledger.errors import ConfigError
 from syncd import protocol as p
 from syncd.brokerconf import PACKET_OVERHEAD, BrokerDeployment, Listener, render_acl, render_conf
 from syncd.mqtt import (
@@ -249,7 +250,7 @@ def test_rendered_conf_and_acl_say_what_the_broker_enforces(tmp_path):
     assert acl[acl.index("user dock-a") + 1:] == [
         "topic write bodycam/v1/dock-a/xfer/#", "topic write bodycam/v1/dock-a/rec/+",
         "topic read bodycam/v1/dock-a/ack"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         Listener(1883, bind="0.0.0.0", tls=False, client_certs=False)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         BrokerDeployment(dir=tmp_path, docks=("archive",))
