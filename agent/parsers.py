@@ -303,9 +303,9 @@ def time_from_fields(profile: Profile, fields: dict[str, Any]) -> datetime:
     """The recorder's reported time as an aware UTC datetime, from whichever fields it gives."""
     try:
         if "epoch_ms" in fields:
-            return datetime.fromtimestamp(int(fields["epoch_ms"]) / 1000, UTC)
+            return _EPOCH + timedelta(milliseconds=int(fields["epoch_ms"]))
         if "epoch_s" in fields:
-            return datetime.fromtimestamp(int(fields["epoch_s"]), UTC)
+            return _EPOCH + timedelta(seconds=int(fields["epoch_s"]))
         if "datetime" in fields:
             local = datetime.strptime(str(fields["datetime"]), profile.time_format)
         else:

@@ -1,6 +1,8 @@
 """Shared pytest set-up. Fixture modules live in tests/fixtures/ and are registered here."""
 
 pytest_plugins = [
+    "tests.fixtures.recorder",
+    "tests.fixtures.ntp",
     "tests.fixtures.media",
     "tests.fixtures.broker",
 ]
