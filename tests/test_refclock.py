@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from agent.calibrate import calibrate, calibration_body
 from agent.config import ClockConfig
 from agent.refclock import (
     STA_CLOCKERR,
@@ -31,6 +32,7 @@ from agent.refclock import (
     select_ntp_cluster,
 )
 from ledger.errors import ConfigError
+from tests.fixtures.clocksim import WallClockRecorder
 from tests.fixtures.ntp import free_udp_port
 
 NS = 1_000_000_000
@@ -108,6 +110,30 @@ def test_majority_outvotes_a_wrong_server(ntp_server):
     assert r.healthy, r.reasons
     assert abs(r.offset_ns) < 20 * MS
     assert any(wrong.address in n and "disagrees with the majority" in n for n in r.notes)
+
+
+@pytest.mark.integration
+def test_calibration_against_real_chrony_reference(ntp_server):
+    """End to end on real clocks: a 1-s recorder three days slow is set within tolerance (A2 Art.13)."""
+    servers = [ntp_server(), ntp_server()]
+    ref = NtpReference([s.address for s in servers], quorum=2, timeout_s=1.0)
+    rec = WallClockRecorder(offset_ns=-3 * 86400 * NS, tz=timezone(timedelta(hours=8)))
+    res = calibrate(rec, ref, resolution_ns=NS, tz=rec.tz)
+    assert res.passed, res.reasons
+    assert abs(res.offset_before_ns + 3 * 86400 * NS) < 50 * MS
+    assert abs(rec.true_device_ns() - time.time_ns()) < 50 * MS
+    assert abs(res.offset_after_ns) + res.uncertainty_ns <= NS
+    body = calibration_body(res, "rec-0001")
+    assert [s["server"] for s in body["reference"]["servers"]] == [s.address for s in servers]
+    assert all(s["stratum"] == 8 and s["reachable"] for s in body["reference"]["servers"])
+
+
+@pytest.mark.integration
+def test_calibration_refused_when_real_servers_disagree(ntp_server):
+    ref = NtpReference([ntp_server().address, ntp_server(shift_s=30).address], timeout_s=1.0)
+    rec = WallClockRecorder(offset_ns=5 * NS)
+    res = calibrate(rec, ref)
+    assert not res.passed and "disagree" in res.reasons[0] and rec.sets == []
 
 
 # --- the cluster rule, pure -----------------------------------------------------------------------
