@@ -50,6 +50,7 @@ class PriorSegment:
     sha256: str
     start_ns: int
     end_ns: int
+    binding: str | None = None   # the case or activity it was recorded for
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class ChainState:
     last_start_ns: int | None = None
     last_end_ns: int | None = None
     last_sha256: str | None = None
+    last_binding: str | None = None
     names: dict[str, frozenset[str]] = field(default_factory=dict)   # source_name → sha256s
     hashes: dict[str, str] = field(default_factory=dict)             # sha256 → first source_name
 
@@ -176,7 +178,7 @@ def chain_state(prior: Iterable[PriorSegment], genesis: str) -> tuple[ChainState
     latest_start = max(p.start_ns for p in segs)
     latest_end = max(p.end_ns for p in segs)
     return ChainState(last.seq + 1, last.entry_hash, last.seq, latest_start, latest_end, last.sha256,
-                      names, hashes), findings
+                      last.binding, names, hashes), findings
 
 
 def order_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
@@ -184,8 +186,14 @@ def order_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (c.device_start_ns, c.source_name, c.sha256))
 
 
-def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy = Policy()) -> Decision:
-    """What to do with one candidate given the chain so far."""
+def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy = Policy(),
+           binding: str | None = None) -> Decision:
+    """What to do with one candidate given the chain so far.
+
+    ``binding`` is the case or activity the new footage belongs to: a pause is a ``gap`` only
+    inside one activity (A2 Art.8: from start to end of the activity); the break between one
+    case's footage and the next is not. Overlaps and out-of-order files count regardless.
+    """
     start = corr.correct(cand.device_start_ns)
     end = start + cand.duration_ms * NS_PER_MS
     flags = list(corr.flags)
@@ -216,7 +224,7 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
             start_ns=start, end_ns=state.last_start_ns, segments=(cand.sha256,)))
     elif state.last_end_ns is not None:
         pause = start - state.last_end_ns
-        if pause > policy.gap_bound_ns:
+        if pause > policy.gap_bound_ns and binding == state.last_binding:
             findings.append(Finding(
                 "gap", f"no footage for {pause / NS_PER_S:.3f} s before {cand.source_name!r}",
                 cand.source_name, cand.sha256, after_seq=state.last_seq, before_seq=state.next_seq,
@@ -233,7 +241,8 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
                     tuple(findings))
 
 
-def advance(state: ChainState, d: Decision, entry_hash: str | None = None) -> ChainState:
+def advance(state: ChainState, d: Decision, entry_hash: str | None = None,
+            binding: str | None = None) -> ChainState:
     """The chain after acting on ``d`` (``entry_hash``: hash of the appended segment envelope)."""
     if not d.append:
         return state
@@ -248,11 +257,12 @@ def advance(state: ChainState, d: Decision, entry_hash: str | None = None) -> Ch
         state, next_seq=state.next_seq + 1, prev=entry_hash, last_seq=d.seq,
         last_start_ns=max(d.start_ns, state.last_start_ns or d.start_ns),
         last_end_ns=max(d.end_ns, state.last_end_ns or d.end_ns), last_sha256=c.sha256,
-        names=names, hashes=hashes)
+        last_binding=binding, names=names, hashes=hashes)
 
 
 def plan(prior: Sequence[PriorSegment], genesis: str, candidates: Iterable[Candidate], corr: Correction,
-         seal: Callable[[Decision], str], policy: Policy = Policy()) -> tuple[list[Decision], list[Finding]]:
+         seal: Callable[[Decision], str], policy: Policy = Policy(),
+         binding: str | None = None) -> tuple[list[Decision], list[Finding]]:
     """Decide every candidate in order; ``seal`` appends an accepted one and returns its entry hash.
 
     Returns the decisions and all findings (ledger holes first, then per candidate).
@@ -260,8 +270,8 @@ def plan(prior: Sequence[PriorSegment], genesis: str, candidates: Iterable[Candi
     state, findings = chain_state(prior, genesis)
     decisions = []
     for cand in order_candidates(candidates):
-        d = decide(state, cand, corr, policy)
-        state = advance(state, d, seal(d) if d.append else None)
+        d = decide(state, cand, corr, policy, binding)
+        state = advance(state, d, seal(d) if d.append else None, binding)
         decisions.append(d)
         findings.extend(d.findings)
     return decisions, findings

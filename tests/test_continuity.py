@@ -72,6 +72,14 @@ def test_gap_above_bound_is_a_finding_below_is_not():
     assert [f.gap_type for f in findings] == ["gap"]
 
 
+def test_a_pause_between_two_activities_is_not_a_gap():
+    prior = [PriorSegment(0, "1" * 64, "a", h("a"), T0, T0 + 60 * NS_PER_S, binding="case-1")]
+    _, findings = plan(prior, GENESIS, [cand("b", 3600)], Correction(), fake_seal, binding="case-2")
+    assert findings == []
+    _, findings = plan(prior, GENESIS, [cand("b", 3600)], Correction(), fake_seal, binding="case-1")
+    assert [f.gap_type for f in findings] == ["gap"]
+
+
 def test_overlap_is_flagged_beyond_the_clock_resolution():
     decisions, findings = plan([], GENESIS, [cand("a", 0), cand("b", 59.5), cand("c", 100)],
                                Correction(), fake_seal)

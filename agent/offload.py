@@ -1,0 +1,441 @@
+"""Offload a docked recorder: every file once, unaltered, signed by the recorder's key (A2 Art.8, 15).
+
+The serial side (identify, calibrate, ``enter_mass_storage``) is the caller's; this module
+starts when the recorder's storage is about to appear under the mount root. For each file not
+yet in the dock ledger, in the recorder's time order: stream it once into the dock store (copy,
+SHA-256, fsync, atomic rename), probe it, decide its place in the device's chain
+(``agent.continuity``), seal the ``segment`` body with the *device* key and append it, together
+with any ``gap`` findings signed by the *dock* key, in one ledger transaction. A file is thus
+either completely offloaded and ledgered or not at all.
+
+Idempotent: a file whose (device, source name, SHA-256) is already ledgered is hashed (to see
+it was not altered) and skipped. A full disk, an unplugged recorder or a stop request ends the
+run after the last complete file; the closing ``dock_session`` record says what happened, and
+the next dock continues where this one stopped. Nothing is ever deleted from the recorder here.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from pathlib import Path
+
+from agent import continuity as cont
+from agent.mountwait import MountTimeoutError, wait_for_mount
+from agent.names import (
+    MEDIA_DIRS,
+    MountError,
+    RecorderFile,
+    UnsafeNameError,
+    display_name,
+    full_source_name,
+    list_recorder_files,
+    open_mount,
+    open_recorder_file,
+)
+from agent.probe import ProbeResult, probe
+from agent.store import DiskFullError, DockStore, SourceReadError, StoreError, hash_fd
+from ledger.envelope import seal
+from ledger.errors import BodycamError
+from ledger.keys import Signer
+from ledger.records import DockSession, Gap, Media, Segment, make_body
+from ledger.store import Entry, Ledger
+
+log = logging.getLogger(__name__)
+
+_GONE = (errno.ENOENT, errno.ENODEV, errno.EIO, errno.ENXIO, errno.ESTALE, errno.ENOTDIR)
+_DETAIL_MAX = 4000
+
+
+class OffloadError(BodycamError):
+    """The offload cannot start (device not enrolled, bad arguments)."""
+
+
+class RecorderGoneError(BodycamError):
+    """The recorder's storage vanished mid-offload (unplugged)."""
+
+
+class OffloadIncomplete(BodycamError):
+    """The offload stopped before every file was ledgered; ``summary`` says how far it got.
+
+    What was completed is ledgered and the ``dock_session`` record says why it stopped; docking
+    the recorder again offloads the rest.
+    """
+
+    def __init__(self, message: str, summary: OffloadSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Handed to the progress callback after every chunk (for a bar: bytes, rate, time left)."""
+
+    done_bytes: int
+    total_bytes: int
+    rate_bps: float
+    eta_s: float | None
+    files_done: int
+    files_total: int
+    current: str          # display form of the file being read
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    """The ``dock_session`` the caller opened (see ``open_session``); offload closes it."""
+
+    session_id: str
+    dock_id: str
+    started_ns: int
+    entry_hash: str | None = None
+
+
+@dataclass
+class OffloadSummary:
+    session_id: str
+    device_id: str
+    segments: int = 0                 # segment records appended in this run
+    already: int = 0                  # files found already ledgered (skipped)
+    bytes: int = 0                    # bytes copied into the store
+    gaps: int = 0                     # gap records appended (all gap types)
+    problems: list[str] = field(default_factory=list)
+    complete: bool = False
+    status: str = "open"
+    segment_hashes: list[str] = field(default_factory=list)
+    gap_hashes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "dock_session": self.session_id, "device_id": self.device_id, "segments": self.segments,
+            "already_offloaded": self.already, "bytes": self.bytes, "gaps": self.gaps,
+            "problems": list(self.problems), "complete": self.complete, "status": self.status,
+            "segment_entries": list(self.segment_hashes), "gap_entries": list(self.gap_hashes),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def open_session(ledger: Ledger, dock_signer: Signer, *, session_id: str, dock_id: str, device_id: str,
+                 officer_id: str, case_id: str | None = None, activity: str | None = None,
+                 now_ns: int | None = None) -> SessionRef:
+    """Append the opening ``dock_session`` record (status ``open``), signed by the dock (A2 Art.14)."""
+    started = time.time_ns() if now_ns is None else now_ns
+    body = DockSession(session_id=session_id, dock_id=dock_id, device_id=device_id, officer_id=officer_id,
+                       case_id=case_id, activity=activity, started_ns=started, status="open")
+    entry = ledger.append(seal(make_body(body), dock_signer), require_trusted=True)
+    return SessionRef(session_id, dock_id, started, entry.entry_hash)
+
+
+def device_genesis(ledger: Ledger, device_id: str, device_keyid: str) -> str:
+    """Entry hash of the device's enrollment: the ``prev`` of its first segment."""
+    for entry in ledger.entries(kind="enrollment", device_id=device_id):
+        if entry.body.get("keyid") == device_keyid and entry.body.get("subject_type") == "device":
+            return entry.entry_hash
+    raise OffloadError(
+        f"recorder {device_id} (key {device_keyid[:16]}…) is not enrolled in {ledger.path}: "
+        "enroll it first (bodycam device enroll) so its segments can be verified")
+
+
+def prior_segments(ledger: Ledger, device_id: str) -> list[cont.PriorSegment]:
+    out = []
+    for e in ledger.entries(kind="segment", device_id=device_id):
+        m = e.record
+        assert isinstance(m, Segment)
+        out.append(cont.PriorSegment(m.seq, e.entry_hash, m.source_name, m.media.sha256, m.start_ns, m.end_ns,
+                                     _binding(m.case_id, m.activity)))
+    return out
+
+
+def prior_findings(ledger: Ledger, device_id: str) -> set[tuple]:
+    """Keys of the ``gap`` records already appended for a device, so a re-dock never repeats one."""
+    return {_finding_key(e.body.get("gap_type"), e.body.get("segments", []), e.body.get("detail", ""))
+            for e in ledger.entries(kind="gap", device_id=device_id)}
+
+
+def _finding_key(gap_type: object, segments: Iterable[str], detail: str) -> tuple:
+    return (gap_type, tuple(segments), detail)
+
+
+def _binding(case_id: str | None, activity: str | None) -> str:
+    return f"case:{case_id}" if case_id else f"activity:{activity}"
+
+
+class _Meter:
+    def __init__(self, total: int, files_total: int, cb: Callable[[Progress], None] | None,
+                 monotonic: Callable[[], float]):
+        self.total, self.files_total, self.cb, self.monotonic = total, files_total, cb, monotonic
+        self.done = 0
+        self.files_done = 0
+        self.t0 = monotonic()
+        self.current = ""
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.cb is None:
+            return
+        dt = max(self.monotonic() - self.t0, 1e-9)
+        rate = self.done / dt
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        self.cb(Progress(self.done, self.total, rate, eta, self.files_done, self.files_total, self.current))
+
+
+def offload(
+    mount: Path,
+    *,
+    device_id: str,
+    device_signer: Signer,
+    dock_signer: Signer,
+    ledger: Ledger,
+    store: DockStore,
+    session: SessionRef,
+    officer_id: str,
+    case_id: str | None = None,
+    activity: str | None = None,
+    unit: str | None = None,
+    calibration: str | None = None,
+    offset_ns: int = 0,
+    tolerance_ns: int = cont.NS_PER_S,
+    gap_bound_ns: int = cont.DEFAULT_GAP_BOUND_NS,
+    recorder_tz: tzinfo = UTC,
+    media_dirs: Iterable[str] = MEDIA_DIRS,
+    mount_wait_s: float = 30.0,
+    clock: Callable[[], int] = time.time_ns,
+    monotonic: Callable[[], float] = time.monotonic,
+    progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+) -> OffloadSummary:
+    """Offload everything new on the recorder mounted at ``mount`` into ``store`` and ``ledger``.
+
+    ``calibration`` is the entry hash of the latest calibration and ``offset_ns`` the offset it
+    measured (device − reference); beyond ``tolerance_ns`` segments are flagged
+    ``clock_drifted``. Returns the summary of a complete run; raises ``OffloadIncomplete``
+    (carrying the summary) when it stopped early, after closing the session record.
+    """
+    if not case_id and not activity:
+        raise OffloadError("an offload must be bound to a case (--case) or an activity (--activity) (A2 Art.4)")
+    genesis = device_genesis(ledger, device_id, device_signer.keyid)
+    summary = OffloadSummary(session.session_id, device_id)
+    t_start = monotonic()
+    ctx = _Run(device_id, device_signer, dock_signer, ledger, store, session, officer_id, case_id, activity,
+               unit, cont.Correction(offset_ns, tolerance_ns, calibration),
+               cont.Policy(gap_bound_ns=gap_bound_ns), recorder_tz, clock, summary)
+    error: BodycamError | None = None
+    try:
+        wait_for_mount(mount, mount_wait_s, stop)
+        listing = list_recorder_files(mount, media_dirs)
+        for s in listing.skipped:
+            summary.problems.append(f"not read: {display_name(s.source_name)}: {s.reason}")
+        state, holes = cont.chain_state(prior_segments(ledger, device_id), genesis)
+        for hole in holes:  # cannot happen in an intact ledger; `ledger verify` names the entries
+            summary.problems.append(f"{hole.gap_type}: {hole.detail}")
+        ctx.seen_findings = prior_findings(ledger, device_id)
+        meter = _Meter(sum(f.size for f in listing.files), len(listing.files), progress, monotonic)
+        mount_fd = open_mount(mount)
+        try:
+            for f in _time_order(listing.files, recorder_tz):
+                if stop is not None and stop.is_set():
+                    raise OffloadIncomplete("the offload was stopped on request; dock again to finish",
+                                            summary)
+                meter.current = display_name(f.source_name)
+                state = ctx.one_file(mount, mount_fd, f, state, meter)
+                meter.files_done += 1
+        finally:
+            os.close(mount_fd)
+        summary.complete = True
+    except OffloadIncomplete as exc:
+        error = exc
+    except (DiskFullError, RecorderGoneError, SourceReadError, MountError, MountTimeoutError) as exc:
+        error = exc
+    except BodycamError as exc:
+        error = exc
+        summary.status = "failed"
+    summary.seconds = monotonic() - t_start
+    _close_session(ctx, error)
+    if error is None:
+        log.info("offload of %s complete: %d segments, %d bytes, %d gap records", device_id,
+                 summary.segments, summary.bytes, summary.gaps)
+        return summary
+    if isinstance(error, OffloadIncomplete):
+        raise error
+    raise OffloadIncomplete(f"{error} (offload of {device_id} stopped after {summary.segments} new "
+                            f"segments; they are ledgered)", summary) from error
+
+
+def _time_order(files: list[RecorderFile], tz: tzinfo) -> list[RecorderFile]:
+    """The recorder's order before anything is read: by the time in the name (or the mtime)."""
+    return sorted(files, key=lambda f: (cont.device_start_from(_name_text(f), f.mtime_ns, 0, tz)[1], f.rel))
+
+
+def _name_text(f: RecorderFile) -> str:
+    """The name as text for reading the time stamped in it (never used as a path)."""
+    return b"/".join(f.rel).decode("utf-8", "replace")
+
+
+@dataclass
+class _Run:
+    device_id: str
+    device_signer: Signer
+    dock_signer: Signer
+    ledger: Ledger
+    store: DockStore
+    session: SessionRef
+    officer_id: str
+    case_id: str | None
+    activity: str | None
+    unit: str | None
+    corr: cont.Correction
+    policy: cont.Policy
+    tz: tzinfo
+    clock: Callable[[], int]
+    summary: OffloadSummary
+    seen_findings: set[tuple] = field(default_factory=set)
+
+    @property
+    def binding(self) -> str:
+        return _binding(self.case_id, self.activity)
+
+    def one_file(self, mount: Path, mount_fd: int, f: RecorderFile, state: cont.ChainState,
+                 meter: _Meter) -> cont.ChainState:
+        what = display_name(f.source_name)
+        fd = self._open(mount, mount_fd, f)
+        try:
+            known = state.names.get(f.source_name)
+            if known:
+                # Seen before under this name: hash without copying; skip if unchanged.
+                sha, _ = hash_fd(fd, self.store.chunk_size, meter.add)
+                if sha in known:
+                    self.summary.already += 1
+                    return state
+                os.lseek(fd, 0, os.SEEK_SET)
+            blob = self.store.ingest_fd(fd, expected_size=f.size, progress=meter.add, what=what)
+        finally:
+            os.close(fd)
+        if blob.size != f.size:
+            self.summary.problems.append(f"{what}: size changed while reading ({f.size} listed, "
+                                         f"{blob.size} read)")
+        pr = probe(blob.path, self.store)
+        text, dev_ns = cont.device_start_from(_name_text(f), f.mtime_ns, pr.duration_ms, self.tz)
+        cand = cont.Candidate(f.source_name, blob.sha256, dev_ns, pr.duration_ms, blob.size)
+        d = cont.decide(state, cand, self.corr, self.policy, self.binding)
+        if not d.append:
+            if d.findings:
+                self.append_findings([], list(d.findings))
+            else:
+                self.summary.already += 1
+            return state
+        flags = list(d.flags)
+        if not pr.decodable:
+            flags.append("not_decodable")
+            self.summary.problems.append(f"{what}: not decodable ({pr.reason}); kept and signed")
+        if f.problems:
+            flags.append("unsafe_name")
+            self.summary.problems.append(
+                f"{full_source_name(b'/'.join(f.rel))}: name unsafe as a path ({', '.join(f.problems)}); "
+                "kept as data only")
+        seg = self._segment(d, pr, blob.size, text, flags)
+        env = seal(make_body(seg), self.device_signer)
+        entries = self.append_findings([env], list(d.findings))
+        self.summary.segments += 1
+        self.summary.bytes += 0 if blob.existed else blob.size
+        self.summary.segment_hashes.append(entries[0].entry_hash)
+        log.info("segment %s seq %d: %s (%d bytes)", self.device_id, d.seq, what, blob.size)
+        return cont.advance(state, d, entries[0].entry_hash, self.binding)
+
+    def _open(self, mount: Path, mount_fd: int, f: RecorderFile) -> int:
+        try:
+            return open_recorder_file(mount_fd, f.rel)
+        except UnsafeNameError:
+            raise
+        except OSError as exc:
+            if exc.errno in _GONE and not mount.is_dir():
+                raise RecorderGoneError(
+                    f"recorder storage {mount} vanished while offloading (unplugged?); "
+                    "re-dock the recorder to offload the rest") from exc
+            if exc.errno in _GONE:
+                raise RecorderGoneError(
+                    f"{display_name(f.source_name)} disappeared from the recorder while offloading; "
+                    "re-dock the recorder to offload the rest") from exc
+            raise
+
+    def _segment(self, d: cont.Decision, pr: ProbeResult, size: int, device_start: str,
+                 flags: list[str]) -> Segment:
+        media = Media(sha256=d.candidate.sha256, size=size, container=pr.container[:64], codec=pr.codec[:64],
+                      width=pr.width, height=pr.height, fps=pr.fps, frames=pr.frames,
+                      duration_ms=pr.duration_ms)
+        assert d.seq is not None and d.prev is not None
+        return Segment(device_id=self.device_id, seq=d.seq, prev=d.prev, media=media,
+                       device_start=device_start[:64], start_ns=d.start_ns, end_ns=d.end_ns,
+                       calibration=self.corr.calibration, officer_id=self.officer_id, case_id=self.case_id,
+                       activity=self.activity, unit=self.unit, source_name=d.candidate.source_name,
+                       decodable=pr.decodable, flags=list(dict.fromkeys(flags)),
+                       dock_session=self.session.session_id, thumbnail_sha256=pr.thumbnail_sha256,
+                       time_corrected=self.corr.offset_ns != 0)
+
+    def append_findings(self, envelopes: list, findings: list[cont.Finding]) -> list[Entry]:
+        """Append a segment (if any) and its findings as ``gap`` records in one transaction.
+
+        A finding identical to one already ledgered (a duplicate file still on the recorder at
+        the next dock) is not appended again.
+        """
+        new = []
+        for fnd in findings:
+            detail = _clip(_printable(fnd.detail))
+            key = _finding_key(fnd.gap_type, fnd.segments, detail)
+            if key in self.seen_findings:
+                continue
+            self.seen_findings.add(key)
+            new.append(fnd)
+            gap = Gap(gap_type=fnd.gap_type, device_id=self.device_id, after_seq=fnd.after_seq,
+                      before_seq=fnd.before_seq, start_ns=fnd.start_ns, end_ns=fnd.end_ns,
+                      officer_id=self.officer_id, case_id=self.case_id, activity=self.activity,
+                      segments=list(fnd.segments), needs_justification=fnd.needs_justification,
+                      detail=detail)
+            envelopes.append(seal(make_body(gap), self.dock_signer))
+            self.summary.problems.append(f"{fnd.gap_type}: {_printable(fnd.detail)}")
+        if not envelopes:
+            return []
+        entries = self.ledger.append_many(envelopes, received_ns=self.clock(), require_trusted=True)
+        n_seg = len(entries) - len(new)
+        self.summary.gaps += len(new)
+        self.summary.gap_hashes.extend(e.entry_hash for e in entries[n_seg:])
+        return entries
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
+
+
+def _close_session(ctx: _Run, error: BodycamError | None) -> None:
+    s = ctx.summary
+    if error is None:
+        s.status = "completed"
+    elif s.status != "failed":
+        s.status = "aborted"
+    lines = [f"{s.segments} new segments, {s.already} already offloaded, {s.bytes} bytes copied, "
+             f"{s.gaps} continuity records"]
+    if error is not None:
+        lines.append(f"stopped: {error}")
+    lines += s.problems
+    body = DockSession(session_id=s.session_id, dock_id=ctx.session.dock_id, device_id=ctx.device_id,
+                       officer_id=ctx.officer_id, case_id=ctx.case_id, activity=ctx.activity,
+                       started_ns=ctx.session.started_ns, ended_ns=max(ctx.clock(), ctx.session.started_ns),
+                       status=s.status, files=s.segments, detail=_clip("\n".join(_printable(line) for line in lines)))
+    try:
+        ctx.ledger.append(seal(make_body(body), ctx.dock_signer), received_ns=ctx.clock(), require_trusted=True)
+    except BodycamError as exc:  # the ledger itself failing: report, keep the original error
+        log.error("could not record the end of dock session %s: %s", s.session_id, exc)
+        s.problems.append(f"session end not recorded: {exc}")
+
+
+__all__ = ["OffloadError", "OffloadIncomplete", "OffloadSummary", "Progress", "RecorderGoneError",
+           "SessionRef", "StoreError", "device_genesis", "offload", "open_session", "prior_segments"]

@@ -1,0 +1,328 @@
+"""Offload at the dock: real folder as the recorder's mount, real store, real ledger
+(A2 Art.8: everything once, unaltered, signed, ordered, gaps found; A2 Art.14-15)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.mountwait import MountTimeoutError, wait_for_mount
+from agent.names import decode_source_name
+from agent.offload import (
+    OffloadError,
+    OffloadIncomplete,
+    RecorderGoneError,
+    SessionRef,
+    offload,
+    open_session,
+)
+from agent.store import DiskFullError, DockStore
+from ledger.enroll import create_rooted, enroll, public_of
+from ledger.envelope import verify_signatures
+from ledger.keys import Signer
+from ledger.store import Ledger
+from ledger.verify import verify_ledger
+from tests.fixtures.media import fill_with, write_ffmpeg_h264, write_opencv_video
+
+NS = 1_000_000_000
+DEVICE = "rec-SN123"
+
+
+@dataclass
+class Dock:
+    root: Path
+    mount_root: Path
+    mount: Path
+    ledger: Ledger
+    store: DockStore
+    dock: Signer
+    device: Signer
+    enrollment: str
+    clock_ns: list[int]
+    sessions: int = 0
+
+    def now(self) -> int:
+        self.clock_ns[0] += NS
+        return self.clock_ns[0]
+
+    def session(self) -> SessionRef:
+        self.sessions += 1
+        return open_session(self.ledger, self.dock, session_id=f"s{self.sessions}", dock_id="dock-1",
+                            device_id=DEVICE, officer_id="officer-7", case_id="case-42", now_ns=self.now())
+
+    def run(self, **kw):
+        args = dict(device_id=DEVICE, device_signer=self.device, dock_signer=self.dock, ledger=self.ledger,
+                    store=self.store, session=kw.pop("session", None) or self.session(),
+                    officer_id="officer-7", case_id="case-42", calibration="c" * 64, mount_wait_s=2,
+                    clock=self.now)
+        args.update(kw)
+        return offload(self.mount, **args)
+
+    def segments(self):
+        return [e for e in self.ledger.entries(kind="segment")]
+
+    def gaps(self):
+        return [e for e in self.ledger.entries(kind="gap")]
+
+    def sessions_closed(self):
+        return [e.body for e in self.ledger.entries(kind="dock_session") if e.body["status"] != "open"]
+
+
+def make_dock(tmp_path: Path, store_dir: Path | None = None) -> Dock:
+    dock, device = Signer.generate(), Signer.generate()
+    ledger = Ledger.open(tmp_path / "ledger.db")
+    create_rooted(ledger, dock, "dock-1", now_ns=1)
+    entry = enroll(ledger, dock, "device", DEVICE, public_of(device), now_ns=2, custodian="officer-7")
+    mount_root = tmp_path / "mnt"
+    mount_root.mkdir()
+    store = DockStore(store_dir or tmp_path / "store")
+    return Dock(tmp_path, mount_root, mount_root / "SN123", ledger, store, dock, device, entry.entry_hash,
+                [1_796_000_000 * NS])
+
+
+@pytest.fixture
+def dock(tmp_path):
+    d = make_dock(tmp_path)
+    yield d
+    d.ledger.close()
+
+
+def recorder_card(mount: Path) -> dict[str, Path]:
+    """Three real files in the recorder's DCIM folder: two back to back, then a 58 s gap."""
+    media = mount / "DCIM" / "100MEDIA"
+    media.mkdir(parents=True)
+    return {
+        "a": write_opencv_video(media / "VID_20261130_081500_0001.mp4", frames=20, fps=10),  # 2 s
+        "b": write_ffmpeg_h264(media / "VID_20261130_081502_0002.mp4", seconds=1),           # 1 s
+        "c": write_opencv_video(media / "VID_20261130_081601_0003.mp4", frames=10, fps=10),   # +58 s
+    }
+
+
+def test_offload_signs_chains_and_finds_the_gap(dock):
+    files = recorder_card(dock.mount)
+    s = dock.run()
+    assert (s.segments, s.already, s.gaps, s.complete, s.status) == (3, 0, 1, True, "completed")
+    assert s.bytes == sum(p.stat().st_size for p in files.values())
+    segs = dock.segments()
+    bodies = [e.record for e in segs]
+    assert [b.seq for b in bodies] == [0, 1, 2]
+    assert bodies[0].prev == dock.enrollment
+    assert [b.prev for b in bodies[1:]] == [segs[0].entry_hash, segs[1].entry_hash]
+    assert [b.source_name for b in bodies] == [f"DCIM/100MEDIA/{p.name}" for p in files.values()]
+    for e, b, p in zip(segs, bodies, files.values(), strict=True):
+        # signed by the recorder's own key, not the dock's
+        assert verify_signatures(e.envelope, {dock.device.keyid: public_of(dock.device)}) == [dock.device.keyid]
+        assert dock.store.blob_path(b.media.sha256).read_bytes() == p.read_bytes()
+        assert dock.store.has(b.thumbnail_sha256)
+        assert b.decodable and b.calibration == "c" * 64 and b.dock_session == "s1"
+        assert b.case_id == "case-42" and b.officer_id == "officer-7"
+    assert bodies[1].media.codec == "h264" and bodies[1].media.fps == "25"
+    assert (bodies[0].media.duration_ms, bodies[0].device_start) == (2000, "20261130_081500")
+    assert bodies[0].end_ns - bodies[0].start_ns == 2 * NS
+    gap = dock.gaps()[0]
+    assert verify_signatures(gap.envelope, {dock.dock.keyid: public_of(dock.dock)})
+    g = gap.record
+    assert (g.gap_type, g.after_seq, g.before_seq, g.needs_justification) == ("gap", 1, 2, True)
+    assert g.end_ns - g.start_ns == 58 * NS
+    closed = dock.sessions_closed()
+    assert closed[0]["status"] == "completed" and closed[0]["files"] == 3
+    assert verify_ledger(dock.ledger).ok
+    # the recorder is left untouched (nothing is deleted in this issue)
+    assert all(p.exists() for p in files.values())
+
+
+def test_redocking_offloads_only_what_is_new(dock):
+    files = recorder_card(dock.mount)
+    dock.run()
+    size = dock.ledger.size
+    s = dock.run()
+    assert (s.segments, s.already, s.gaps, s.bytes) == (0, 3, 0, 0)
+    assert len(dock.segments()) == 3 and dock.ledger.size == size + 2  # only the session open/close
+    new = write_opencv_video(files["c"].parent / "VID_20261130_081602_0004.mp4", frames=11, fps=10)
+    s = dock.run()
+    assert (s.segments, s.already, s.gaps) == (1, 3, 0)
+    last = dock.segments()[-1].record
+    assert last.seq == 3 and last.source_name.endswith(new.name)
+    assert last.prev == dock.segments()[2].entry_hash
+
+
+def test_waits_for_the_mount_to_appear(dock):
+    def mount_later():
+        time.sleep(0.3)
+        tmp = dock.mount_root / ".incoming"
+        tmp.mkdir()
+        write_opencv_video(tmp / "VID_20261130_090000_0001.mp4", frames=5)
+        tmp.rename(dock.mount)
+
+    t = threading.Thread(target=mount_later)
+    t.start()
+    try:
+        s = dock.run(mount_wait_s=10)
+    finally:
+        t.join()
+    assert s.segments == 1
+
+
+def test_mount_timeout_names_the_path_and_the_wait(dock, tmp_path):
+    t0 = time.monotonic()
+    with pytest.raises(MountTimeoutError, match=r"SN123 within 0.3 s.*mass-storage"):
+        wait_for_mount(dock.mount, 0.3)
+    assert time.monotonic() - t0 < 2
+    with pytest.raises(MountTimeoutError, match="mount root .* does not exist"):
+        wait_for_mount(tmp_path / "nowhere" / "SN1", 0.1)
+    with pytest.raises(OffloadIncomplete, match="did not appear"):
+        dock.run(mount_wait_s=0.2)
+    assert dock.sessions_closed()[0]["status"] == "aborted"
+
+
+def test_bad_media_is_kept_signed_and_flagged(dock):
+    media = dock.mount / "DCIM"
+    media.mkdir(parents=True)
+    good = write_ffmpeg_h264(media / "VID_20261130_100000_0001.mp4", seconds=1)
+    data = good.read_bytes()
+    (media / "VID_20261130_100001_0002.mp4").write_bytes(data[: len(data) * 9 // 10])  # truncated
+    (media / "VID_20261130_100002_0003.mp4").write_text("not a video at all\n")          # text as .mp4
+    s = dock.run()
+    assert s.segments == 3
+    bodies = [e.record for e in dock.segments()]
+    assert [b.decodable for b in bodies] == [True, False, False]
+    assert all("not_decodable" in b.flags for b in bodies[1:])
+    assert bodies[2].media.container == "unknown"
+    assert sum("not decodable" in p for p in s.problems) == 2
+
+
+def test_hostile_names_and_links_are_data_not_paths(dock, tmp_path):
+    secret = tmp_path / "dock-secret.key"
+    secret.write_bytes(b"PRIVATE")
+    dock.mount.mkdir()
+    write_opencv_video(dock.mount / "VID_20261130_110000_0001.mp4", frames=5)
+    os.symlink(secret, dock.mount / "VID_20261130_110001_0002.mp4")
+    os.symlink("/", dock.mount / "DCIM")
+    raw = b"VID_20261130_110002\n\xff\x1b[2J.mp4"
+    with open(os.path.join(os.fsencode(dock.mount), raw), "wb") as f:
+        f.write(b"weird but evidence")
+    s = dock.run()
+    assert s.segments == 2
+    bodies = [e.record for e in dock.segments()]
+    weird = bodies[1]
+    assert decode_source_name(weird.source_name) == raw and "unsafe_name" in weird.flags
+    assert weird.source_name.isprintable()
+    stored = {p.read_bytes() for p in dock.store.blob_dir.rglob("*") if p.is_file()}
+    assert b"PRIVATE" not in stored
+    assert any("symlink" in p for p in s.problems)
+    detail = dock.sessions_closed()[0]["detail"]
+    assert "symlink" in detail and "\x1b" not in detail
+
+
+def test_disk_full_mid_file_stops_cleanly_and_a_later_dock_resumes(tmp_path):
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(tiny)], check=True)
+    d = make_dock(tmp_path, store_dir=tiny / "store")
+    try:
+        media = d.mount / "DCIM"
+        media.mkdir(parents=True)
+        write_opencv_video(media / "VID_20261130_120000_0001.mp4", frames=5)
+        fill_with(media / "VID_20261130_120001_0002.mp4", 3 * 1024 * 1024, seed=9)
+        write_opencv_video(media / "VID_20261130_120002_0003.mp4", frames=6)
+        with pytest.raises(OffloadIncomplete, match="full.*free space") as info:
+            d.run()
+        assert isinstance(info.value.__cause__, DiskFullError)
+        assert info.value.summary.segments == 1 and not info.value.summary.complete
+        assert len(d.segments()) == 1
+        assert list(d.store.tmp_dir.iterdir()) == []
+        closed = d.sessions_closed()
+        assert closed[0]["status"] == "aborted" and "full" in closed[0]["detail"]
+        # space is freed (the dock's disk grows); docking again completes
+        subprocess.run(["mount", "-o", "remount,size=16m", str(tiny)], check=True)
+        s = d.run()
+        assert (s.segments, s.already, s.complete) == (2, 1, True)
+        assert [e.record.seq for e in d.segments()] == [0, 1, 2]
+        assert verify_ledger(d.ledger).ok
+    finally:
+        d.ledger.close()
+        subprocess.run(["umount", "-l", str(tiny)], check=False)
+
+
+def test_unplugged_mid_offload_records_a_partial_session_and_next_dock_completes(dock, tmp_path):
+    card = tmp_path / "card"
+    recorder_card(card)
+    shutil.copytree(card, dock.mount)
+
+    def unplug(p):
+        if "0002" in p.current and dock.mount.exists():
+            shutil.rmtree(dock.mount)  # the volume disappears under the dock
+
+    with pytest.raises(OffloadIncomplete, match="vanished") as info:
+        dock.run(progress=unplug)
+    assert isinstance(info.value.__cause__, RecorderGoneError)
+    assert info.value.summary.segments == 2
+    assert dock.sessions_closed()[0]["status"] == "aborted"
+    shutil.copytree(card, dock.mount)  # plugged in again
+    s = dock.run()
+    assert (s.segments, s.already, s.complete) == (1, 2, True)
+    assert [e.record.seq for e in dock.segments()] == [0, 1, 2]
+    assert len(dock.gaps()) == 1  # the 58 s gap, found once
+
+
+def test_altered_file_is_appended_and_flagged(dock):
+    files = recorder_card(dock.mount)
+    dock.run()
+    write_opencv_video(files["b"], frames=7, fps=10)  # same name, other bytes
+    s = dock.run()
+    assert s.segments == 1
+    last = dock.segments()[-1].record
+    assert "altered" in last.flags and last.seq == 3
+    # re-recorded under an old name: altered, and older than footage already ledgered
+    assert [g.record.gap_type for g in dock.gaps()][-2:] == ["altered", "out_of_order"]
+    assert dock.run().segments == 0  # and only once
+
+
+def test_duplicate_bytes_under_another_name_are_not_appended(dock):
+    files = recorder_card(dock.mount)
+    shutil.copy(files["a"], files["a"].parent / "VID_20261130_081700_0009.mp4")
+    s = dock.run()
+    assert s.segments == 3
+    assert [g.record.gap_type for g in dock.gaps()] == ["gap", "duplicate"]
+    s = dock.run()
+    assert (s.segments, s.gaps) == (0, 0)
+
+
+def test_drifted_clock_is_corrected_and_flagged(dock):
+    recorder_card(dock.mount)
+    dock.run(offset_ns=5 * NS, tolerance_ns=NS)
+    b = dock.segments()[0].record
+    assert "clock_drifted" in b.flags and "time_corrected" in b.flags and b.time_corrected
+    from datetime import UTC, datetime
+    assert b.start_ns == int(datetime(2026, 11, 30, 8, 14, 55, tzinfo=UTC).timestamp()) * NS
+
+
+def test_progress_and_stop(dock):
+    recorder_card(dock.mount)
+    seen = []
+    stop = threading.Event()
+
+    def cb(p):
+        seen.append(p)
+        stop.set()
+
+    with pytest.raises(OffloadIncomplete, match="stopped on request"):
+        dock.run(progress=cb, stop=stop)
+    assert len(dock.segments()) == 1
+    assert seen[-1].done_bytes <= seen[-1].total_bytes and seen[-1].files_total == 3
+    assert seen[-1].rate_bps > 0
+
+
+def test_unenrolled_device_and_unbound_offload_are_refused(dock):
+    dock.mount.mkdir()
+    with pytest.raises(OffloadError, match="not enrolled"):
+        dock.run(device_signer=Signer.generate())
+    with pytest.raises(OffloadError, match="case"):
+        dock.run(case_id=None)
