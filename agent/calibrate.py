@@ -33,6 +33,8 @@ from agent.clockmeasure import (
     measure_offset,
     round_div,
 )
+from agent.config import ClockConfig
+from agent.profiles import Profile
 from agent.refclock import ReferenceClock, ReferenceReading
 from ledger.errors import BodycamError, ConfigError
 
@@ -85,6 +87,35 @@ def default_tolerance_ns(resolution_ns: int) -> int:
     if resolution_ns >= COARSE_RESOLUTION_NS:
         return max(NS_PER_S, resolution_ns)
     return max(50_000_000, 2 * resolution_ns)
+
+
+@dataclass(frozen=True)
+class ClockParams:
+    """How to calibrate one recorder model: what its profile and ``[agent.clock]`` say."""
+
+    resolution_ns: int
+    tz: tzinfo
+    tolerance_ns: int
+    set_steps: int
+    samples: int
+
+    def as_kwargs(self) -> dict:
+        return {"resolution_ns": self.resolution_ns, "tz": self.tz, "tolerance_ns": self.tolerance_ns,
+                "set_steps": self.set_steps, "samples": self.samples}
+
+
+def clock_params(profile: Profile, cfg: ClockConfig | None = None) -> ClockParams:
+    """Profile resolution, zone and tolerance; ``[agent.clock] tolerance_s`` overrides the tolerance."""
+    cfg = cfg or ClockConfig()
+    resolution = max(1, round(profile.clock_resolution_s * NS_PER_S))
+    if cfg.tolerance_s is not None:
+        tol = round(cfg.tolerance_s * NS_PER_S)
+    elif "clock_tolerance_s" in profile.model_fields_set:
+        tol = round(profile.clock_tolerance_s * NS_PER_S)
+    else:
+        tol = default_tolerance_ns(resolution)
+    steps = len(profile.steps("set_time")) if profile.supports("set_time") else 1
+    return ClockParams(resolution, profile.tzinfo, tol, max(1, steps), cfg.samples)
 
 
 @dataclass(frozen=True)

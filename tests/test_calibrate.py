@@ -12,12 +12,15 @@ import pytest
 from agent.calibrate import (
     CalibrationResult,
     calibrate,
+    clock_params,
     datetime_to_ns,
     default_tolerance_ns,
     ns_to_datetime,
     parse_tz,
 )
 from agent.clockmeasure import CalibrationPoint
+from agent.config import ClockConfig
+from agent.profiles import Profile, get_profile
 from agent.refclock import ReferenceReading
 from ledger.errors import ConfigError
 from tests.fixtures.clocksim import NS, SimRecorder, SimReference, SimWorld
@@ -209,3 +212,17 @@ def test_default_tolerances():
     assert default_tolerance_ns(MS) == 50 * MS
     assert default_tolerance_ns(100 * MS) == NS
     assert default_tolerance_ns(40 * MS) == 80 * MS
+
+
+def test_clock_params_come_from_the_profile_unless_configured():
+    ms = get_profile("jsonl-epoch-ms")
+    p = clock_params(ms)
+    assert (p.resolution_ns, p.tolerance_ns, p.set_steps, p.samples) == (MS, 100 * MS, 1, 5)
+    assert clock_params(ms, ClockConfig(tolerance_s=0.02, samples=9)).tolerance_ns == 20 * MS
+    amba = clock_params(get_profile("ambarella-at-delimited"))
+    assert (amba.resolution_ns, amba.tolerance_ns, amba.set_steps) == (NS, NS, 2)
+    assert amba.tz.utcoffset(None) == timedelta(hours=8)
+    unset = Profile.model_validate(ms.model_dump(exclude={"clock_tolerance_s"}))
+    assert clock_params(unset).tolerance_ns == 50 * MS  # profile silent: the per-resolution default
+    assert set(clock_params(ms).as_kwargs()) == {"resolution_ns", "tz", "tolerance_ns", "set_steps",
+                                                 "samples"}
