@@ -1,0 +1,577 @@
+"""The append-only ledger: SQLite (WAL) holding envelopes and the RFC 9162 Merkle tree.
+
+Append-only is enforced three ways: the API has no update or delete, ``BEFORE UPDATE`` /
+``BEFORE DELETE`` triggers abort any attempt through SQL, and ``ledger.verify`` recomputes
+every hash from the stored envelopes so that an edit made after dropping the triggers still
+shows. The tree is stored as the hash of every complete, aligned subtree (``merkle_nodes``,
+level ≥ 1; level 0 is ``entries.leaf_hash``), filled incrementally on append, so any root,
+inclusion proof or consistency proof for any tree size reads O(log n) stored nodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ledger import checkpoint as cp
+from ledger import merkle
+from ledger.envelope import Envelope, body, verify_signatures
+from ledger.errors import BodycamError, RefusedError, VerificationError
+from ledger.keys import PublicKey, Signer
+from ledger.records import Body, Enrollment, validate_body
+
+log = logging.getLogger(__name__)
+
+APPEND_ONLY_TABLES = ("entries", "merkle_nodes", "checkpoints")
+INDEX_COLUMNS = ("device_id", "officer_id", "case_id", "activity", "seq", "start_ns", "end_ns", "subject_id", "ref")
+CHECKPOINT_KEY_TYPES = ("ledger_root", "archive_log")
+_SELECT = "SELECT idx, kind, envelope, entry_hash, leaf_hash, received_ns FROM entries"
+_INSERT = "INSERT INTO entries (idx, kind, envelope, entry_hash, leaf_hash, received_ns, {}) VALUES ({})".format(  # noqa: S608, E501 - constant column names, bound values
+    ", ".join(INDEX_COLUMNS), ", ".join("?" * (6 + len(INDEX_COLUMNS)))
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    idx: int
+    kind: str
+    entry_hash: str
+    envelope: Envelope
+    leaf_hash: bytes
+    received_ns: int
+    body: dict = field(repr=False)
+
+    @property
+    def record(self) -> Body:
+        """The typed body (``Ns`` fields as ints)."""
+        return validate_body(self.body)
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    id: int
+    size: int
+    root: bytes
+    origin: str
+    note: str
+    created_ns: int
+
+
+def entry_hash_of(envelope_bytes: bytes) -> str:
+    return hashlib.sha256(envelope_bytes).hexdigest()
+
+
+def index_columns(model: Body) -> dict[str, Any]:
+    """Columns the ledger indexes a record by (A2 Art.15: case, officer, device, time).
+
+    A body model may define ``ledger_index()`` returning extra or different values; this is
+    how later kinds choose their own index columns without touching the store.
+    """
+    cols: dict[str, Any] = {}
+    for name in INDEX_COLUMNS:
+        value = getattr(model, name, None)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            cols[name] = value
+    if "start_ns" not in cols:
+        for alt in ("started_ns", "measured_ns", "enrolled_ns"):
+            value = getattr(model, alt, None)
+            if isinstance(value, int):
+                cols["start_ns"] = value
+                break
+    if "end_ns" not in cols and isinstance(getattr(model, "ended_ns", None), int):
+        cols["end_ns"] = model.ended_ns  # type: ignore[attr-defined]
+    if isinstance(model, Enrollment) and model.subject_type == "device":
+        cols["device_id"] = model.subject_id
+    hook = getattr(model, "ledger_index", None)
+    if callable(hook):
+        cols.update({k: v for k, v in hook().items() if k in INDEX_COLUMNS})
+    return cols
+
+
+# --- schema migrations ---------------------------------------------------------------------------
+
+
+def _m0001_initial(db: sqlite_utils.Database) -> None:
+    db["entries"].create(
+        {
+            "idx": int,
+            "kind": str,
+            "envelope": bytes,
+            "entry_hash": str,
+            "leaf_hash": bytes,
+            "received_ns": int,
+            "device_id": str,
+            "officer_id": str,
+            "case_id": str,
+            "activity": str,
+            "seq": int,
+            "start_ns": int,
+            "end_ns": int,
+            "subject_id": str,
+            "ref": str,
+        },
+        pk="idx",
+        not_null={"kind", "envelope", "entry_hash", "leaf_hash", "received_ns"},
+    )
+    db["entries"].create_index(["entry_hash"], unique=True)
+    db["entries"].create_index(["kind"])
+    db["entries"].create_index(["device_id", "seq"])
+    db["entries"].create_index(["officer_id"])
+    db["entries"].create_index(["case_id"])
+    db["entries"].create_index(["start_ns"])
+    db["entries"].create_index(["ref"])
+    db.execute(
+        "CREATE TABLE merkle_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
+        "PRIMARY KEY (level, idx)) WITHOUT ROWID"
+    )
+    db["checkpoints"].create(
+        {"id": int, "size": int, "root": bytes, "origin": str, "note": str, "created_ns": int},
+        pk="id",
+        not_null={"size", "root", "origin", "note"},
+    )
+    db["checkpoints"].create_index(["size"])
+    for table in APPEND_ONLY_TABLES:
+        for op in ("UPDATE", "DELETE"):
+            db.execute(
+                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
+            )
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("0001_initial", _m0001_initial),
+]
+
+
+def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Apply each named migration not yet recorded, each in its own transaction."""
+    db = sqlite_utils.Database(conn)
+    conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_ns INTEGER NOT NULL)")
+    done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
+            fn(db)
+            conn.execute("INSERT INTO migrations (name, applied_ns) VALUES (?, ?)", (name, time.time_ns()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+        log.info("applied ledger migration %s", name)
+    return applied
+
+
+# --- the ledger ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    data: bytes
+    envelope: Envelope
+    body: dict
+    model: Body
+    entry_hash: str
+    leaf: bytes
+
+
+class Ledger:
+    """One ledger file. Use ``Ledger.open(path)``, preferably as a context manager.
+
+    All access goes through one connection guarded by a lock, so a Ledger may be shared by
+    threads; other processes may read concurrently (WAL).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Callable[[], int] = time.time_ns):
+        self._conn = conn
+        self.path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._keyring: dict[str, PublicKey] = {}
+        self._enrollments: dict[str, Enrollment] = {}
+        self._keyring_upto = 0
+
+    @classmethod
+    def open(
+        cls, path: Path | str, create: bool = True, readonly: bool = False, clock: Callable[[], int] = time.time_ns
+    ) -> Ledger:
+        path = Path(path)
+        if not path.exists() and (readonly or not create):
+            raise BodycamError(f"{path}: no such ledger (create it by appending to it, or check the path)")
+        try:
+            if readonly:
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            if not readonly:
+                _apply_migrations(conn)
+            elif not conn.execute("SELECT 1 FROM sqlite_master WHERE name='entries'").fetchone():
+                raise BodycamError(f"{path}: not a bodycam ledger (no entries table)")
+        except sqlite3.DatabaseError as exc:
+            raise BodycamError(f"{path}: cannot open ledger: {exc}") from None
+        return cls(conn, path, clock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The underlying connection, for read-only queries by tools and tests."""
+        return self._conn
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT max(idx) FROM entries").fetchone()
+        return 0 if row[0] is None else row[0] + 1
+
+    def _entry(self, row: tuple) -> Entry:
+        idx, kind, data, entry_hash, leaf, received = row
+        env = Envelope.from_bytes(data)
+        return Entry(idx, kind, entry_hash, env, bytes(leaf), received, body(env))
+
+    def get(self, idx: int) -> Entry:
+        with self._lock:
+            row = self._conn.execute(_SELECT + " WHERE idx = ?", (idx,)).fetchone()
+        if row is None:
+            raise BodycamError(f"no entry {idx} in {self.path} (size {self.size})")
+        return self._entry(row)
+
+    def by_hash(self, entry_hash: str) -> Entry | None:
+        with self._lock:
+            row = self._conn.execute(_SELECT + " WHERE entry_hash = ?", (entry_hash,)).fetchone()
+        return None if row is None else self._entry(row)
+
+    def entries(
+        self, kind: str | None = None, *, start: int = 0, stop: int | None = None, batch: int = 1000, **where: Any
+    ) -> Iterator[Entry]:
+        """Entries in ledger order, filtered by kind and index columns (``device_id=...``)."""
+        unknown = set(where) - set(INDEX_COLUMNS)
+        if unknown:
+            raise BodycamError(
+                f"cannot filter entries by {', '.join(sorted(unknown))}; index columns are {', '.join(INDEX_COLUMNS)}"
+            )
+        clauses, params = ["idx >= ?"], [start]
+        if stop is not None:
+            clauses.append("idx < ?")
+            params.append(stop)
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(kind)
+        for name, value in where.items():
+            if value is not None:
+                clauses.append(f"{name} = ?")
+                params.append(value)
+        # Column names come from INDEX_COLUMNS (checked above), values are bound parameters.
+        sql = _SELECT + " WHERE " + " AND ".join(clauses) + " AND idx >= ? ORDER BY idx LIMIT ?"
+        cursor_idx = start
+        while True:
+            with self._lock:
+                rows = self._conn.execute(sql, [*params, cursor_idx, batch]).fetchall()
+            for row in rows:
+                yield self._entry(row)
+            if len(rows) < batch:
+                return
+            cursor_idx = rows[-1][0] + 1
+
+    # -- Merkle tree ------------------------------------------------------------------------------
+
+    def _node(self, level: int, index: int, memo: dict | None = None) -> bytes:
+        key = (level, index)
+        if memo is not None and key in memo:
+            return memo[key]
+        if level == 0:
+            row = self._conn.execute("SELECT leaf_hash FROM entries WHERE idx = ?", (index,)).fetchone()
+        else:
+            row = self._conn.execute(
+                "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", (level, index)
+            ).fetchone()
+        if row is None:
+            raise VerificationError(
+                f"Merkle node ({level}, {index}) is missing from {self.path}; "
+                f"the ledger was tampered with: run `bodycam ledger verify`"
+            )
+        if memo is not None:
+            memo[key] = bytes(row[0])
+        return bytes(row[0])
+
+    def _range_hash(self, start: int, end: int, memo: dict) -> bytes:
+        """MTH of leaves [start, end), where start is aligned as in RFC 9162's recursion."""
+        n = end - start
+        if n & (n - 1) == 0 and start % n == 0:
+            level = n.bit_length() - 1
+            return self._node(level, start >> level, memo)
+        k = merkle.largest_power_of_two_below(n)
+        return merkle.node_hash(self._range_hash(start, start + k, memo), self._range_hash(start + k, end, memo))
+
+    def _check_size(self, size: int | None) -> int:
+        current = self.size
+        if size is None:
+            return current
+        if not 0 <= size <= current:
+            raise BodycamError(f"tree size {size} is outside 0..{current} (the ledger's size)")
+        return size
+
+    def root(self, size: int | None = None) -> bytes:
+        with self._lock:
+            size = self._check_size(size)
+            if size == 0:
+                return merkle.EMPTY_ROOT
+            return self._range_hash(0, size, {})
+
+    def inclusion_proof(self, idx: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 PATH(idx, D[size]) from O(log n) stored nodes."""
+        with self._lock:
+            size = self._check_size(size)
+            if not 0 <= idx < size:
+                raise BodycamError(f"entry {idx} is not in a tree of size {size}")
+            memo: dict = {}
+            path = []
+            start, end = 0, size
+            while end - start > 1:
+                k = merkle.largest_power_of_two_below(end - start)
+                if idx < start + k:
+                    path.append(self._range_hash(start + k, end, memo))
+                    end = start + k
+                else:
+                    path.append(self._range_hash(start, start + k, memo))
+                    start += k
+            return path[::-1]
+
+    def consistency_proof(self, m: int, n: int | None = None) -> list[bytes]:
+        """RFC 9162 PROOF(m, D[n]) from O(log n) stored nodes."""
+        with self._lock:
+            n = self._check_size(n)
+            if not 0 <= m <= n:
+                raise BodycamError(f"old size {m} is outside 0..{n}")
+            if m == 0 or m == n:
+                return []
+            memo: dict = {}
+            proof = []
+            start, end, rel, complete = 0, n, m, True
+            while True:
+                width = end - start
+                if rel == width:
+                    if not complete:
+                        proof.append(self._range_hash(start, end, memo))
+                    break
+                k = merkle.largest_power_of_two_below(width)
+                if rel <= k:
+                    proof.append(self._range_hash(start + k, end, memo))
+                    end = start + k
+                else:
+                    proof.append(self._range_hash(start, start + k, memo))
+                    rel -= k
+                    start += k
+                    complete = False
+            return proof[::-1]
+
+    # -- keys enrolled in this ledger -------------------------------------------------------------
+
+    def _refresh_keyring(self) -> None:
+        rows = self._conn.execute(
+            "SELECT idx, envelope FROM entries WHERE kind = 'enrollment' AND idx >= ? ORDER BY idx",
+            (self._keyring_upto,),
+        ).fetchall()
+        for idx, data in rows:
+            model = validate_body(body(Envelope.from_bytes(data)))
+            assert isinstance(model, Enrollment)
+            self._keyring.setdefault(model.keyid, PublicKey.from_b64(model.public_key))
+            self._enrollments[model.keyid] = model
+            self._keyring_upto = idx + 1
+
+    def keyring(self) -> dict[str, PublicKey]:
+        """Public keys enrolled in this ledger, by keyid (cached, refreshed incrementally)."""
+        with self._lock:
+            self._refresh_keyring()
+            return dict(self._keyring)
+
+    def enrollment(self, keyid: str) -> Enrollment | None:
+        with self._lock:
+            self._refresh_keyring()
+            return self._enrollments.get(keyid)
+
+    # -- appending --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _prepare(envelope: Envelope | bytes) -> _Prepared:
+        data = envelope.to_bytes() if isinstance(envelope, Envelope) else bytes(envelope)
+        env = Envelope.from_bytes(data)
+        b = body(env)
+        model = validate_body(b)
+        return _Prepared(data, env, b, model, hashlib.sha256(data).hexdigest(), merkle.leaf_hash(data))
+
+    def _check_trusted(self, p: _Prepared, pending: dict[str, PublicKey], is_first: bool) -> None:
+        m = p.model
+        if is_first:
+            if not (isinstance(m, Enrollment) and m.subject_type == "ledger_root"):
+                raise RefusedError("the first entry of a ledger must be the self-signed ledger_root enrollment")
+            verify_signatures(p.envelope, {m.keyid: PublicKey.from_b64(m.public_key)})
+            pending[m.keyid] = PublicKey.from_b64(m.public_key)
+            return
+        keyring = {**self._keyring, **pending}
+        try:
+            verify_signatures(p.envelope, keyring)
+        except VerificationError as exc:
+            raise RefusedError(f"entry {p.entry_hash[:16]}… ({p.envelope.kind}) refused: {exc}") from None
+        unknown = [k[:16] + "…" for k in p.envelope.keyids if k not in keyring]
+        if unknown:
+            raise RefusedError(
+                f"entry {p.entry_hash[:16]}… is also signed by keys not enrolled here: "
+                f"{', '.join(unknown)}; enroll them first"
+            )
+        if isinstance(m, Enrollment):
+            pending[m.keyid] = PublicKey.from_b64(m.public_key)
+
+    def append(
+        self, envelope: Envelope | bytes, received_ns: int | None = None, require_trusted: bool = False
+    ) -> Entry:
+        """Append one envelope (idempotent: the same envelope again returns its existing entry)."""
+        return self.append_many([envelope], received_ns=received_ns, require_trusted=require_trusted)[0]
+
+    def append_many(
+        self, envelopes: Iterable[Envelope | bytes], received_ns: int | None = None, require_trusted: bool = False
+    ) -> list[Entry]:
+        """Validate and append envelopes in one transaction; all or nothing."""
+        prepared = [self._prepare(e) for e in envelopes]
+        if not prepared:
+            return []
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = self._append_locked(prepared, received_ns, require_trusted)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._keyring_upto = min(self._keyring_upto, self._size_locked())
+                raise
+        return out
+
+    def _size_locked(self) -> int:
+        row = self._conn.execute("SELECT max(idx) FROM entries").fetchone()
+        return 0 if row[0] is None else row[0] + 1
+
+    def _append_locked(self, prepared: list[_Prepared], received_ns: int | None, require_trusted: bool) -> list[Entry]:
+        conn = self._conn
+        size = self._size_locked()
+        now = self._clock() if received_ns is None else received_ns
+        if require_trusted:
+            self._refresh_keyring()
+        # Frontier: hashes of the perfect subtrees of the current tree, left to right.
+        frontier = [(level, self._node(level, index)) for level, index in merkle.perfect_subtrees(size)]
+        results: list[Entry] = []
+        batch_seen: dict[str, Entry] = {}
+        rows: list[tuple] = []
+        nodes: list[tuple] = []
+        pending: dict[str, PublicKey] = {}
+        existing_lookup = conn.execute
+        for p in prepared:
+            dup = batch_seen.get(p.entry_hash)
+            if dup is None:
+                row = existing_lookup(
+                    "SELECT idx, received_ns FROM entries WHERE entry_hash = ?", (p.entry_hash,)
+                ).fetchone()
+                if row is not None:
+                    dup = Entry(row[0], p.envelope.kind, p.entry_hash, p.envelope, p.leaf, row[1], p.body)
+            if dup is not None:
+                results.append(dup)
+                continue
+            if require_trusted:
+                self._check_trusted(p, pending, size == 0)
+            idx = size
+            cols = index_columns(p.model)
+            rows.append(
+                (idx, p.envelope.kind, p.data, p.entry_hash, p.leaf, now, *(cols.get(c) for c in INDEX_COLUMNS))
+            )
+            # Fold the new leaf into the frontier, storing every subtree it completes.
+            h, level, pos = p.leaf, 0, idx
+            while frontier and frontier[-1][0] == level:
+                h = merkle.node_hash(frontier.pop()[1], h)
+                level += 1
+                pos >>= 1
+                nodes.append((level, pos, h))
+            frontier.append((level, h))
+            entry = Entry(idx, p.envelope.kind, p.entry_hash, p.envelope, p.leaf, now, p.body)
+            batch_seen[p.entry_hash] = entry
+            results.append(entry)
+            size += 1
+        if rows:
+            conn.executemany(_INSERT, rows)
+        if nodes:
+            conn.executemany("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        return results
+
+    # -- checkpoints ------------------------------------------------------------------------------
+
+    def checkpoint(self, signer: Signer, origin: str) -> str:
+        """Sign and store a checkpoint of the current tree; returns the signed note text.
+
+        The signer must be enrolled here as the ledger root or the archive's log key, so a
+        verifier holding the ledger can check every checkpoint without outside keys.
+        """
+        enrolled = self.enrollment(signer.keyid)
+        if enrolled is None or enrolled.subject_type not in CHECKPOINT_KEY_TYPES:
+            raise RefusedError(
+                f"key {signer.keyid[:16]}… is not enrolled in {self.path} as ledger_root or "
+                f"archive_log; only those keys sign checkpoints"
+            )
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                size = self._size_locked()
+                root = self.root(size)
+                note = cp.sign_checkpoint(cp.Checkpoint(origin, size, root), signer, origin)
+                self._conn.execute(
+                    "INSERT INTO checkpoints (size, root, origin, note, created_ns) VALUES (?, ?, ?, ?, ?)",
+                    (size, root, origin, note, self._clock()),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return note
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, size, root, origin, note, created_ns FROM checkpoints ORDER BY id"
+            ).fetchall()
+        return [StoredCheckpoint(r[0], r[1], bytes(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, size, root, origin, note, created_ns FROM checkpoints ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else StoredCheckpoint(row[0], row[1], bytes(row[2]), row[3], row[4], row[5])
+
+
+__all__ = ["Entry", "Ledger", "StoredCheckpoint", "entry_hash_of", "index_columns", "MIGRATIONS"]

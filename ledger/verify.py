@@ -1,0 +1,443 @@
+"""Recompute and check everything a ledger claims, trusting nothing stored but the envelopes.
+
+Trust model: entry 0 is the self-signed ``ledger_root`` enrollment of the ledger owner's key
+(the dock key on a dock, the admin/log key at the archive); if the caller supplies the key it
+expects (``trusted_root``) the two must match. Every later enrollment must be signed by a key
+enrolled before it, and every other entry by at least one key enrolled before it; every
+signature on an entry must verify and be by an enrolled key. Entry and leaf hashes, the
+stored Merkle nodes and every stored checkpoint (its signature by an enrolled ledger_root or
+archive_log key, and its root) are recomputed from the envelopes. Rows removed or edited
+with raw SQL, non-canonical payloads, foreign signatures and forged checkpoints all show up
+as problems naming the entry.
+
+Later issues add per-kind semantic checks (segment chains, justifications, access grants)
+with ``@register_checker(kind)``.
+
+Ed25519 verification dominates the cost, so rows are parsed, hashed and their signatures
+checked in batches by worker processes (against every key enrolled anywhere in the ledger);
+the main process then applies the order-dependent rules (enrolled *before*, continuity,
+Merkle tree, checkpoints) to their small results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ledger import checkpoint as cp
+from ledger import merkle
+from ledger.envelope import Envelope, body
+from ledger.errors import BodycamError
+from ledger.keys import PublicKey
+from ledger.records import Body, Enrollment, validate_body
+from ledger.store import APPEND_ONLY_TABLES, CHECKPOINT_KEY_TYPES, Ledger
+
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Problem:
+    idx: int | None
+    entry_hash: str | None
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"entry {self.idx}" if self.idx is not None else "ledger"
+        if self.entry_hash:
+            where += f" ({self.entry_hash[:16]}…)"
+        return f"{where}: {self.check}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    path: str
+    size: int = 0
+    entries_checked: int = 0
+    signatures_checked: int = 0
+    checkpoints_checked: int = 0
+    root: str = ""
+    elapsed_s: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        d["entries_per_s"] = round(self.entries_checked / self.elapsed_s) if self.elapsed_s else None
+        return d
+
+
+@dataclass
+class VerifyContext:
+    """What per-kind checkers see: keys enrolled so far (with their enrollment) and a scratch
+    ``state`` dict checkers may use to carry per-device chains across entries."""
+
+    ledger: Ledger
+    enrolled: dict[str, tuple[int, Enrollment]] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckedEntry:
+    idx: int
+    entry_hash: str
+    envelope: Envelope
+    body: dict
+    record: Body
+    signers: tuple[str, ...]  # enrolled key ids that signed (signatures verified in a batch)
+
+
+Checker = Callable[[VerifyContext, CheckedEntry], list[str]]
+CHECKERS: dict[str, list[Checker]] = {}
+
+
+def register_checker(kind: str) -> Callable[[Checker], Checker]:
+    """Add a semantic check for records of ``kind``; it returns problem messages (empty = fine)."""
+
+    def deco(fn: Checker) -> Checker:
+        CHECKERS.setdefault(kind, []).append(fn)
+        return fn
+
+    return deco
+
+
+# --- per-row checks (run in worker processes for large ledgers) --------------------------------
+
+_WORKER_KEYS: dict[str, PublicKey] = {}
+
+
+def _init_worker(keyring: dict[str, bytes]) -> None:
+    _WORKER_KEYS.clear()
+    _WORKER_KEYS.update({k: PublicKey.from_raw(raw) for k, raw in keyring.items()})
+
+
+@dataclass(frozen=True)
+class _RowResult:
+    """What a worker learned about one row; small, so it pickles cheaply."""
+
+    idx: int
+    entry_hash: str
+    leaf: bytes
+    problems: tuple[tuple[str, str], ...]
+    kind: str | None  # None: the envelope or body could not be parsed
+    signatures: tuple[tuple[str, bool | None], ...]  # (keyid, verified; None = key unknown to the worker)
+    enrollment: tuple[str, str, str] | None  # (keyid, public_key b64, subject_type)
+
+
+def _check_row(idx: int, kind: str, data: bytes, stored_hash: str, stored_leaf: bytes) -> _RowResult:
+    h = hashlib.sha256(data).hexdigest()
+    leaf = merkle.leaf_hash(data)
+    problems: list[tuple[str, str]] = []
+    if h != stored_hash:
+        problems.append(
+            ("entry_hash", f"stored entry hash differs from the envelope's ({h[:16]}…): envelope bytes edited")
+        )
+    if leaf != stored_leaf:
+        problems.append(("leaf_hash", "stored leaf hash differs from the envelope's"))
+    try:
+        env = Envelope.from_bytes(data)
+    except BodycamError as exc:
+        problems.append(("envelope", f"malformed or non-canonical envelope: {exc}"))
+        return _RowResult(idx, h, leaf, tuple(problems), None, (), None)
+    if env.kind != kind:
+        problems.append(("kind", f"kind column {kind!r} differs from payloadType kind {env.kind!r}"))
+    try:
+        record = validate_body(body(env))
+    except BodycamError as exc:
+        problems.append(("payload", f"payload is not a canonical, valid {env.kind} body: {exc}"))
+        return _RowResult(idx, h, leaf, tuple(problems), None, (), None)
+    message = env.pae()
+    sigs = []
+    for keyid, sig in env.signatures:
+        pub = _WORKER_KEYS.get(keyid)
+        sigs.append((keyid, None if pub is None else pub.verify(sig, message)))
+    enrollment = None
+    if isinstance(record, Enrollment):
+        enrollment = (record.keyid, record.public_key, record.subject_type)
+    return _RowResult(idx, h, leaf, tuple(problems), env.kind, tuple(sigs), enrollment)
+
+
+def _check_rows(rows: list[tuple]) -> list[_RowResult]:
+    return [_check_row(*row) for row in rows]
+
+
+class _Verifier:
+    def __init__(self, ledger: Ledger, trusted_root: PublicKey | None):
+        self.ledger = ledger
+        self.trusted_root = trusted_root
+        self.report = VerifyReport(path=str(ledger.path))
+        self.ctx = VerifyContext(ledger)
+        self.keys: dict[str, PublicKey] = {}
+        self.leaves = bytearray()
+        self.frontier: list[tuple[int, bytes]] = []
+        self.roots_at: dict[int, bytes] = {}
+        self.expected = 0
+
+    def problem(self, idx: int | None, h: str | None, check: str, message: str) -> None:
+        self.report.problems.append(Problem(idx, h, check, message))
+
+    def result(self, r: _RowResult, data: bytes, checkpoint_sizes: set[int]) -> None:
+        """Apply the ledger-order rules (trust, continuity) to one worker result."""
+        idx, h = r.idx, r.entry_hash
+        if idx != self.expected:
+            missing = f"{self.expected}" if idx == self.expected + 1 else f"{self.expected}..{idx - 1}"
+            self.problem(self.expected, None, "missing", f"entries {missing} are missing (rows deleted)")
+        self.expected = idx + 1
+        self.report.entries_checked += 1
+        self.add_leaf(r.leaf, checkpoint_sizes)
+        for check, msg in r.problems:
+            self.problem(idx, h, check, msg)
+        if r.kind is None:
+            return
+        if self.report.entries_checked == 1:
+            if r.enrollment is None or r.enrollment[2] != "ledger_root":
+                self.problem(idx, h, "trust", "entry 0 must be the self-signed ledger_root enrollment")
+                return
+            keyid = r.enrollment[0]
+            if self.trusted_root is not None and keyid != self.trusted_root.keyid:
+                self.problem(
+                    idx,
+                    h,
+                    "trust",
+                    f"ledger root key {keyid[:16]}… is not the trusted key {self.trusted_root.keyid[:16]}…",
+                )
+            self.keys[keyid] = PublicKey.from_b64(r.enrollment[1])
+        env = None
+        signers = []
+        for keyid, ok in r.signatures:
+            pub = self.keys.get(keyid)
+            if pub is None:
+                self.problem(idx, h, "trust", f"signed by key {keyid[:16]}… which is not enrolled before this entry")
+                continue
+            if ok is None:  # the worker did not know the key (kind column altered): check here
+                env = env or Envelope.from_bytes(data)
+                ok = pub.verify(dict(env.signatures)[keyid], env.pae())
+            self.report.signatures_checked += 1
+            if not ok:
+                self.problem(
+                    idx, h, "signature", f"signature by key {keyid[:16]}… does not verify (body or signature altered)"
+                )
+                continue
+            signers.append(keyid)
+        if not signers:
+            self.problem(idx, h, "trust", "no valid signature by a key enrolled in this ledger")
+        if r.enrollment is not None:
+            keyid, b64, _ = r.enrollment
+            self.keys.setdefault(keyid, PublicKey.from_b64(b64))
+        if r.enrollment is not None or r.kind in CHECKERS:
+            env = env or Envelope.from_bytes(data)
+            b = body(env)
+            record = validate_body(b)
+            if isinstance(record, Enrollment):
+                self.ctx.enrolled[record.keyid] = (idx, record)
+            for check in CHECKERS.get(r.kind, ()):
+                for msg in check(self.ctx, CheckedEntry(idx, h, env, b, record, tuple(signers))):
+                    self.problem(idx, h, r.kind, msg)
+
+    def add_leaf(self, leaf: bytes, checkpoint_sizes: set[int]) -> None:
+        self.leaves += leaf
+        h, level = leaf, 0
+        while self.frontier and self.frontier[-1][0] == level:
+            h = merkle.node_hash(self.frontier.pop()[1], h)
+            level += 1
+        self.frontier.append((level, h))
+        n = len(self.leaves) // 32
+        if n in checkpoint_sizes:
+            self.roots_at[n] = self.frontier_root()
+
+    def frontier_root(self) -> bytes:
+        if not self.frontier:
+            return merkle.EMPTY_ROOT
+        h = self.frontier[-1][1]
+        for _, left in reversed(self.frontier[:-1]):
+            h = merkle.node_hash(left, h)
+        return h
+
+    def check_tree(self, size: int) -> None:
+        """Every stored node must hash its stored children; level 0 is the recomputed leaves."""
+        conn = self.ledger.conn
+        below = self.leaves
+        level = 1
+        while size >> level:
+            count = size >> level
+            rows = conn.execute("SELECT idx, hash FROM merkle_nodes WHERE level = ? ORDER BY idx", (level,))
+            current = bytearray()
+            expect = 0
+            bad = 0
+            for i, node in rows:
+                node = bytes(node)
+                if i != expect or i >= count:
+                    bad += 1
+                    break
+                want = merkle.node_hash(bytes(below[64 * i : 64 * i + 32]), bytes(below[64 * i + 32 : 64 * i + 64]))
+                if node != want:
+                    bad += 1
+                    self.problem(
+                        None,
+                        None,
+                        "merkle",
+                        f"stored node (level {level}, index {i}) does not hash "
+                        f"its children (leaves {i << level}..{((i + 1) << level) - 1})",
+                    )
+                    break
+                current += node
+                expect += 1
+            if not bad and expect != count:
+                self.problem(None, None, "merkle", f"level {level} holds {expect} nodes, expected {count}")
+                bad += 1
+            elif bad and not self.report.problems:
+                self.problem(None, None, "merkle", f"unexpected nodes at level {level}")
+            if bad:
+                return
+            below = current
+            level += 1
+        extra = conn.execute(
+            "SELECT count(*) FROM merkle_nodes WHERE level >= 1 AND idx >= (? >> level)", (size,)
+        ).fetchone()[0]
+        if extra:
+            self.problem(None, None, "merkle", f"{extra} stored nodes lie beyond the tree of size {size}")
+
+    def check_checkpoints(self, stored: list, size: int) -> None:
+        log_keys = [(idx, rec) for idx, rec in self.ctx.enrolled.values() if rec.subject_type in CHECKPOINT_KEY_TYPES]
+        for c in stored:
+            self.report.checkpoints_checked += 1
+            what = f"checkpoint #{c.id} (size {c.size})"
+            try:
+                text, sigs = cp.parse_note(c.note)
+                parsed = cp.Checkpoint.from_text(text)
+            except BodycamError as exc:
+                self.problem(None, None, "checkpoint", f"{what}: malformed note: {exc}")
+                continue
+            good = False
+            for idx, rec in log_keys:
+                if idx >= max(parsed.size, 1):
+                    continue
+                pub = self.keys[rec.keyid]
+                try:
+                    cp.verify_note(c.note, parsed.origin, pub)
+                    good = True
+                    break
+                except BodycamError:
+                    continue
+            if not good:
+                self.problem(
+                    None, None, "checkpoint", f"{what}: not signed by an enrolled ledger_root or archive_log key"
+                )
+            if parsed.size != c.size or parsed.root != c.root:
+                self.problem(None, None, "checkpoint", f"{what}: stored size/root differ from the signed note")
+            if parsed.size > size:
+                self.problem(
+                    None,
+                    None,
+                    "checkpoint",
+                    f"{what}: covers {parsed.size} entries but the ledger has {size}: entries were removed",
+                )
+                continue
+            root = self.roots_at.get(parsed.size, merkle.EMPTY_ROOT if parsed.size == 0 else None)
+            if root != parsed.root:
+                first_bad = next(
+                    (p.idx for p in self.report.problems if p.idx is not None and p.idx < parsed.size), None
+                )
+                hint = f"; first altered entry: {first_bad}" if first_bad is not None else ""
+                self.problem(
+                    None,
+                    None,
+                    "checkpoint",
+                    f"{what}: signed root differs from the root recomputed from the envelopes{hint}",
+                )
+
+
+PROCESS_THRESHOLD = 20_000
+
+
+def _prepass_keyring(ledger: Ledger) -> dict[str, bytes]:
+    """Every key enrolled anywhere in the ledger, for the workers. Only an optimisation: trust
+    (enrolled *before* the entry) is decided in ledger order by the main process, and a key
+    this misses (kind column altered) is verified there instead."""
+    keyring: dict[str, bytes] = {}
+    for (data,) in ledger.conn.execute("SELECT envelope FROM entries WHERE kind = 'enrollment'"):
+        try:
+            record = validate_body(body(Envelope.from_bytes(bytes(data))))
+        except BodycamError:
+            continue
+        if isinstance(record, Enrollment):
+            keyring[record.keyid] = PublicKey.from_b64(record.public_key).raw
+    return keyring
+
+
+def verify_ledger(
+    ledger: Ledger,
+    trusted_root: PublicKey | None = None,
+    workers: int | None = None,
+    process_threshold: int = PROCESS_THRESHOLD,
+) -> VerifyReport:
+    """Check the whole ledger (see the module docstring); never raises for tampering, reports it.
+
+    Ledgers of ``process_threshold`` entries or more are checked by ``workers`` processes
+    (default: one per CPU), since Ed25519 verification is CPU-bound.
+    """
+    started = time.perf_counter()
+    v = _Verifier(ledger, trusted_root)
+    conn = ledger.conn
+    triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    for table in APPEND_ONLY_TABLES:
+        for op in ("update", "delete"):
+            if f"{table}_no_{op}" not in triggers:
+                v.problem(None, None, "schema", f"append-only trigger {table}_no_{op} is missing")
+    stored_cps = ledger.checkpoints()
+    cp_sizes = {c.size for c in stored_cps}
+    keyring = _prepass_keyring(ledger)
+    count = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    use_pool = workers > 1 and count >= process_threshold
+    cursor = conn.execute("SELECT idx, kind, envelope, entry_hash, leaf_hash FROM entries ORDER BY idx")
+
+    def batches():
+        while True:
+            rows = cursor.fetchmany(BATCH)
+            if not rows:
+                return
+            yield [(r[0], r[1], bytes(r[2]), r[3], bytes(r[4])) for r in rows]
+
+    def apply(rows: list[tuple], results: list[_RowResult]) -> None:
+        for row, res in zip(rows, results, strict=True):
+            v.result(res, row[2], cp_sizes)
+
+    if use_pool:
+        # fork is cheap and needs no importable __main__, but is only safe without other threads.
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        ctx = multiprocessing.get_context(method)
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(keyring,)) as pool:
+            pending: deque[tuple[list, Future]] = deque()
+            for rows in batches():
+                pending.append((rows, pool.submit(_check_rows, rows)))
+                if len(pending) >= 4 * workers:
+                    done_rows, fut = pending.popleft()
+                    apply(done_rows, fut.result())
+            while pending:
+                done_rows, fut = pending.popleft()
+                apply(done_rows, fut.result())
+    else:
+        _init_worker(keyring)
+        for rows in batches():
+            apply(rows, _check_rows(rows))
+    size = v.report.entries_checked
+    v.report.size = size
+    v.report.root = v.frontier_root().hex()
+    v.check_tree(size)
+    v.check_checkpoints(stored_cps, size)
+    v.report.problems.sort(key=lambda p: (p.idx is None, p.idx if p.idx is not None else 0))
+    v.report.elapsed_s = time.perf_counter() - started
+    return v.report
