@@ -36,7 +36,7 @@ from agent.clockmeasure import (
 from agent.config import ClockConfig
 from agent.profiles import Profile
 from agent.refclock import ReferenceClock, ReferenceReading
-from ledger.errors import BodycamError, ConfigError
+from ledger.errors import BodycamError, ConfigError, RefusedError
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +281,38 @@ def calibrate(
         if not fc.within_tolerance:
             warnings.append(fc.reason)
     return att._result(True, (), warnings)
+
+
+def measure_recorder(
+    clock: RecorderClock,
+    reference: ReferenceClock | ReferenceReading,
+    *,
+    resolution_ns: int = NS_PER_S,
+    tz: tzinfo = UTC,
+    samples: int = 5,
+    local_ns: Callable[[], int] = time.time_ns,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_interval_s: float = 0.002,
+    **_ignored: object,
+) -> tuple[ReferenceReading, OffsetEstimate]:
+    """Measure without setting: how far off a docking recorder came back (its footage times
+    are corrected by this offset; both are kept). Accepts ``ClockParams.as_kwargs()``.
+
+    RefusedError when the reference is unhealthy (an offset against an unproven clock proves
+    nothing); ClockError when the recorder clock misbehaves; link errors pass through.
+    """
+    reading = reference.read() if not isinstance(reference, ReferenceReading) else reference
+    if not reading.healthy:
+        raise RefusedError(f"reference clock ({reading.kind}) unhealthy; cannot measure the recorder's clock",
+                           list(reading.reasons))
+
+    def read_device() -> DeviceReading:
+        dt = clock.get_time()
+        return DeviceReading(datetime_to_ns(dt, tz), dt.isoformat())
+
+    est = measure_offset(read_device, lambda: local_ns() + reading.offset_ns, samples, resolution_ns,
+                         sleep=sleep, poll_interval_s=poll_interval_s)
+    return reading, est
 
 
 def _schedule_set(one_way: int, resolution_ns: int, now_ns: Callable[[], int],

@@ -15,14 +15,15 @@ from agent.calibrate import (
     clock_params,
     datetime_to_ns,
     default_tolerance_ns,
+    measure_recorder,
     ns_to_datetime,
     parse_tz,
 )
-from agent.clockmeasure import CalibrationPoint
+from agent.clockmeasure import CalibrationPoint, ClockError
 from agent.config import ClockConfig
 from agent.profiles import Profile, get_profile
 from agent.refclock import ReferenceReading
-from ledger.errors import ConfigError
+from ledger.errors import ConfigError, RefusedError
 from tests.fixtures.clocksim import NS, SimRecorder, SimReference, SimWorld
 
 MS = 1_000_000
@@ -226,3 +227,18 @@ def test_clock_params_come_from_the_profile_unless_configured():
     assert clock_params(unset).tolerance_ns == 50 * MS  # profile silent: the per-resolution default
     assert set(clock_params(ms).as_kwargs()) == {"resolution_ns", "tz", "tolerance_ns", "set_steps",
                                                  "samples"}
+
+
+def test_measure_recorder_reads_without_setting():
+    w = SimWorld()
+    rec = SimRecorder(w, offset_ns=-2 * NS - 300 * MS, tz=CST)
+    reading, est = measure_recorder(rec, SimReference(), local_ns=w.now, sleep=w.sleep,
+                                    **clock_params(get_profile("zfy-e12-gat947")).as_kwargs())
+    assert reading.healthy and rec.sets == []
+    assert abs(est.offset_ns - (-2 * NS - 300 * MS)) <= est.uncertainty_ns
+    with pytest.raises(RefusedError) as exc:
+        measure_recorder(rec, SimReference(healthy=False, reasons=("no NTP server answered",)))
+    assert exc.value.reasons == ["no NTP server answered"] and exc.value.exit_code == 3
+    with pytest.raises(ClockError, match="stalled"):
+        measure_recorder(SimRecorder(w, stalled=True, resolution_ns=MS), SimReference(), resolution_ns=MS,
+                         local_ns=w.now, sleep=w.sleep)
