@@ -137,6 +137,7 @@ class MqttClient:
 
     ``on_message`` runs on paho's network thread; the PUBACK for a QoS 1 message is sent only
     after it returns, so a handler that stores before returning gives at-least-once delivery.
+    A handler that raises is logged and the message counts as delivered for the broker.
     """
 
     def __init__(self, cfg: BrokerConfig, client_id: str, *,
@@ -218,10 +219,16 @@ class MqttClient:
         corr = getattr(props, "CorrelationData", None) if props is not None else None
         users = getattr(props, "UserProperty", None) if props is not None else None
         resp = getattr(props, "ResponseTopic", None) if props is not None else None
-        self._on_message(Received(topic=msg.topic, payload=bytes(msg.payload), qos=msg.qos,
-                                  correlation=bytes(corr) if corr is not None else None,
-                                  user_properties=tuple(tuple(u) for u in users or ()),
-                                  response_topic=resp))
+        received = Received(topic=msg.topic, payload=bytes(msg.payload), qos=msg.qos,
+                            correlation=bytes(corr) if corr is not None else None,
+                            user_properties=tuple(tuple(u) for u in users or ()), response_topic=resp)
+        try:
+            self._on_message(received)
+        except Exception:
+            # An exception escaping into paho would kill its network thread and with it every
+            # later delivery. The protocol recovers the item: the archive never acknowledged it,
+            # so the dock re-sends it after its next ``init``.
+            log.exception("message handler failed for %s; the item will be re-sent", msg.topic)
 
     # -- public API ----------------------------------------------------------------------------
 

@@ -254,3 +254,75 @@ def test_rendered_conf_and_acl_say_what_the_broker_enforces(tmp_path):
         Listener(1883, bind="0.0.0.0", tls=False, client_certs=False)
     with pytest.raises(ConfigError):
         BrokerDeployment(dir=tmp_path, docks=("archive",))
+
+
+def test_a_dock_added_while_running_gets_access_after_reload(broker, tmp_path):
+    guess = tmp_path / "guess.password"
+    guess.write_text("guessed\n")
+    cfg = broker.client_config("dock-c", auth="password", password_file=guess)
+    with pytest.raises(MqttError):  # not registered yet: no password entry
+        MqttClient(cfg, "dock-c").connect()
+    broker.add_dock("dock-c")
+    archive_in = Inbox()
+    archive = _client(broker, "archive", inbox=archive_in)
+    archive.subscribe(list(p.ARCHIVE_SUBSCRIPTIONS))
+    for auth in ("cert", "password"):
+        dock = _client(broker, "dock-c", auth)
+        dock.publish(p.fin_topic("dock-c", FILE_ID), b"{}").wait(5)
+        assert archive_in.get().topic == p.fin_topic("dock-c", FILE_ID)
+        with pytest.raises(PublishRefused):
+            dock.publish(p.fin_topic("dock-a", FILE_ID), b"{}").wait(5)
+        dock.close()
+    archive.close()
+
+
+def test_cut_mid_chunk_paho_resends_the_whole_message_after_reconnect(mosquitto, tcp_relay):
+    broker = mosquitto(plain=True)
+    relay = tcp_relay(broker.host, broker.plain_port)
+    archive_in = Inbox()
+    archive = _client(broker, "archive", auth="plain", inbox=archive_in)
+    archive.subscribe(list(p.ARCHIVE_SUBSCRIPTIONS))
+    dock = MqttClient(broker.client_config("dock-a", auth="plain", port=relay.port), "dock-a")
+    dock.connect()
+    chunk = bytes(range(256)) * 4096  # 1 MiB
+    header = p.ChunkHeader.for_data(0, chunk)
+    relay.cut_after(len(chunk) // 2)
+    handle = dock.publish(p.seg_topic("dock-a", FILE_ID, 0), chunk, user_properties=header.user_properties())
+    assert handle.wait(15).value == 0
+    assert relay.connections == 2, "the client must have reconnected once"
+    got = archive_in.get(10)
+    msg = p.decode_dock_message(got.topic, got.payload, got.user_properties)
+    assert msg.body.header == header and msg.body.data == chunk
+    assert archive_in.q.empty()
+    archive.close()
+    dock.close()
+
+
+def test_a_failing_handler_does_not_stop_delivery(broker):
+    seen: list[str] = []
+
+    def handler(msg: Received) -> None:
+        seen.append(msg.topic)
+        if len(seen) == 1:
+            raise OSError("disk full")
+
+    archive = _client(broker, "archive", inbox=handler)
+    archive.subscribe(list(p.ARCHIVE_SUBSCRIPTIONS))
+    dock = _client(broker, "dock-a")
+    topics = [p.seg_topic("dock-a", FILE_ID, i) for i in range(3)]
+    for t in topics:
+        dock.publish(t, b"x").wait(5)
+    deadline = time.monotonic() + 5
+    while len(seen) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == topics
+    archive.close()
+    dock.close()
+
+
+def test_publish_before_connect_raises(broker):
+    dock = MqttClient(broker.client_config("dock-a"), "dock-a")
+    with pytest.raises(NotConnected):
+        dock.publish(p.fin_topic("dock-a", FILE_ID), b"{}")
+    with pytest.raises(NotConnected):
+        dock.subscribe([p.ack_topic("dock-a")])
