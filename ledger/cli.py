@@ -1,0 +1,279 @@
+"""``bodycam keys …`` and ``bodycam ledger …``: thin click layers over ``ledger``.
+
+Everything a verifier needs (proofs, checkpoints, full verification) works on the ledger file
+and public keys alone, without a bodycam.toml.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from ledger import merkle
+from ledger.checkpoint import vkey
+from ledger.cliutil import echo_json, json_option
+from ledger.errors import BodycamError, VerificationError
+from ledger.keys import generate_key_file, load_public_key, load_signer, write_public_key
+from ledger.store import Ledger
+from ledger.verify import verify_ledger
+
+DB = click.Path(exists=True, dir_okay=False, path_type=Path)
+passphrase_option = click.option(
+    "--passphrase-env",
+    metavar="VAR",
+    help="Name of the environment variable holding the key passphrase (never the passphrase itself).",
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _when(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- keys ------------------------------------------------------------------------------------------
+
+
+@click.group("keys")
+def keys() -> None:
+    """Ed25519 key files: generate, show."""
+
+
+@keys.command("generate")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Private key file to create (mode 0600); the public key goes to OUT.pub.",
+)
+@passphrase_option
+@json_option
+def keys_generate(out: Path, passphrase_env: str | None, as_json: bool) -> None:
+    """Create a new key; refuses to overwrite an existing file."""
+    pub_path = out.with_name(out.name + ".pub")
+    if pub_path.exists():
+        raise BodycamError(f"{pub_path} already exists; refusing to overwrite (move it away first)")
+    signer = generate_key_file(out, passphrase_env)
+    write_public_key(pub_path, signer.public_key)
+    info = {
+        "keyid": signer.keyid,
+        "public_key": signer.public_key.b64,
+        "private_key_file": str(out),
+        "public_key_file": str(pub_path),
+        "encrypted": bool(passphrase_env),
+    }
+    if as_json:
+        echo_json(info)
+    else:
+        click.echo(f"keyid       {signer.keyid}")
+        click.echo(f"public key  {signer.public_key.b64}")
+        click.echo(f"written     {out} (0600), {pub_path}")
+
+
+@keys.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Key name for the signed-note verifier key (default: none shown).")
+@passphrase_option
+@json_option
+def keys_show(file: Path, name: str | None, passphrase_env: str | None, as_json: bool) -> None:
+    """Key id and public key of a public or private key file."""
+    pub = load_public_key(file, passphrase_env)
+    info = {"keyid": pub.keyid, "public_key": pub.b64, "file": str(file)}
+    if name:
+        info["vkey"] = vkey(name, pub)
+    if as_json:
+        echo_json(info)
+    else:
+        click.echo(f"keyid       {pub.keyid}")
+        click.echo(f"public key  {pub.b64}")
+        if name:
+            click.echo(f"vkey        {info['vkey']}")
+
+
+# --- ledger ----------------------------------------------------------------------------------------
+
+
+@click.group("ledger")
+def ledger() -> None:
+    """The signed, append-only ledger: show, verify, checkpoints and proofs."""
+
+
+def _open(db: Path) -> Ledger:
+    return Ledger.open(db, create=False, readonly=True)
+
+
+@ledger.command("show")
+@click.argument("db", type=DB)
+@click.option("--kind", help="Only entries of this kind (segment, gap, enrollment, ...).")
+@click.option("--device", "device_id", help="Only entries about this device.")
+@click.option("--start", default=0, show_default=True, help="First entry index.")
+@click.option("--limit", type=int, help="At most this many entries.")
+@json_option
+def ledger_show(
+    db: Path, kind: str | None, device_id: str | None, start: int, limit: int | None, as_json: bool
+) -> None:
+    """List entries (index, kind, hash, signers, body)."""
+    out = []
+    with _open(db) as lg:
+        for n, e in enumerate(lg.entries(kind, start=start, device_id=device_id)):
+            if limit is not None and n >= limit:
+                break
+            if as_json:
+                out.append(
+                    {
+                        "idx": e.idx,
+                        "kind": e.kind,
+                        "entry_hash": e.entry_hash,
+                        "received_ns": e.received_ns,
+                        "keyids": e.envelope.keyids,
+                        "body": e.body,
+                    }
+                )
+            else:
+                b = e.body
+                about = " ".join(
+                    f"{k}={b[k]}" for k in ("subject_id", "device_id", "seq", "officer_id", "case_id") if k in b
+                )
+                click.echo(f"{e.idx:>7}  {e.kind:<18} {e.entry_hash[:16]}  {_when(e.received_ns)}  {about}")
+        size = lg.size
+    if as_json:
+        echo_json({"size": size, "entries": out})
+
+
+@ledger.command("verify")
+@click.argument("db", type=DB)
+@click.option(
+    "--trust",
+    "trust",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Public key file the ledger's root (entry 0) must be enrolled with.",
+)
+@click.option("--workers", type=int, help="Verification processes (default: one per CPU).")
+@json_option
+def ledger_verify(db: Path, trust: Path | None, workers: int | None, as_json: bool) -> None:
+    """Recompute every hash, signature, Merkle node and checkpoint. Exit 3 names each failing entry."""
+    root = load_public_key(trust) if trust else None
+    with _open(db) as lg:
+        report = verify_ledger(lg, root, workers=workers)
+    if as_json:
+        d = report.to_json()
+        d["problems"] = [
+            {"idx": p.idx, "entry_hash": p.entry_hash, "check": p.check, "message": p.message} for p in report.problems
+        ]
+        echo_json(d)
+    else:
+        status = "OK" if report.ok else "FAILED"
+        click.echo(
+            f"{status}: {report.entries_checked} entries, {report.signatures_checked} signatures, "
+            f"{report.checkpoints_checked} checkpoints, root {report.root} "
+            f"({report.elapsed_s:.2f} s)"
+        )
+        for p in report.problems:
+            click.echo(f"  {p}")
+    if not report.ok:
+        named = sorted({p.idx for p in report.problems if p.idx is not None})
+        which = f"; entries {', '.join(map(str, named[:20]))}" if named else ""
+        raise VerificationError(
+            f"{db}: {len(report.problems)} problem(s){which}. Do not trust this ledger; "
+            f"compare it with a copy and the last signed checkpoint."
+        )
+
+
+@ledger.command("checkpoint")
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Private key of the ledger root or the archive log key.",
+)
+@click.option("--origin", help="Checkpoint origin line (default: bodycam/<ledger root subject id>).")
+@passphrase_option
+@json_option
+def ledger_checkpoint(db: Path, key: Path, origin: str | None, passphrase_env: str | None, as_json: bool) -> None:
+    """Sign and store a checkpoint of the current tree; prints the signed note."""
+    if not db.exists():
+        raise BodycamError(f"{db}: no such ledger")
+    signer = load_signer(key, passphrase_env)
+    with Ledger.open(db, create=False) as lg:
+        if origin is None:
+            origin = f"bodycam/{lg.get(0).body.get('subject_id', 'ledger')}" if lg.size else "bodycam/ledger"
+        note = lg.checkpoint(signer, origin)
+        size = lg.size
+    if as_json:
+        echo_json({"origin": origin, "size": size, "note": note, "vkey": vkey(origin, signer.public_key)})
+    else:
+        click.echo(note, nl=False)
+
+
+@ledger.command("proof")
+@click.argument("db", type=DB)
+@click.option("--index", "index", required=True, type=int, help="Leaf (entry) index.")
+@click.option("--size", "size", type=int, help="Tree size (default: current size).")
+@json_option
+def ledger_proof(db: Path, index: int, size: int | None, as_json: bool) -> None:
+    """RFC 9162 inclusion proof of one entry (hashes base64)."""
+    with _open(db) as lg:
+        size = lg.size if size is None else size
+        path = lg.inclusion_proof(index, size)
+        root = lg.root(size)
+        entry = lg.get(index)
+    ok = merkle.verify_inclusion(entry.leaf_hash, index, size, path, root)
+    if not ok:
+        raise VerificationError(f"inclusion proof for entry {index} does not verify: run `bodycam ledger verify`")
+    info = {
+        "leaf_index": index,
+        "tree_size": size,
+        "entry_hash": entry.entry_hash,
+        "leaf_hash": _b64(entry.leaf_hash),
+        "root_hash": _b64(root),
+        "inclusion_path": [_b64(p) for p in path],
+        "verified": ok,
+    }
+    if as_json:
+        echo_json(info)
+    else:
+        click.echo(json.dumps(info, indent=2))
+
+
+@ledger.command("consistency")
+@click.argument("db", type=DB)
+@click.option("--old", "old", required=True, type=int, help="Earlier tree size.")
+@click.option("--new", "new", type=int, help="Later tree size (default: current size).")
+@json_option
+def ledger_consistency(db: Path, old: int, new: int | None, as_json: bool) -> None:
+    """RFC 9162 consistency proof between two tree sizes (hashes base64)."""
+    with _open(db) as lg:
+        new = lg.size if new is None else new
+        if old > new:
+            raise click.UsageError(f"--old {old} is larger than --new {new}")
+        proof = lg.consistency_proof(old, new)
+        old_root, new_root = lg.root(old), lg.root(new)
+    ok = merkle.verify_consistency(old, new, old_root, new_root, proof)
+    if not ok:
+        raise VerificationError(f"consistency proof {old}→{new} does not verify: run `bodycam ledger verify`")
+    info = {
+        "tree_size_1": old,
+        "tree_size_2": new,
+        "first_hash": _b64(old_root),
+        "second_hash": _b64(new_root),
+        "consistency_path": [_b64(p) for p in proof],
+        "verified": ok,
+    }
+    if as_json:
+        echo_json(info)
+    else:
+        click.echo(json.dumps(info, indent=2))
+
+
+COMMANDS = [keys, ledger]
