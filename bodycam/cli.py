@@ -69,7 +69,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 
 def _mount() -> None:
     """Mount every package's command groups. Each package owns its ``cli.py``."""
-    for modname in ("ledger.cli", "bodycam.init_cmd", "agent.cli", "syncd.cli", "archive.cli"):
+    for modname in ("ledger.cli", "bodycam.init_cmd", "agent.cli", "agent.justify_cli", "syncd.cli", "archive.cli"):
         try:
             mod = __import__(modname, fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:

@@ -356,3 +356,7 @@ class DockSession(Body):
         if self.ended_ns is not None and self.ended_ns < self.started_ns:
             raise ValueError("ended_ns is before started_ns")
         return self
+
+
+# Kinds defined in their own modules, imported here so that every reader of bodies knows them.
+from ledger import justify_records  # noqa: E402,F401  (stop_approval, gap_fault, case_flag)

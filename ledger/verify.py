@@ -441,3 +441,7 @@ def verify_ledger(
     v.report.problems.sort(key=lambda p: (p.idx is None, p.idx if p.idx is not None else 0))
     v.report.elapsed_s = time.perf_counter() - started
     return v.report
+
+
+# Per-kind checks defined in their own modules, imported here so that every verification runs them.
+from ledger import justify_checks  # noqa: E402,F401  (people, gap explanations, approvals, case flags)

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.ntp",
     "tests.fixtures.media",
     "tests.fixtures.broker",
+    "tests.fixtures.justify",
 ]

@@ -1,0 +1,284 @@
+"""Explaining a gap at the dock: the officer's justification, a technical fault, the supervisor's
+review (A2 Art.8, 11).
+
+Each function checks everything a verifier will check later (``ledger.gapstate``) before appending,
+and refuses with a message saying what to do: a key not enrolled, an officer key that is not that
+officer's, a reason 1 or 3 without the requester's signature, a blank or unreadable signature image,
+an image or a requester signature made for another gap. The requester signs with a key either at
+the dock (``requester``) or elsewhere, over the same body (``requester_envelope``, see
+``requester_sign``); both end up as a second DSSE signature on the one justification envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.signature_image import SignatureImage, store_signature_image
+from agent.store import DockStore
+from ledger.envelope import Envelope, body, seal
+from ledger.errors import BodycamError, RefusedError
+from ledger.gapstate import (
+    REQUESTER_REASONS,
+    approval_problems,
+    enrollments,
+    explanation_problems,
+    gap_status,
+)
+from ledger.justify_records import FAULT_CAUSES, GapFault, StopApproval
+from ledger.keys import Signer
+from ledger.people import APPROVE_ROLES, JUSTIFY_ROLES, require_person_key, valid_signers
+from ledger.records import Gap, Requester, StopJustification, make_body, validate_body
+from ledger.store import Entry, Ledger
+
+log = logging.getLogger(__name__)
+
+ART11_REASONS: dict[int, str] = {
+    1: "an informant or witness explicitly asked",
+    2: "on public transport where recording cannot be used",
+    3: "state secrets, trade secrets or personal privacy",
+    4: "weather or other natural causes",
+    5: "other",
+}
+_HEX_PREFIX = re.compile(r"^[0-9a-f]{6,64}$")
+
+
+def resolve_entry(ledger: Ledger, ref: str, kinds: tuple[str, ...]) -> Entry:
+    """An entry of one of ``kinds`` by full entry hash or unique prefix (≥ 6 hex digits), as
+    ``bodycam gaps`` prints them."""
+    ref = ref.strip().lower()
+    what = " or ".join(kinds)
+    if not _HEX_PREFIX.match(ref):
+        raise BodycamError(f"{ref!r} is not an entry hash; use the id `bodycam gaps` shows (6+ hex digits)")
+    if len(ref) == 64:
+        entry = ledger.by_hash(ref)
+        matches = [entry] if entry is not None else []
+    else:
+        matches = [e for k in kinds for e in ledger.entries(kind=k) if e.entry_hash.startswith(ref)]
+    matches = [e for e in matches if e.kind in kinds] if len(ref) == 64 else matches
+    if not matches:
+        raise BodycamError(f"no {what} {ref} in {ledger.path}; list them with `bodycam gaps`")
+    if len(matches) > 1:
+        raise BodycamError(f"{ref} matches {len(matches)} entries; give more digits")
+    return matches[0]
+
+
+def _gap_of(ledger: Ledger, gap_ref: str) -> tuple[Entry, Gap]:
+    entry = resolve_entry(ledger, gap_ref, ("gap",))
+    gap = entry.record
+    assert isinstance(gap, Gap)
+    if not gap.needs_justification:
+        raise RefusedError(f"gap {entry.entry_hash[:12]} ({gap.gap_type}) needs no justification")
+    return entry, gap
+
+
+def _refuse_if_closed(ledger: Ledger, entry: Entry) -> None:
+    st = gap_status(ledger, entry.entry_hash)
+    if st is not None and st.state in ("approved", "fault_approved"):
+        raise RefusedError(f"gap {entry.entry_hash[:12]} is already explained and approved "
+                           f"(by {st.supervisor_id}, approval {st.approval[:12] if st.approval else ''}); "
+                           "nothing to do")
+
+
+def justification_body(gap_entry: Entry, *, reason: int, officer_id: str, note: str, basis: str | None = None,
+                       requester: Requester | None = None) -> StopJustification:
+    """The body an officer signs for ``gap_entry``: bound to the gap by its entry hash and restating
+    its device, sequence numbers and times, so it can explain no other gap."""
+    gap = gap_entry.record
+    assert isinstance(gap, Gap)
+    if reason not in ART11_REASONS:
+        raise RefusedError(f"reason {reason} is not an A2 Art.11 item; use 1–5: " +
+                           "; ".join(f"{k} {v}" for k, v in ART11_REASONS.items()))
+    if not note.strip():
+        raise RefusedError("--note (the officer's work record: what happened and why) must not be empty")
+    if reason in REQUESTER_REASONS and requester is None:
+        raise RefusedError(f"reason {reason} ({ART11_REASONS[reason]}) needs the requester's signature or seal "
+                           "(A2 Art.11): give --requester-name and --requester-signature IMAGE, "
+                           "or --requester-key")
+    try:
+        return StopJustification(gap=gap_entry.entry_hash, device_id=gap.device_id, after_seq=gap.after_seq,
+                                 before_seq=gap.before_seq, start_ns=gap.start_ns, end_ns=gap.end_ns,
+                                 reason=reason, officer_id=officer_id, note=note, basis=basis,
+                                 requester=requester)
+    except ValueError as exc:
+        raise RefusedError(f"cannot build the justification: {exc}") from None
+
+
+@dataclass(frozen=True)
+class JustifyResult:
+    entry: Entry
+    image: SignatureImage | None
+
+    def to_json(self) -> dict:
+        rec = self.entry.record
+        assert isinstance(rec, StopJustification)
+        return {"justification": self.entry.entry_hash, "idx": self.entry.idx, "gap": rec.gap,
+                "reason": rec.reason, "officer_id": rec.officer_id,
+                "requester": rec.requester.model_dump(exclude_none=True) if rec.requester else None,
+                "signature_image": self.image.to_json() if self.image else None,
+                "signers": self.entry.envelope.keyids}
+
+
+def _image_used_elsewhere(ledger: Ledger, sha256: str, gap_hash: str) -> str | None:
+    for e in ledger.entries(kind="stop_justification"):
+        req = e.body.get("requester") or {}
+        if req.get("signature_image_sha256") == sha256 and e.body.get("gap") != gap_hash:
+            return e.body.get("gap")
+    return None
+
+
+def requester_sign(ledger: Ledger, gap_ref: str, requester: Signer, *, reason: int, officer_id: str, note: str,
+                   requester_name: str, basis: str | None = None) -> Envelope:
+    """The requester's signature over the justification body, made where the requester is (a
+    detached step): the officer later passes the envelope to ``justify_gap``."""
+    gap_entry, _ = _gap_of(ledger, gap_ref)
+    rec = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
+                             requester=Requester(name=requester_name, keyid=requester.keyid))
+    return seal(rec, requester)
+
+
+def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason: int, officer_id: str,
+                officer: Signer, note: str, basis: str | None = None, requester_name: str | None = None,
+                requester_image: Path | str | None = None, requester: Signer | None = None,
+                requester_envelope: Envelope | None = None) -> JustifyResult:
+    """Append the officer's ``stop_justification`` for a gap (A2 Art.11); see the module docstring."""
+    gap_entry, _ = _gap_of(ledger, gap_ref)
+    _refuse_if_closed(ledger, gap_entry)
+    require_person_key(ledger, officer, officer_id, JUSTIFY_ROLES, "officer")
+    if requester is not None and requester_envelope is not None:
+        raise BodycamError("give the requester's key or their signed envelope, not both")
+
+    signed_body: StopJustification | None = None
+    req_sig: tuple[str, bytes] | None = None
+    if requester_envelope is not None:
+        try:
+            other = validate_body(body(requester_envelope))
+        except BodycamError as exc:
+            raise RefusedError(f"the requester's envelope is not a justification: {exc}") from None
+        if not isinstance(other, StopJustification) or other.requester is None or not other.requester.keyid:
+            raise RefusedError("the requester's envelope is not a justification signed by a requester key")
+        if other.gap != gap_entry.entry_hash:
+            raise RefusedError(f"the requester's signature is over another gap ({other.gap[:12]}), not "
+                               f"{gap_entry.entry_hash[:12]}; the requester must sign this gap's justification")
+        keyid = other.requester.keyid
+        sig = dict(requester_envelope.signatures).get(keyid)
+        pub = ledger.keyring().get(keyid)
+        if pub is None:
+            raise RefusedError(f"the requester key {keyid[:16]}… is not enrolled in this ledger; enroll it with "
+                               "`bodycam person enroll` first")
+        if sig is None or not pub.verify(sig, requester_envelope.pae()):
+            raise RefusedError("the requester's signature does not verify over the justification it carries")
+        signed_body = other
+        req_sig = (keyid, sig)
+
+    req: Requester | None = None
+    image: SignatureImage | None = None
+    if requester_image is not None:
+        if store is None:
+            raise BodycamError("a signature image needs the dock store to keep it; configure [agent] store_dir")
+        if not requester_name:
+            raise RefusedError("--requester-name is required with --requester-signature (whose signature is it?)")
+        from agent.signature_image import check_signature_image
+
+        image, _ = check_signature_image(requester_image)  # refuse before anything is stored
+        used = _image_used_elsewhere(ledger, image.sha256, gap_entry.entry_hash)
+        if used:
+            raise RefusedError(f"this signature image was already given for another gap ({used[:12]}); the "
+                               "requester must sign for this stop")
+    if requester is not None:
+        person = ledger.enrollment(requester.keyid)
+        if person is None or person.subject_type != "person":
+            raise RefusedError(f"the requester key {requester.keyid[:16]}… is not enrolled in this ledger as a "
+                               "person; enroll it with `bodycam person enroll` first, or capture a signature image")
+        if requester.keyid == officer.keyid:
+            raise RefusedError("the requester cannot be the officer: the requester's own signature is needed")
+        req = Requester(name=requester_name or person.name or person.subject_id, keyid=requester.keyid,
+                        signature_image_sha256=image.sha256 if image else None)
+    elif image is not None:
+        assert requester_name is not None
+        req = Requester(name=requester_name, signature_image_sha256=image.sha256)
+    elif requester_name and reason not in REQUESTER_REASONS:
+        req = Requester(name=requester_name)
+
+    if signed_body is not None:
+        if req is not None and req.signature_image_sha256:
+            raise BodycamError("give the requester's signed envelope or a signature image, not both")
+        mine = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
+                                  requester=signed_body.requester)
+        if make_body(mine) != make_body(signed_body):
+            differ = [k for k, v in make_body(mine).items() if make_body(signed_body).get(k) != v]
+            raise RefusedError(f"the requester signed a different justification ({', '.join(differ)} differ); "
+                               "the requester must sign exactly what the officer records")
+        rec = signed_body
+    else:
+        rec = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
+                                 requester=req)
+
+    signers = [officer] + ([requester] if requester is not None else [])
+    env = seal(rec, signers)
+    if req_sig is not None:
+        env = Envelope(env.payload_type, env.payload, env.signatures + (req_sig,))
+    problems = explanation_problems(rec, gap_entry.record, set(env.keyids), enrollments(ledger))  # type: ignore[arg-type]
+    if problems:
+        raise RefusedError("the justification would not be valid", problems)
+    if image is not None:
+        assert store is not None and requester_image is not None
+        store_signature_image(store, requester_image)
+    entry = ledger.append(env, require_trusted=True)
+    log.info("gap %s justified by %s (reason %d): %s", gap_entry.entry_hash[:12], officer_id, reason,
+             entry.entry_hash[:12])
+    return JustifyResult(entry, image)
+
+
+def record_fault(ledger: Ledger, gap_ref: str, *, cause: str, officer_id: str, officer: Signer,
+                 note: str) -> Entry:
+    """Append a ``gap_fault``: the gap was a technical fault (A2 Art.8), not a decision to stop."""
+    if cause not in FAULT_CAUSES:
+        raise RefusedError(f"unknown cause {cause!r}; use one of {', '.join(FAULT_CAUSES)}")
+    if not note.strip():
+        raise RefusedError("--note (what failed and when) must not be empty")
+    gap_entry, gap = _gap_of(ledger, gap_ref)
+    _refuse_if_closed(ledger, gap_entry)
+    require_person_key(ledger, officer, officer_id, JUSTIFY_ROLES, "officer")
+    rec = GapFault(gap=gap_entry.entry_hash, device_id=gap.device_id, after_seq=gap.after_seq,
+                   before_seq=gap.before_seq, start_ns=gap.start_ns, end_ns=gap.end_ns, cause=cause,
+                   officer_id=officer_id, note=note)
+    problems = explanation_problems(rec, gap, {officer.keyid}, enrollments(ledger))
+    if problems:
+        raise RefusedError("the fault record would not be valid", problems)
+    return ledger.append(seal(rec, officer), require_trusted=True)
+
+
+def approve(ledger: Ledger, target_ref: str, *, supervisor_id: str, supervisor: Signer, note: str = "",
+            decision: str = "approved", now_ns: int | None = None) -> Entry:
+    """Append the supervisor's ``stop_approval`` of a justification or fault record (A2 Art.11)."""
+    entry = resolve_entry(ledger, target_ref, ("stop_justification", "gap_fault"))
+    rec = entry.record
+    assert isinstance(rec, (StopJustification, GapFault))
+    require_person_key(ledger, supervisor, supervisor_id, APPROVE_ROLES, "supervisor")
+    gap_entry = ledger.by_hash(rec.gap)
+    gap = gap_entry.record if gap_entry is not None and gap_entry.idx < entry.idx else None
+    enrolled = enrollments(ledger)
+    target_problems = explanation_problems(rec, gap if isinstance(gap, Gap) else None,
+                                           valid_signers(entry.envelope, ledger.keyring()), enrolled)
+    if target_problems:
+        raise RefusedError(f"{entry.kind} {entry.entry_hash[:12]} is not valid and cannot be approved",
+                           target_problems)
+    st = gap_status(ledger, rec.gap)
+    if st is not None and st.explanation == entry.entry_hash and st.state in ("approved", "fault_approved"):
+        raise RefusedError(f"{entry.kind} {entry.entry_hash[:12]} is already approved "
+                           f"(approval {(st.approval or '')[:12]} by {st.supervisor_id})")
+    approval = StopApproval(target=entry.entry_hash, target_kind=entry.kind, gap=rec.gap,
+                            supervisor_id=supervisor_id, decision=decision, note=note,
+                            reviewed_ns=time.time_ns() if now_ns is None else now_ns)
+    problems = approval_problems(approval, rec, True, {supervisor.keyid}, enrolled)
+    if problems:
+        raise RefusedError("the approval would not be valid", problems)
+    return ledger.append(seal(approval, supervisor), require_trusted=True)
+
+
+__all__ = ["ART11_REASONS", "JustifyResult", "approve", "justification_body", "justify_gap", "record_fault",
+           "requester_sign", "resolve_entry"]
