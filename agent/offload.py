@@ -333,6 +333,9 @@ class _Run:
         if not pr.decodable:
             flags.append("not_decodable")
             self.summary.problems.append(f"{what}: not decodable ({pr.reason}); kept and signed")
+        elif pr.reason:
+            flags.append("last_frame_unchecked")
+            self.summary.problems.append(f"{what}: {pr.reason}")
         if f.problems:
             flags.append("unsafe_name")
             self.summary.problems.append(

@@ -37,7 +37,7 @@ class ProbeResult:
     frames: int | None
     duration_ms: int
     decodable: bool
-    reason: str | None = None           # why not decodable (or None)
+    reason: str | None = None           # why not decodable, or what could not be checked
     thumbnail_sha256: str | None = None
 
 
@@ -64,6 +64,12 @@ def sniff_container(head: bytes) -> str:
         return "flv"
     if head[:4] == b"\x30\x26\xb2\x75":
         return "asf"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if len(head) > 392 and head[4] == 0x47 and head[196] == 0x47 and head[388] == 0x47:
+        return "m2ts"
+    if head[:4] == b"\x00\x00\x00\x01" or head[:3] == b"\x00\x00\x01":
+        return "annexb"  # raw H.264/H.265 elementary stream, as some recorders write
     return "unknown"
 
 
@@ -93,6 +99,10 @@ def probe(path: Path, store: DockStore | None = None) -> ProbeResult:
     except OSError as exc:
         return ProbeResult("unknown", "unknown", 0, 0, None, None, 0, False, f"cannot read: {exc.strerror}")
     container = sniff_container(head)
+    if container == "unknown":
+        # No video container starts like this: do not hand arbitrary bytes to FFmpeg's prober.
+        why = "not a video (no known container signature)" if head else "empty file"
+        return ProbeResult(container, "unknown", 0, 0, None, None, 0, False, why)
     try:
         return _probe_cv(path, container, store)
     except StoreError:
@@ -135,7 +145,9 @@ def _probe_cv(path: Path, container: str, store: DockStore | None) -> ProbeResul
             elif reached < count:
                 reason = f"last frame ({count - 1}) not reachable (stopped at {reached - 1}): truncated"
         elif count <= 0:
-            reason = "frame count unknown: index missing or damaged"
+            # A raw stream has no index to seek by; finding its end would mean decoding it all.
+            return ProbeResult(container, codec, width, height, fps, None, 0, True,
+                               "no frame index (raw stream): only the first frame was checked", thumb)
         return ProbeResult(container, codec, width, height, fps, frames, duration_ms, reason is None, reason,
                            thumb)
     finally:

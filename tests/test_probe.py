@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -36,6 +37,16 @@ def test_ntsc_rate_is_an_exact_rational(tmp_path):
     v = write_ffmpeg_h264(tmp_path / "ntsc.mp4", seconds=1, size="64x48", rate="30000/1001")
     r = probe(v)
     assert r.fps == "30000/1001" and r.frames == 30 and r.duration_ms == 1001
+
+
+def test_raw_h264_stream_has_no_index(tmp_path):
+    raw = tmp_path / "v.h264"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=duration=1:size=160x120:rate=25", "-c:v", "libx264", "-f", "h264", str(raw)],
+                   check=True, timeout=60)
+    r = probe(raw, DockStore(tmp_path / "store"))
+    assert (r.container, r.codec, r.width, r.decodable, r.frames) == ("annexb", "h264", 160, True, None)
+    assert "only the first frame" in r.reason and r.thumbnail_sha256
 
 
 def test_probe_does_not_need_the_file_name(opencv_video, tmp_path):
@@ -88,6 +99,9 @@ def test_text_file_named_mp4(tmp_path):
     r = probe(t, DockStore(tmp_path / "store"))
     assert (r.container, r.decodable, r.thumbnail_sha256) == ("unknown", False, None)
     assert "not a video" in r.reason
+    blob = tmp_path / "random"
+    blob.write_bytes(bytes(range(256)) * 100)
+    assert probe(blob).reason == "not a video (no known container signature)"
 
 
 def test_empty_and_unreadable(tmp_path):

@@ -1,0 +1,27 @@
+"""Benchmarks: ``scripts/bench.py <name> [options]``. Each benchmark registers a subcommand.
+
+    .venv/bin/python scripts/bench.py offload     # dock offload vs rsync -a, peak RSS (issue 5)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bench_offload  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="bodycam benchmarks")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    bench_offload.add_parser(sub)
+    args = ap.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
