@@ -15,8 +15,8 @@ import click
 from agent.config import AgentConfig
 from agent.emulator import RecorderEmulator
 from agent.emulator_state import load_state
-from agent.link import RecorderLink
-from agent.profiles import Profile, get_profile
+from agent.link import RecorderLink, discover
+from agent.profiles import Profile, get_profile, load_profiles
 from agent.readiness import human_bytes
 from agent.state import StateDB
 from agent.status import check_device
@@ -75,6 +75,24 @@ def device_status(ctx: click.Context, port: str, profile_id: str, as_json: bool)
         click.echo(f"{k:<13} {v}")
     for r in st.reasons:
         click.echo(f"  - {r}")
+
+
+@device.command("ports")
+@json_option
+@click.pass_context
+def device_ports(ctx: click.Context, as_json: bool) -> None:
+    """Serial ports whose USB VID/PID match a firmware profile (recorders plugged into this dock)."""
+    cfg = agent_config(ctx)
+    profiles = load_profiles(cfg.path(cfg.profiles_dir) if cfg.profiles_dir else None)
+    found = discover(profiles.values())
+    if as_json:
+        echo_json({"ports": [{"port": port, "profile": prof.id, "vendor": prof.vendor, "model": prof.model}
+                             for port, prof in found]})
+        return
+    if not found:
+        click.echo("No recorder found on any serial port (check the cable; `lsusb` shows its VID:PID).")
+    for port, prof in found:
+        click.echo(f"{port}  {prof.id}  ({prof.vendor}, {prof.model})")
 
 
 @click.group("fleet")

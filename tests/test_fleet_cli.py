@@ -125,6 +125,13 @@ def test_no_recorder_on_port_is_an_error_exit_1(dock, tmp_path):
     assert res.exit_code == 0 and "No recorders seen yet" in res.output
 
 
+def test_device_ports_lists_matches_only(dock):
+    res = run(dock, "device", "ports", "--json")
+    assert res.exit_code == 0, res.output
+    ports = json.loads(res.output)["ports"]
+    assert all(p["profile"] for p in ports)  # a pty has no USB VID/PID: never listed as a recorder
+
+
 def test_emulate_subprocess_serves_and_mounts(tmp_path):
     state = tmp_path / "state.toml"
     state.write_text('serial = "SUB0001"\nbattery_pct = 80\nstorage_total_mib = 1000\nstorage_free_mib = 900\n'

@@ -149,3 +149,30 @@ def test_deeply_nested_json_is_a_framing_error():
     p = PROFILES["jsonl-epoch-ms"]
     with pytest.raises(FramingError):
         parse_reply(p.commands["get_time"].steps[0].parse, b"[" * 100000, "utf-8")
+
+
+@pytest.mark.parametrize("pid", sorted(PROFILES))
+@FUZZ
+@given(data=st.data())
+def test_fuzz_time_and_storage_conversions(pid, data):
+    """What the driver does after parsing (time assembly, unit conversion) is fuzzed too."""
+    from agent.link import storage_bytes
+    from agent.parsers import time_from_fields
+
+    p = PROFILES[pid]
+    seeds = _mutations(p)
+    seed = data.draw(st.sampled_from(seeds))
+    i = data.draw(st.integers(0, max(0, len(seed) - 1)))
+    payload = seed[:i] + data.draw(st.binary(max_size=8)) + seed[i + data.draw(st.integers(0, 3)):]
+    for name in ("get_time", "get_storage"):
+        if not p.supports(name):
+            continue
+        try:
+            fields = parse_reply(p.commands[name].steps[0].parse, payload, p.encoding)
+            if name == "get_time":
+                time_from_fields(p, fields)
+            else:
+                storage_bytes(fields, "total")
+                storage_bytes(fields, "free")
+        except LinkError:
+            continue
