@@ -585,12 +585,19 @@ class Committed:
 
 @dataclass(frozen=True)
 class Rejected:
-    """Refused for good (until the cause is fixed): the dock keeps the item and reports it."""
+    """With ``index``: that one chunk was refused (wrong length, altered in flight); the dock
+    sends it again. Without: the whole item is refused until the cause is fixed (unknown key,
+    broken chain...); the dock keeps it, reports it, and never deletes it."""
 
     subject: Subject
     id: str
     code: RejectCode
     reason: str
+    index: int | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.index is not None
 
 
 Ack = Stored | Missing | Committed | Rejected
@@ -613,6 +620,8 @@ def encode_ack(ack: Ack) -> tuple[bytes, bytes]:
     elif isinstance(ack, Rejected):
         base |= {"kind": AckKind.rejected.value, "code": RejectCode(ack.code).value,
                  "reason": ack.reason[:MAX_REASON_CHARS]}
+        if ack.index is not None:
+            base["index"] = _check_index(ack.index, MAX_CHUNKS, RejectCode.bad_index)
     else:
         raise TypeError(f"not an ack: {ack!r}")
     return _dumps(base), ack.id.encode("ascii")
@@ -647,12 +656,14 @@ def decode_ack(payload: bytes, correlation: bytes | None) -> Ack:
         if not envelope:
             raise ProtocolError(RejectCode.bad_envelope, f"{what}: empty envelope")
         return Committed(subject, ack_id, envelope)
-    _keys(obj, common | {"code", "reason"}, what)
+    has_index = "index" in obj
+    _keys(obj, common | {"code", "reason"} | ({"index"} if has_index else set()), what)
     try:
         code = RejectCode(obj["code"])
     except (ValueError, TypeError):
         code = RejectCode.internal
-    return Rejected(subject, ack_id, code, _str(obj, "reason", what, MAX_REASON_CHARS))
+    index = _int(obj, "index", what, 0, MAX_CHUNKS - 1) if has_index else None
+    return Rejected(subject, ack_id, code, _str(obj, "reason", what, MAX_REASON_CHARS), index)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -195,6 +195,7 @@ ACKS = [
     p.Missing(p.Subject.xfer, FID, 20, frozenset()),
     p.Committed(p.Subject.rec, EH, ENV),
     p.Rejected(p.Subject.xfer, FID, p.RejectCode.unknown_key, "segment signed by an unenrolled device key"),
+    p.Rejected(p.Subject.xfer, FID, p.RejectCode.chunk_hash, "chunk 4 does not match its sha256", index=4),
 ]
 
 
