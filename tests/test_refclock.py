@@ -49,7 +49,7 @@ def test_quorum_of_real_chrony_servers_is_healthy(ntp_server):
     assert r.healthy, r.reasons
     assert r.kind == "ntp" and r.reasons == () and r.notes == ()
     # chronyd serves this very machine's clock: offset ~0, bounded by the loopback round trip.
-    assert abs(r.offset_ns) < 20 * MS
+    assert abs(r.offset_ns) < 50 * MS
     assert 0 <= r.uncertainty_ns < 50 * MS
     assert [s.server for s in r.sources] == [s.address for s in servers]
     for s in r.sources:
@@ -99,7 +99,7 @@ def test_disagreeing_real_servers_are_refused(ntp_server):
     assert right.address in reason and wrong.address in reason
     offsets = {s.server: s.offset_ns for s in r.sources}
     assert abs(offsets[wrong.address] - 90 * NS) < 100 * MS  # libfaketime really shifted chronyd
-    assert abs(offsets[right.address]) < 20 * MS
+    assert abs(offsets[right.address]) < 50 * MS
 
 
 @pytest.mark.integration
@@ -108,7 +108,7 @@ def test_majority_outvotes_a_wrong_server(ntp_server):
     wrong = ntp_server(shift_s=-3600)
     r = NtpReference([a.address, wrong.address, b.address], quorum=2, timeout_s=1.0).read()
     assert r.healthy, r.reasons
-    assert abs(r.offset_ns) < 20 * MS
+    assert abs(r.offset_ns) < 50 * MS
     assert any(wrong.address in n and "disagrees with the majority" in n for n in r.notes)
 
 
