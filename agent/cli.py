@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -128,13 +129,18 @@ def fleet_status(ctx: click.Context, as_json: bool, at: str | None) -> None:
         return
     header = ("SERIAL", "PROFILE", "CUSTODIAN", "LAST CHECK", "VERDICT")
     rows = [(e.serial, e.profile, e.custodian, e.last_check or "-", e.verdict.upper()) for e in entries]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        click.echo("  ".join(str(c) + " " * (w - _width(str(c))) for c, w in zip(r, widths, strict=True)).rstrip())
     for e in entries:
         for reason in e.reasons:
             click.echo(f"{e.serial}: {reason}")
     click.echo(f"{sum(e.ready for e in entries)} of {len(entries)} ready")
+
+
+def _width(text: str) -> int:
+    """Terminal columns: officers' names are often CJK, two columns per character."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
 @click.command("emulate")

@@ -162,3 +162,17 @@ def test_state_file_errors_name_file_and_key(tmp_path):
         load_state(bad)
     msg = str(exc.value)
     assert "state.toml:2: battery_pct" in msg and "faults.rules.0.kind" in msg
+
+
+@pytest.mark.parametrize("pid", sorted(PROFILES))
+def test_malformed_requests_do_not_wedge_the_recorder(pid, emulated_recorder):
+    """Line noise towards the recorder (a half-inserted plug) is dropped; the next command works."""
+    import serial
+
+    rec = emulated_recorder(pid)
+    with serial.Serial(rec.port, timeout=0.1) as raw:
+        raw.write(b"\xaa\x55\xff\xff" + b"\x00" * 40 + b"@bad;99;x;#\r\n{\"cmd\":\n" + b"\xfe" * 20)
+        raw.flush()
+        time.sleep(0.3)  # longer than the recorder's inter-frame gap
+    with RecorderLink(rec.port, rec.profile, secret=rec.password, timeout_s=TIMEOUT, retries=1) as link:
+        assert link.get_battery().battery_pct == 96
