@@ -260,7 +260,7 @@ def calibrate(
 
     reasons = []
     moved = abs(after.offset_ns - before.offset_ns)
-    unchanged = moved <= before.uncertainty_ns + after.uncertainty_ns + resolution_ns
+    unchanged = moved <= before.uncertainty_ns + after.uncertainty_ns + 1_000_000
     if unchanged and abs(before.offset_ns) > tol:
         reasons.append(
             f"recorder clock did not change after set_time: offset {after.offset_ns / NS_PER_S:+.3f} s "
@@ -342,6 +342,16 @@ def _schedule_set(one_way: int, resolution_ns: int, now_ns: Callable[[], int],
 
 def _us(ns: int | None) -> int | None:
     return None if ns is None else round_div(ns, 1000)
+
+
+def calibration_point(body: dict) -> CalibrationPoint | None:
+    """An earlier ``calibration`` record body as a drift-estimate input; None unless it passed."""
+    if body.get("kind") != "calibration" or body.get("result") != "passed" or body.get("offset_after_us") is None:
+        return None
+    before = body.get("offset_before_us")
+    return CalibrationPoint(time_ns=int(body["measured_ns"]), offset_after_ns=int(body["offset_after_us"]) * 1000,
+                            offset_before_ns=None if before is None else int(before) * 1000,
+                            uncertainty_ns=int(body.get("uncertainty_us", 0)) * 1000)
 
 
 def calibration_body(result: CalibrationResult, device_id: str, *, dock_id: str | None = None,

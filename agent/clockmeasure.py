@@ -91,7 +91,7 @@ def measure_offset(
     poll_interval_s: float = 0.002,
     max_polls: int = 2000,
     max_duration_ns: int | None = None,
-    slack_ns: int = 500_000,
+    slack_ns: int = 2_000_000,
 ) -> OffsetEstimate:
     """Measure the offset of ``read_device`` against ``now_ns`` (the reference clock).
 

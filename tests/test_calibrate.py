@@ -242,3 +242,9 @@ def test_measure_recorder_reads_without_setting():
     with pytest.raises(ClockError, match="stalled"):
         measure_recorder(SimRecorder(w, stalled=True, resolution_ns=MS), SimReference(), resolution_ns=MS,
                          local_ns=w.now, sleep=w.sleep)
+
+
+def test_a_clock_just_over_tolerance_that_was_set_is_not_taken_for_unchanged():
+    w = SimWorld()
+    res = run(SimRecorder(w, offset_ns=NS + 10 * MS, rtt_ns=4 * MS), w)
+    assert res.passed, res.reasons

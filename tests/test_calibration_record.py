@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from agent.calibrate import CalibrationResult, calibrate, calibration_body, datetime_to_ns
+from agent.calibrate import CalibrationResult, calibrate, calibration_body, calibration_point, datetime_to_ns
 from agent.clockmeasure import CalibrationPoint
 from agent.refclock import ReferenceReading, SourceDetail
 from ledger.records import make_body, validate_body
@@ -85,3 +85,16 @@ def test_drift_warning_is_kept_in_the_record():
     assert res.passed and body["result"] == "passed"
     assert len(body["reasons"]) == 1 and body["reasons"][0].startswith("warning: at +59.9")
     assert "8 h shift" in body["reasons"][0]
+
+
+def test_passed_records_feed_the_next_drift_estimate():
+    w = SimWorld()
+    rec = SimRecorder(w, offset_ns=-3 * NS, drift_ppm=30)
+    first = calibration_body(run(rec, w), "rec-0001")
+    point = calibration_point(first)
+    assert point.time_ns == int(first["measured_ns"]) and point.offset_after_ns == first["offset_after_us"] * 1000
+    w.t += 12 * 3600 * NS
+    second = run(rec, w, previous=[point])
+    assert second.drift.ppb == pytest.approx(30_000, abs=2_000)
+    refused = calibration_body(run(SimRecorder(w, reject_set=True), w), "rec-0001")
+    assert calibration_point(refused) is None
