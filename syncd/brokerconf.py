@@ -140,7 +140,9 @@ def render_conf(dep: BrokerDeployment) -> str:
         lines.append(f"user {dep.run_as}")
     lines.extend(dep.extra)
     for lst in dep.listeners:
-        lines += ["", f"listener {lst.port} {lst.bind}", "protocol mqtt"]
+        # The client id is the authenticated name: a dock cannot take over (and so disconnect,
+        # or inherit the queued messages of) the archive's or another dock's session.
+        lines += ["", f"listener {lst.port} {lst.bind}", "protocol mqtt", "use_username_as_clientid true"]
         if lst.tls:
             lines += [
                 f"cafile {dep.pki.ca_cert}",

@@ -189,16 +189,16 @@ def test_oversize_message_is_refused_and_never_delivered(broker):
     with pytest.raises(MessageTooLarge):
         dock.publish(big, b"\0" * (p.MAX_PAYLOAD_BYTES + PACKET_OVERHEAD))
     # ...and a client that ignores it is disconnected by the broker; nothing is forwarded.
-    rogue_cfg = broker.client_config("dock-a", auth="password")
-    rogue = paho.Client(CallbackAPIVersion.VERSION2, client_id="rogue", protocol=paho.MQTTv5,
+    rogue_cfg = broker.client_config("dock-b", auth="password")
+    rogue = paho.Client(CallbackAPIVersion.VERSION2, client_id="dock-b", protocol=paho.MQTTv5,
                         reconnect_on_failure=False)
-    rogue.username_pw_set("dock-a", rogue_cfg.password_file.read_text().strip())
+    rogue.username_pw_set("dock-b", rogue_cfg.password_file.read_text().strip())
     rogue.tls_set_context(tls_context(rogue_cfg))
     dropped = threading.Event()
     rogue.on_disconnect = lambda *a: dropped.set()
     rogue.connect(rogue_cfg.host, rogue_cfg.port)
     rogue.loop_start()
-    rogue.publish(big, b"\0" * (p.MAX_PAYLOAD_BYTES + PACKET_OVERHEAD), qos=0)
+    rogue.publish(p.seg_topic("dock-b", FILE_ID, 0), b"\0" * (p.MAX_PAYLOAD_BYTES + PACKET_OVERHEAD), qos=0)
     assert dropped.wait(10), "the broker must drop a client that sends an oversize packet"
     rogue.loop_stop()
 
@@ -326,3 +326,18 @@ def test_publish_before_connect_raises(broker):
         dock.publish(p.fin_topic("dock-a", FILE_ID), b"{}")
     with pytest.raises(NotConnected):
         dock.subscribe([p.ack_topic("dock-a")])
+
+
+def test_a_dock_cannot_take_over_the_archive_session(broker):
+    archive_in = Inbox()
+    archive = _client(broker, "archive", inbox=archive_in)
+    archive.subscribe(list(p.ARCHIVE_SUBSCRIPTIONS))
+    # dock-a asks for the archive's client id; the broker names the session after dock-a instead.
+    impostor = MqttClient(broker.client_config("dock-a", client_id="archive"), "archive")
+    impostor.connect()
+    impostor.publish(p.fin_topic("dock-a", FILE_ID), b"{}").wait(5)
+    assert archive_in.get().topic == p.fin_topic("dock-a", FILE_ID)
+    assert archive.connected
+    assert "Client archive already connected" not in broker.log()
+    impostor.close()
+    archive.close()
