@@ -23,6 +23,25 @@ CANONICAL_COMMANDS = (
     "identify", "get_info", "get_battery", "get_storage", "get_time", "set_time",
     "get_recording_state", "enter_mass_storage",
 )
+#: Names a request template may use: the clock values of set_time and the login password.
+TIME_VALUES = frozenset({"year", "month", "day", "hour", "minute", "second", "millisecond", "datetime",
+                         "epoch_ms", "epoch_s"})
+REQUEST_VALUES = TIME_VALUES | {"password"}
+#: Names a reply template may use: the device state the emulator holds.
+DEVICE_VALUES = TIME_VALUES | {
+    "serial", "model", "firmware", "id_code", "officer_id", "officer_name", "unit_id", "unit_name",
+    "battery_pct", "recording", "storage_total_mib", "storage_free_mib", "storage_total_kb", "storage_free_kb",
+    "storage_total_bytes", "storage_free_bytes"}
+_STORAGE_UNITS = ("_bytes", "_kb", "_mib", "_mb", "_gib")
+#: Fields the driver needs from each command's parsers (any one of a tuple's alternatives).
+REQUIRED_FIELDS: dict[str, list[tuple[str, ...]]] = {
+    "identify": [("serial",)],
+    "get_battery": [("battery_pct",)],
+    "get_storage": [tuple(f"storage_total{u}" for u in _STORAGE_UNITS),
+                    tuple(f"storage_free{u}" for u in _STORAGE_UNITS)],
+    "get_time": [("epoch_ms", "epoch_s", "datetime", "second")],
+    "get_recording_state": [("recording",)],
+}
 BUILTIN_PROFILES_DIR = Path(__file__).resolve().parents[1] / "firmware_profiles"
 
 
@@ -71,6 +90,36 @@ class Message(StrictModel):
                                  f"got {len(self.values)}")
             del fmt
         return self
+
+
+def template_names(msg: Message) -> set[str]:
+    """Placeholders a message template refers to."""
+    import string
+
+    names: set[str] = set()
+
+    def text(t: str) -> None:
+        for _lit, name, _spec, _conv in string.Formatter().parse(t):
+            if name is not None:
+                names.add(name)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, str):
+            text(node)
+
+    if msg.text is not None:
+        text(msg.text)
+    walk(msg.json_)
+    for v in msg.values:
+        if isinstance(v, str):
+            text(v)
+    return names
 
 
 def _count_items(fmt: str) -> int:
@@ -278,6 +327,29 @@ class Profile(StrictModel):
             raise ValueError(f"commands neither described nor listed unsupported: {sorted(missing)}")
         if "identify" not in self.commands:
             raise ValueError("identify is required: the dock must know which recorder it talks to")
+        steps_of = {name: spec.steps for name, spec in self.commands.items()}
+        if self.auth.login is not None:
+            steps_of["login"] = [self.auth.login]
+        for name, steps in steps_of.items():
+            for i, step in enumerate(steps):
+                try:
+                    bad_req = template_names(step.request) - REQUEST_VALUES
+                    bad_rep = template_names(step.reply) - DEVICE_VALUES
+                except ValueError as exc:
+                    raise ValueError(f"commands.{name}.steps[{i}]: bad template: {exc}") from None
+                if bad_req:
+                    raise ValueError(f"commands.{name}.steps[{i}].request: unknown values {sorted(bad_req)}; "
+                                     f"known: {', '.join(sorted(REQUEST_VALUES))}")
+                if bad_rep:
+                    raise ValueError(f"commands.{name}.steps[{i}].reply: unknown values {sorted(bad_rep)}; "
+                                     f"known: {', '.join(sorted(DEVICE_VALUES))}")
+        for name, needs in REQUIRED_FIELDS.items():
+            if name not in self.commands:
+                continue
+            have = {f for step in self.commands[name].steps for f in step.parse.fields}
+            for alternatives in needs:
+                if not have & set(alternatives):
+                    raise ValueError(f"commands.{name}: parsers yield none of {list(alternatives)}")
         for v in self.test_vectors:
             if v.command != "login" and v.command not in self.commands:
                 raise ValueError(f"test vector for undescribed command {v.command!r}")

@@ -176,3 +176,10 @@ def test_malformed_requests_do_not_wedge_the_recorder(pid, emulated_recorder):
         time.sleep(0.3)  # longer than the recorder's inter-frame gap
     with RecorderLink(rec.port, rec.profile, secret=rec.password, timeout_s=TIMEOUT, retries=1) as link:
         assert link.get_battery().battery_pct == 96
+
+
+def test_emulator_offers_every_value_a_profile_may_use(emulated_recorder):
+    from agent.profiles import DEVICE_VALUES
+
+    rec = emulated_recorder("jsonl-epoch-ms")
+    assert set(rec.emulator._values()) == DEVICE_VALUES

@@ -102,3 +102,16 @@ def test_extra_dir_overrides_and_unknown_id(tmp_path):
         get_profile("nope")
     with pytest.raises(ConfigError, match="not found"):
         load_profiles(Path(tmp_path / "missing"))
+
+
+def test_template_typo_and_missing_field_are_caught_at_load(tmp_path):
+    src = (BUILTIN_PROFILES_DIR / "ambarella-at-delimited.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "typo.toml"
+    bad.write_text(src.replace('reply = { text = "RBatt;{battery_pct:d}" }',
+                               'reply = { text = "RBatt;{batery_pct:d}" }'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"typo.toml.*get_battery.*unknown values \['batery_pct'\]"):
+        load_profile(bad)
+    bad.write_text(src.replace("(?P<battery_pct>\\d{1,3})$', fields = { battery_pct = \"int\" }",
+                               "(?P<pct>\\d{1,3})$', fields = { pct = \"int\" }"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"get_battery: parsers yield none of \['battery_pct'\]"):
+        load_profile(bad)
