@@ -157,6 +157,7 @@ def generate_key_file(path: Path | str, passphrase_env: str | None = None) -> Si
 
 
 def _read_private(path: Path) -> bytes:
+    """Read a private key file, refusing it when group or others may access it."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
@@ -167,12 +168,15 @@ def _read_private(path: Path) -> bytes:
         mode = os.fstat(fh.fileno()).st_mode
         if not stat.S_ISREG(mode):
             raise KeyFileError(f"{path}: not a regular file")
-        if mode & 0o077:
-            raise KeyFileError(
-                f"{path}: private key is accessible by group or others "
-                f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {path}`"
-            )
-        return fh.read()
+        data = fh.read()
+    if not _is_private_pem(data):
+        raise KeyFileError(f"{path}: not a PEM private key (is it the .pub file?)")
+    if mode & 0o077:
+        raise KeyFileError(
+            f"{path}: private key is accessible by group or others "
+            f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {path}`"
+        )
+    return data
 
 
 def _is_private_pem(data: bytes) -> bool:
@@ -182,8 +186,6 @@ def _is_private_pem(data: bytes) -> bool:
 def load_signer(path: Path | str, passphrase_env: str | None = None) -> Signer:
     path = Path(path)
     data = _read_private(path)
-    if not _is_private_pem(data):
-        raise KeyFileError(f"{path}: not a PEM private key (is it the .pub file?)")
     encrypted = b"ENCRYPTED PRIVATE KEY" in data
     if encrypted and not passphrase_env:
         raise KeyFileError(

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.media",
     "tests.fixtures.broker",
     "tests.fixtures.justify",
+    "tests.fixtures.ledger",
 ]
