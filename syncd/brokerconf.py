@@ -64,6 +64,8 @@ class BrokerDeployment:
     persistence_dir: Path | None = None
     max_payload_bytes: int = protocol.MAX_PAYLOAD_BYTES
     max_queued_messages: int = 1000
+    max_queued_bytes: int = 256 << 20
+    """Per offline session. Beyond it the broker drops (the archive's own acks recover them)."""
     autosave_interval_s: int = 60
     run_as: str | None = None
     """``user`` option: the account mosquitto drops to when started as root (it must read the keys)."""
@@ -120,6 +122,7 @@ def render_conf(dep: BrokerDeployment) -> str:
         f"persistence_location {dep.data_dir}/",
         f"autosave_interval {dep.autosave_interval_s}",
         f"max_queued_messages {dep.max_queued_messages}",
+        f"max_queued_bytes {dep.max_queued_bytes}",
         "max_inflight_messages 20",
         "",
         "# Nothing legitimate is larger than the largest chunk. Advertised to MQTT 5 clients in",
