@@ -251,11 +251,12 @@ def gaps(ctx: click.Context, unjustified: bool, unapproved: bool, device: str | 
         click.echo("no gaps" + (" matching" if unjustified or unapproved or device else ""))
     for s in statuses:
         g = s.gap
-        by = f" reason {s.reason}" if s.reason else (f" cause {s.cause}" if s.cause else "")
-        who = f" by {s.officer_id}" if s.officer_id else ""
-        ok = f", approved by {s.supervisor_id}" if s.state in APPROVED_STATES and s.supervisor_id else ""
+        why = [f"reason {s.reason}" if s.reason else "", f"cause {s.cause}" if s.cause else "",
+               f"officer {s.officer_id}" if s.officer_id else "",
+               f"supervisor {s.supervisor_id}" if s.supervisor_id else ""]
+        detail = ", ".join(w for w in why if w)
         click.echo(f"{s.entry_hash[:12]}  {g.device_id}  seq {g.after_seq}→{g.before_seq}  "
-                   f"{_t(g.start_ns)} – {_t(g.end_ns)}  {s.state}{by}{who}{ok}")
+                   f"{_t(g.start_ns)} – {_t(g.end_ns)}  {s.state}" + (f" ({detail})" if detail else ""))
         for p in s.problems:
             click.echo(f"    ! {p}")
 

@@ -84,3 +84,12 @@ class CaseFlag(Body):
 
     def ledger_index(self) -> dict:
         return {"officer_id": self.by}
+
+
+def attachment_hashes(body: dict) -> list[str]:
+    """SHA-256 of the files a record's body names besides itself (a requester's signature image),
+    which must travel with it to the archive (the sync uploads them as blobs)."""
+    if body.get("kind") == "stop_justification":
+        sha = (body.get("requester") or {}).get("signature_image_sha256")
+        return [sha] if sha else []
+    return []

@@ -11,6 +11,7 @@ from agent.justify import requester_sign
 from agent.signature_image import draw_signature_image
 from ledger.envelope import seal
 from ledger.gapstate import gap_statuses
+from ledger.justify_records import attachment_hashes
 from ledger.records import StopJustification
 from tests.fixtures.justify import OFFICER
 
@@ -57,6 +58,9 @@ def test_each_reason_is_recorded_signed_by_the_officer(gap_dock, reason):
         sha = rec.requester.signature_image_sha256
         assert sha == out["signature_image"]["sha256"]
         assert (d.store_dir / "sha256" / sha[:2] / sha[2:4] / sha).is_file()
+        assert attachment_hashes(entry.body) == [sha]  # what the sync must ship with the record
+    else:
+        assert attachment_hashes(entry.body) == []
     assert _states(d)[d.gaps[0]] == "justified"
     assert d.run("ledger", "verify", str(d.ledger_path)).exit_code == 0
 
