@@ -15,6 +15,24 @@ Topics (``<dock>`` matches :data:`DOCK_PATTERN`, ids are 64 lowercase hex digits
     bodycam/v1/<dock>/ack                        JSON Stored | Missing | Committed | Rejected,
                                                  correlation data = the file_id / entry_hash (ASCII)
 
+The conversation (all QoS 1; the dock keeps everything until ``committed``)::
+
+    dock  init ──────────▶ archive opens/resumes the part file    ◀── missing {bitmap}
+    dock  seg/i (≤ WINDOW_MAX unacknowledged) ─▶ written + flushed ◀── stored {i}
+                                     wrong length / altered chunk ◀── rejected {code, index: i}
+    dock  fin ───────────▶ size, sha256, signature, seq/prev, blob, ledger
+                                                                  ◀── committed {signed proof}
+                                                                  ◀── rejected {code}   (kept)
+    dock  rec/<hash> ────▶ verified and appended in order          ◀── committed | rejected
+    dock  abort ─────────▶ part file dropped
+
+On every (re)connect the dock sends ``init`` again for unfinished files and sends only what
+``missing`` lists. ``file_id = SHA-256("bodycam/v1 file_id\\0" ‖ blob sha256 ‖ SHA-256(envelope))``
+(raw digests): a retry always addresses the same transfer. The ``missing`` bitmap is base64 of
+a little-endian bit array (bit ``i % 8`` of byte ``i // 8``). A ``committed`` ack carries a DSSE
+envelope of kind ``ack.committed`` signed by the archive's log key (:func:`sign_commit`,
+:func:`verify_commit`).
+
 Everything that arrives from the network goes through a ``decode_*``/``parse_*`` function here,
 which raises :class:`ProtocolError` (with a :class:`RejectCode`) and nothing else on bad input.
 """
