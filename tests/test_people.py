@@ -70,7 +70,7 @@ def test_non_admin_keys_and_reused_keys_are_refused(gap_dock):
                 "--pubkey", str(pub), "--admin-key", str(stranger_key))
     assert res.exit_code == 3 and "may not enroll people" in res.output
     res = d.run("person", "enroll", "--id", "officer-10", "--name", "Copy", "--role", "officer",
-                "--pubkey", str(d.root / "people" / "super-1.pub"))
+                "--pubkey", str(d.root / "people" / "super-1.key.pub"))
     assert res.exit_code == 3 and "already enrolled as person 'super-1'" in res.output
     res = d.run("person", "enroll", "--id", "super-1", "--name", "Chen Jing", "--role", "head",
                 "--pubkey", str(pub))
