@@ -23,6 +23,7 @@ from ledger.envelope import Envelope, body, seal
 from ledger.errors import BodycamError, RefusedError
 from ledger.gapstate import (
     REQUESTER_REASONS,
+    STOP_GAP_TYPES,
     approval_problems,
     enrollments,
     explanation_problems,
@@ -145,7 +146,11 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
                 requester_image: Path | str | None = None, requester: Signer | None = None,
                 requester_envelope: Envelope | None = None) -> JustifyResult:
     """Append the officer's ``stop_justification`` for a gap (A2 Art.11); see the module docstring."""
-    gap_entry, _ = _gap_of(ledger, gap_ref)
+    gap_entry, gap = _gap_of(ledger, gap_ref)
+    if gap.gap_type not in STOP_GAP_TYPES:
+        raise RefusedError(f"gap {gap_entry.entry_hash[:12]} is an {gap.gap_type} finding, not a pause in "
+                           f"recording; record its cause with `bodycam gaps fault {gap_entry.entry_hash[:12]} "
+                           "--cause ...` instead")
     _refuse_if_closed(ledger, gap_entry)
     require_person_key(ledger, officer, officer_id, JUSTIFY_ROLES, "officer")
     if requester is not None and requester_envelope is not None:

@@ -32,6 +32,9 @@ GapState = Literal["bare", "justified", "approved", "fault", "fault_approved", "
 APPROVED_STATES = frozenset({"approved", "fault_approved", "not_required"})
 Explanation = StopJustification | GapFault
 REQUESTER_REASONS = (1, 3)
+#: Findings a decision to stop recording can explain (A2 Art.11); overlaps, out-of-order or altered
+#: files are not pauses, so only a technical fault record (A2 Art.8) can explain them.
+STOP_GAP_TYPES = ("gap", "missing_seq")
 _GAP_FIELDS = ("device_id", "after_seq", "before_seq", "start_ns", "end_ns")
 
 
@@ -68,6 +71,9 @@ def explanation_problems(rec: Explanation, gap: Gap | None, signers: set[str] | 
         differ = [f for f in _GAP_FIELDS if getattr(rec, f) != getattr(gap, f)]
         if differ:
             out.append(f"the {what} does not restate its gap: {', '.join(differ)} differ")
+        if isinstance(rec, StopJustification) and gap.gap_type not in STOP_GAP_TYPES:
+            out.append(f"a {gap.gap_type} finding is not a pause in recording: a stop justification cannot "
+                       "explain it (record a technical fault instead)")
         if gap.officer_id and gap.officer_id != rec.officer_id:
             out.append(f"the gap was recorded by officer {gap.officer_id}, but the {what} is by {rec.officer_id}")
     bad = _signed_by(rec.officer_id, JUSTIFY_ROLES, signers, enrolled, "officer")

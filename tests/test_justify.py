@@ -290,3 +290,22 @@ def test_justification_signed_by_another_officer_is_reported(gap_dock):
     assert "is a person key" not in res.output
     assert states[d.gaps[1]].state == "bare" and states[d.gaps[0]].state == "bare"
     assert any("officer-8" in p for p in states[d.gaps[1]].problems)
+
+
+def test_only_pauses_take_a_stop_justification(gap_dock):
+    """An overlap is not a pause (A2 Art.11 cannot explain it); a technical fault record can (A2 Art.8).
+    The finding is sealed with the dock key, as the offload signs its continuity records."""
+    from ledger.keys import load_signer
+    from ledger.records import Gap
+
+    d = gap_dock
+    with d.ledger() as lg:
+        seg = lg.by_hash(d.gaps[0]).record
+        overlap = Gap(gap_type="overlap", device_id=seg.device_id, after_seq=3, before_seq=4, officer_id=OFFICER,
+                      case_id="case-77", start_ns=seg.start_ns, end_ns=seg.end_ns, detail="starts 5 s early")
+        oid = lg.append(seal(overlap, load_signer(d.root / "keys" / "dock.key")), require_trusted=True).entry_hash
+    res = _justify(d, oid, 2)
+    assert res.exit_code == 3 and "is an overlap finding, not a pause" in res.output
+    res = d.run("gaps", "fault", oid[:12], "--cause", "device_fault", *d.officer_args(), "--note", "clock jumped")
+    assert res.exit_code == 0, res.output
+    assert _states(d, "--unapproved") == {oid: "fault"}
