@@ -138,14 +138,20 @@ class MqttClient:
     ``on_message`` runs on paho's network thread; the PUBACK for a QoS 1 message is sent only
     after it returns, so a handler that stores before returning gives at-least-once delivery.
     A handler that raises is logged and the message counts as delivered for the broker.
+    ``on_connect(session_present)`` runs after every successful (re)connect, also on paho's
+    thread: the place to re-send ``init`` for unfinished transfers.
     """
 
     def __init__(self, cfg: BrokerConfig, client_id: str, *,
                  on_message: Callable[[Received], None] | None = None,
+                 on_connect: Callable[[bool], None] | None = None,
                  clean_start: bool = False, session_expiry_s: int | None = None):
         self.cfg = cfg
         self.client_id = client_id
         self._on_message = on_message
+        self._on_connect = on_connect
+        self.generation = 0
+        """Successful connections so far: a change tells a loop that a reconnect happened."""
         self._clean_start = clean_start
         self._session_expiry = cfg.session_expiry_s if session_expiry_s is None else session_expiry_s
         self._cond = threading.Condition()
@@ -181,6 +187,8 @@ class MqttClient:
         with self._cond:
             self._connack = reason_code
             self._connected = not reason_code.is_failure
+            if self._connected:
+                self.generation += 1
             self._session_present = bool(getattr(flags, "session_present", False))
             self._max_packet = getattr(properties, "MaximumPacketSize", None) if properties else None
             self._cond.notify_all()
@@ -193,6 +201,11 @@ class MqttClient:
                      self.client_id, self._session_present)
         if resubscribe:
             client.subscribe([(f, paho.SubscribeOptions(qos=q)) for f, q in subs])
+        if self._connected and self._on_connect is not None:
+            try:
+                self._on_connect(self._session_present)
+            except Exception:
+                log.exception("on_connect handler failed")
 
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._cond:

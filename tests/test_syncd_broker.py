@@ -282,7 +282,9 @@ def test_cut_mid_chunk_paho_resends_the_whole_message_after_reconnect(mosquitto,
     archive_in = Inbox()
     archive = _client(broker, "archive", auth="plain", inbox=archive_in)
     archive.subscribe(list(p.ARCHIVE_SUBSCRIPTIONS))
-    dock = MqttClient(broker.client_config("dock-a", auth="plain", port=relay.port), "dock-a")
+    connects: list[bool] = []
+    dock = MqttClient(broker.client_config("dock-a", auth="plain", port=relay.port), "dock-a",
+                      on_connect=connects.append)
     dock.connect()
     chunk = bytes(range(256)) * 4096  # 1 MiB
     header = p.ChunkHeader.for_data(0, chunk)
@@ -290,6 +292,7 @@ def test_cut_mid_chunk_paho_resends_the_whole_message_after_reconnect(mosquitto,
     handle = dock.publish(p.seg_topic("dock-a", FILE_ID, 0), chunk, user_properties=header.user_properties())
     assert handle.wait(15).value == 0
     assert relay.connections == 2, "the client must have reconnected once"
+    assert dock.generation == 2 and connects == [False, True], "on_connect runs on every (re)connect"
     got = archive_in.get(10)
     msg = p.decode_dock_message(got.topic, got.payload, got.user_properties)
     assert msg.body.header == header and msg.body.data == chunk
