@@ -309,3 +309,14 @@ def test_only_pauses_take_a_stop_justification(gap_dock):
     res = d.run("gaps", "fault", oid[:12], "--cause", "device_fault", *d.officer_args(), "--note", "clock jumped")
     assert res.exit_code == 0, res.output
     assert _states(d, "--unapproved") == {oid: "fault"}
+
+
+def test_justification_of_a_record_that_is_not_a_gap_is_reported(gap_dock):
+    d = gap_dock
+    with d.ledger() as lg:
+        seg = next(lg.entries(kind="segment"))
+        body = StopJustification(gap=seg.entry_hash, device_id=seg.body["device_id"], reason=2, officer_id=OFFICER,
+                                 note="points at a segment")
+        lg.append(seal(body, d.signer(OFFICER)), require_trusted=True)
+    res = d.run("ledger", "verify", str(d.ledger_path))
+    assert res.exit_code == 3 and "which is not an earlier gap record" in res.output

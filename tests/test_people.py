@@ -104,3 +104,25 @@ def test_person_enrolled_by_an_officer_key_is_reported_by_verify(gap_dock):
         "(only the ledger's root, a dock or an admin person may)"]
     res = d.run("ledger", "verify", str(d.ledger_path))
     assert res.exit_code == 3 and "may not enroll people" in res.output
+
+
+def test_person_enrollments_verify_at_the_archive_too(gap_dock, tmp_path):
+    """The dock's person enrollments travel verbatim: at the archive the dock key is enrolled as a dock,
+    and the same envelopes (same bytes, same entry hashes) verify there and name the same people."""
+    from ledger.enroll import create_rooted, enroll, public_of
+    from ledger.keys import Signer
+    from ledger.people import require_person_key
+    from ledger.store import Ledger
+
+    d = gap_dock
+    admin = Signer.generate()
+    dock = load_signer(d.root / "keys" / "dock.key")
+    with Ledger.open(tmp_path / "archive.db") as archive, d.ledger() as lg:
+        create_rooted(archive, admin, "archive-admin")
+        enroll(archive, admin, "dock", "dock-j", public_of(dock))
+        envelopes = [e.envelope for e in lg.entries(kind="enrollment") if e.body["subject_type"] == "person"]
+        copied = archive.append_many(envelopes, require_trusted=True)
+        assert {e.entry_hash for e in copied} == {p.entry_hash for p in people(lg)}
+        assert [p.person_id for p in people(archive)] == list(PEOPLE)
+        assert require_person_key(archive, d.signer("super-1"), "super-1", ("supervisor",), "supervisor")
+        assert verify_ledger(archive).ok
