@@ -142,10 +142,13 @@ class MqttClient:
     thread: the place to re-send ``init`` for unfinished transfers.
     """
 
-    def __init__(self, cfg: BrokerConfig, client_id: str, *,
+    def __init__(self, cfg: BrokerConfig, client_id: str | None = None, *,
                  on_message: Callable[[Received], None] | None = None,
                  on_connect: Callable[[bool], None] | None = None,
                  clean_start: bool = False, session_expiry_s: int | None = None):
+        client_id = client_id or cfg.client_id or cfg.username
+        if not client_id:
+            raise ConfigError("broker: set client_id (the dock id, or 'archive') in the [broker] section")
         self.cfg = cfg
         self.client_id = client_id
         self._on_message = on_message
