@@ -70,30 +70,43 @@ def entry_hash_of(envelope_bytes: bytes) -> str:
     return hashlib.sha256(envelope_bytes).hexdigest()
 
 
+_FIELDS_CACHE: dict[type, tuple[tuple[str, ...], str | None, bool]] = {}
+
+
+def _index_plan(cls: type) -> tuple[tuple[str, ...], str | None, bool]:
+    """Which index columns a body class has, where its start time is, whether it has a hook."""
+    plan = _FIELDS_CACHE.get(cls)
+    if plan is None:
+        fields = cls.model_fields
+        direct = tuple(name for name in INDEX_COLUMNS if name in fields)
+        start_alt = None
+        if "start_ns" not in fields:
+            start_alt = next((a for a in ("started_ns", "measured_ns", "enrolled_ns") if a in fields), None)
+        plan = _FIELDS_CACHE[cls] = (direct, start_alt, callable(getattr(cls, "ledger_index", None)))
+    return plan
+
+
 def index_columns(model: Body) -> dict[str, Any]:
     """Columns the ledger indexes a record by (A2 Art.15: case, officer, device, time).
 
     A body model may define ``ledger_index()`` returning extra or different values; this is
     how later kinds choose their own index columns without touching the store.
     """
+    direct, start_alt, hook = _index_plan(type(model))
+    values = model.__dict__
     cols: dict[str, Any] = {}
-    for name in INDEX_COLUMNS:
-        value = getattr(model, name, None)
+    for name in direct:
+        value = values[name]
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             cols[name] = value
-    if "start_ns" not in cols:
-        for alt in ("started_ns", "measured_ns", "enrolled_ns"):
-            value = getattr(model, alt, None)
-            if isinstance(value, int):
-                cols["start_ns"] = value
-                break
-    if "end_ns" not in cols and isinstance(getattr(model, "ended_ns", None), int):
-        cols["end_ns"] = model.ended_ns  # type: ignore[attr-defined]
+    if start_alt is not None and isinstance(values[start_alt], int):
+        cols["start_ns"] = values[start_alt]
+    if "end_ns" not in cols and isinstance(values.get("ended_ns"), int):
+        cols["end_ns"] = values["ended_ns"]
     if isinstance(model, Enrollment) and model.subject_type == "device":
         cols["device_id"] = model.subject_id
-    hook = getattr(model, "ledger_index", None)
-    if callable(hook):
-        cols.update({k: v for k, v in hook().items() if k in INDEX_COLUMNS})
+    if hook:
+        cols.update({k: v for k, v in model.ledger_index().items() if k in INDEX_COLUMNS})  # type: ignore[attr-defined]
     return cols
 
 
@@ -492,13 +505,20 @@ class Ledger:
         rows: list[tuple] = []
         nodes: list[tuple] = []
         pending: dict[str, PublicKey] = {}
-        existing_lookup = conn.execute
+        existing: dict[str, tuple[int, int]] = {}
+        hashes = list({p.entry_hash for p in prepared})
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for h, idx0, rec in conn.execute(
+                f"SELECT entry_hash, idx, received_ns FROM entries WHERE entry_hash IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                existing[h] = (idx0, rec)
         for p in prepared:
             dup = batch_seen.get(p.entry_hash)
             if dup is None:
-                row = existing_lookup(
-                    "SELECT idx, received_ns FROM entries WHERE entry_hash = ?", (p.entry_hash,)
-                ).fetchone()
+                row = existing.get(p.entry_hash)
                 if row is not None:
                     dup = Entry(row[0], p.envelope.kind, p.entry_hash, p.envelope, p.leaf, row[1], p.body)
             if dup is not None:

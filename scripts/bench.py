@@ -1,5 +1,6 @@
 """Benchmarks: ``scripts/bench.py <name> [options]``. Each benchmark registers a subcommand.
 
+    .venv/bin/python scripts/bench.py ledger      # appends/s, proofs at 1M entries, verification (issue 2)
     .venv/bin/python scripts/bench.py offload     # dock offload vs rsync -a, peak RSS (issue 5)
 """
 
@@ -12,12 +13,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import bench_ledger  # noqa: E402
 import bench_offload  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="bodycam benchmarks")
     sub = ap.add_subparsers(dest="cmd", required=True)
+    bench_ledger.add_parser(sub)
     bench_offload.add_parser(sub)
     args = ap.parse_args(argv)
     return int(args.func(args) or 0)
