@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.signature_image import SignatureImage, store_signature_image
+from agent.signature_image import SignatureImage, check_signature_image, store_signature_image
 from agent.store import DockStore
 from ledger.envelope import Envelope, body, seal
 from ledger.errors import BodycamError, RefusedError
@@ -56,10 +56,9 @@ def resolve_entry(ledger: Ledger, ref: str, kinds: tuple[str, ...]) -> Entry:
         raise BodycamError(f"{ref!r} is not an entry hash; use the id `bodycam gaps` shows (6+ hex digits)")
     if len(ref) == 64:
         entry = ledger.by_hash(ref)
-        matches = [entry] if entry is not None else []
+        matches = [entry] if entry is not None and entry.kind in kinds else []
     else:
         matches = [e for k in kinds for e in ledger.entries(kind=k) if e.entry_hash.startswith(ref)]
-    matches = [e for e in matches if e.kind in kinds] if len(ref) == 64 else matches
     if not matches:
         raise BodycamError(f"no {what} {ref} in {ledger.path}; list them with `bodycam gaps`")
     if len(matches) > 1:
@@ -132,10 +131,15 @@ def _image_used_elsewhere(ledger: Ledger, sha256: str, gap_hash: str) -> str | N
 
 
 def requester_sign(ledger: Ledger, gap_ref: str, requester: Signer, *, reason: int, officer_id: str, note: str,
-                   requester_name: str, basis: str | None = None) -> Envelope:
+                   requester_name: str | None = None, basis: str | None = None) -> Envelope:
     """The requester's signature over the justification body, made where the requester is (a
     detached step): the officer later passes the envelope to ``justify_gap``."""
     gap_entry, _ = _gap_of(ledger, gap_ref)
+    person = ledger.enrollment(requester.keyid)
+    if person is None or person.subject_type != "person":
+        raise RefusedError(f"the requester key {requester.keyid[:16]}… is not enrolled in this ledger as a person; "
+                           "enroll it with `bodycam person enroll` first")
+    requester_name = requester_name or person.name or person.subject_id
     rec = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
                              requester=Requester(name=requester_name, keyid=requester.keyid))
     return seal(rec, requester)
@@ -186,8 +190,6 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
             raise BodycamError("a signature image needs the dock store to keep it; configure [agent] store_dir")
         if not requester_name:
             raise RefusedError("--requester-name is required with --requester-signature (whose signature is it?)")
-        from agent.signature_image import check_signature_image
-
         image, _ = check_signature_image(requester_image)  # refuse before anything is stored
         used = _image_used_elsewhere(ledger, image.sha256, gap_entry.entry_hash)
         if used:

@@ -164,7 +164,7 @@ def justify(ctx: click.Context, gap_id: str, reason: int, officer_id: str, offic
             if requester is None:
                 raise click.UsageError("--requester-sign-out needs --requester-key")
             env = requester_sign(ledger, gap_id, requester, reason=reason, officer_id=officer_id, note=note,
-                                 basis=basis, requester_name=requester_name or "requester")
+                                 basis=basis, requester_name=requester_name)
             requester_sign_out.write_text(json.dumps(env.to_json(), indent=2) + "\n", encoding="utf-8")
             click.echo(f"requester signature written to {requester_sign_out}; the officer appends it with "
                        f"`bodycam justify {gap_id} ... --requester-envelope {requester_sign_out}`")
