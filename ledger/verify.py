@@ -266,48 +266,51 @@ class _Verifier:
         return h
 
     def check_tree(self, size: int) -> None:
-        """Every stored node must hash its stored children; level 0 is the recomputed leaves."""
+        """Every stored node must hash its stored children; level 0 is the recomputed leaves.
+
+        By induction every stored node then equals the node recomputed from the envelopes, so
+        proofs served from the stored tree are proofs about these envelopes."""
         conn = self.ledger.conn
         below = self.leaves
         level = 1
         while size >> level:
             count = size >> level
-            rows = conn.execute("SELECT idx, hash FROM merkle_nodes WHERE level = ? ORDER BY idx", (level,))
             current = bytearray()
             expect = 0
-            bad = 0
+            rows = conn.execute(
+                "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx < ? ORDER BY idx", (level, count)
+            )
             for i, node in rows:
-                node = bytes(node)
-                if i != expect or i >= count:
-                    bad += 1
+                if i != expect:
                     break
-                want = merkle.node_hash(bytes(below[64 * i : 64 * i + 32]), bytes(below[64 * i + 32 : 64 * i + 64]))
-                if node != want:
-                    bad += 1
+                left, right = bytes(below[64 * i : 64 * i + 32]), bytes(below[64 * i + 32 : 64 * i + 64])
+                if bytes(node) != merkle.node_hash(left, right):
                     self.problem(
                         None,
                         None,
                         "merkle",
-                        f"stored node (level {level}, index {i}) does not hash "
-                        f"its children (leaves {i << level}..{((i + 1) << level) - 1})",
+                        f"stored node (level {level}, index {i}) does not hash its "
+                        f"children (covers entries {i << level}..{((i + 1) << level) - 1})",
                     )
-                    break
+                    return
                 current += node
                 expect += 1
-            if not bad and expect != count:
-                self.problem(None, None, "merkle", f"level {level} holds {expect} nodes, expected {count}")
-                bad += 1
-            elif bad and not self.report.problems:
-                self.problem(None, None, "merkle", f"unexpected nodes at level {level}")
-            if bad:
+            if expect != count:
+                self.problem(
+                    None,
+                    None,
+                    "merkle",
+                    f"stored node (level {level}, index {expect}) is missing "
+                    f"(covers entries {expect << level}..{((expect + 1) << level) - 1})",
+                )
                 return
             below = current
             level += 1
         extra = conn.execute(
-            "SELECT count(*) FROM merkle_nodes WHERE level >= 1 AND idx >= (? >> level)", (size,)
+            "SELECT count(*) FROM merkle_nodes WHERE level < 1 OR idx >= (? >> level)", (size,)
         ).fetchone()[0]
         if extra:
-            self.problem(None, None, "merkle", f"{extra} stored nodes lie beyond the tree of size {size}")
+            self.problem(None, None, "merkle", f"{extra} stored nodes lie outside the tree of size {size}")
 
     def check_checkpoints(self, stored: list, size: int) -> None:
         log_keys = [(idx, rec) for idx, rec in self.ctx.enrolled.values() if rec.subject_type in CHECKPOINT_KEY_TYPES]
