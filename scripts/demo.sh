@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The whole system end to end on one machine: set up if needed, then run a bureau archive and
+# two docks with emulated recorders of different makes, through every step that exists.
+# Prints `DATA <path>` (kept afterwards for inspection); stops everything it started, also on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+bash scripts/setup.sh >&2
+
+BC="$ROOT/.venv/bin/bodycam"
+PY="$ROOT/.venv/bin/python"
+DATA=${BODYCAM_DEMO_DATA:-$(mktemp -d /tmp/bodycam-demo.XXXXXX)}
+mkdir -p "$DATA"
+echo "DATA $DATA"
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'echo "demo: interrupted" >&2; exit 130' INT TERM
+
+step() { printf '\n== %s\n' "$*"; }
+
+# start_bg NAME WANT_PREFIX CMD...: start CMD in the background; wait for a stdout line starting
+# with WANT_PREFIX and print its remainder.
+start_bg() {
+  local name=$1 want=$2; shift 2
+  local out="$DATA/logs/$name.out"
+  mkdir -p "$DATA/logs"
+  "$@" >"$out" 2>"$DATA/logs/$name.err" &
+  PIDS+=($!)
+  local pid=$!
+  for _ in $(seq 1 300); do
+    if line=$(grep -m1 "^$want " "$out" 2>/dev/null); then
+      echo "${line#"$want "}"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { echo "demo: $name exited early:" >&2; cat "$DATA/logs/$name.err" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "demo: $name did not print $want in time" >&2
+  return 1
+}
+
+step "1. Deployment folders: the bureau archive and two docks (keys are created 0600)"
+[ -f "$DATA/archive/bodycam.toml" ] || "$BC" init --role archive --dir "$DATA/archive"
+for d in north south; do
+  [ -f "$DATA/dock-$d/bodycam.toml" ] || "$BC" init --role dock --dir "$DATA/dock-$d" --name "dock-$d"
+done
+ls -l "$DATA/dock-north/keys"
+
+step "2. Two emulated recorders of different makes on real pseudo-terminals"
+NOW=$(date -u +%s)
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+mkdir -p "$DATA/recorders"
+# Recorder A (GA/T 947 ZFY family): clock drifted three minutes slow; two back-to-back segments.
+cat > "$DATA/recorders/zfy.toml" <<TOML
+serial = "ZF00077"
+officer_id = "010203"
+officer_name = "张三"
+unit_id = "440100000000"
+password = "000000"
+battery_pct = 96
+storage_total_mib = 60872
+storage_free_mib = 30000
+clock_offset_s = -180.0
+clock_drift_ppm = 40
+
+[[recordings]]
+start = "$(iso $((NOW - 3600)))"
+duration_s = 4
+count = 2
+width = 320
+height = 240
+fps = 10
+TOML
+# Recorder B (JSON lines): accurate clock; a 10-minute pause between two recordings (a gap).
+cat > "$DATA/recorders/jsonl.toml" <<TOML
+serial = "JL-2231"
+officer_id = "010204"
+officer_name = "李四"
+unit_id = "440100000000"
+battery_pct = 88
+storage_total_mib = 60000
+storage_free_mib = 41000
+clock_offset_s = 0.4
+clock_drift_ppm = -5
+
+[[recordings]]
+start = "$(iso $((NOW - 5400)))"
+duration_s = 4
+count = 1
+gap_after_s = 600
+width = 320
+height = 240
+fps = 10
+
+[[recordings]]
+duration_s = 4
+width = 320
+height = 240
+fps = 10
+TOML
+export BODYCAM_ZFY_PASSWORD=000000
+PORT_A=$(start_bg emu-zfy PORT "$BC" emulate --profile zfy-e12-gat947 --state "$DATA/recorders/zfy.toml" \
+  --mount-root "$DATA/dock-north/mnt")
+PORT_B=$(start_bg emu-jsonl PORT "$BC" emulate --profile jsonl-epoch-ms --state "$DATA/recorders/jsonl.toml" \
+  --mount-root "$DATA/dock-south/mnt")
+echo "recorder A (zfy-e12-gat947) on $PORT_A, recorder B (jsonl-epoch-ms) on $PORT_B"
+
+step "3. Readiness before a shift (A2 Art.12-13): battery, card space, clock"
+(cd "$DATA/dock-north" && "$BC" device status --port "$PORT_A" --profile zfy-e12-gat947)
+(cd "$DATA/dock-south" && "$BC" device status --port "$PORT_B" --profile jsonl-epoch-ms)
+(cd "$DATA/dock-north" && "$BC" fleet status)
+
+step "9. The archive ledger: a signed checkpoint, an inclusion proof, full verification"
+"$BC" ledger checkpoint "$DATA/archive/ledger.db" --key "$DATA/archive/keys/log.key"
+"$BC" ledger proof "$DATA/archive/ledger.db" --index 0 --json
+"$BC" ledger verify "$DATA/archive/ledger.db"
+for d in north south; do "$BC" ledger verify "$DATA/dock-$d/ledger.db"; done
+
+step "Done. Everything is in $DATA"
