@@ -30,7 +30,14 @@ _TYPE_RE = re.compile(r"application/vnd\.bodycam\.([a-z][a-z0-9_]*(?:\.[a-z][a-z
 _KEYID_RE = re.compile(r"[0-9a-f]{64}\Z")
 _ENVELOPE_KEYS = frozenset({"payloadType", "payload", "signatures"})
 _SIG_KEYS = frozenset({"keyid", "sig"})
-_ENVELOPE_DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+
+
+def _envelope_text(env: Envelope, obj: dict) -> str:
+    """RFC 8785 form of a validated envelope. Every value is base64, lowercase hex or matches the
+    payloadType pattern, so none needs escaping and keys sort as written: plain formatting is
+    the canonical form, several times faster than a JSON encoder."""
+    sigs = ",".join('{"keyid":"%s","sig":"%s"}' % (s["keyid"], s["sig"]) for s in obj["signatures"])  # noqa: UP031
+    return '{"payload":"%s","payloadType":"%s","signatures":[%s]}' % (obj["payload"], env.payload_type, sigs)  # noqa: UP031
 
 
 def payload_type_for(kind: str) -> str:
@@ -115,7 +122,7 @@ class Envelope:
         env = cls.from_json(obj)
         # from_json has checked every value's type and that all of them are ASCII (base64, hex,
         # the payloadType pattern), so the fast encoder yields the RFC 8785 form here.
-        if _ENVELOPE_DUMPS(obj).encode("ascii") != data:
+        if _envelope_text(env, obj).encode("ascii") != data:
             raise FormatError("envelope is not in RFC 8785 canonical form (key order, spacing or escaping)")
         object.__setattr__(env, "_bytes", data)
         return env
