@@ -129,24 +129,38 @@ def _passphrase(passphrase_env: str | None) -> bytes | None:
 
 
 def write_private_key(path: Path | str, signer: Signer, passphrase_env: str | None = None) -> None:
-    """Write ``signer``'s key to a new file created 0600 (O_EXCL: never over an existing key)."""
+    """Write ``signer``'s key to a new file, mode 0600 from its creation, never over an existing one.
+
+    The key is written and fsynced under a temporary name created with O_EXCL and mode 0600
+    (so no other process can open it in between), then hard-linked to ``path``: the link
+    fails if ``path`` exists, and ``path`` never holds a partly written key.
+    """
     path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise KeyFileError(f"{path} already exists; refusing to overwrite a key (move it away first)")
     pem = signer.private_pem(_passphrase(passphrase_env))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), PRIVATE_MODE)
-    except FileExistsError:
-        raise KeyFileError(f"{path} already exists; refusing to overwrite a key (move it away first)") from None
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), PRIVATE_MODE)
     except OSError as exc:
-        raise KeyFileError(f"cannot create {path}: {exc.strerror}") from None
+        raise KeyFileError(f"cannot create a key file in {path.parent}: {exc.strerror}") from None
     try:
         os.fchmod(fd, PRIVATE_MODE)  # the umask may have removed bits, never added; make it exact
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
             fh.flush()
             os.fsync(fh.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise KeyFileError(f"{path} already exists; refusing to overwrite a key (move it away first)") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def generate_key_file(path: Path | str, passphrase_env: str | None = None) -> Signer:

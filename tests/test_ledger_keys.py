@@ -35,6 +35,7 @@ def test_generated_file_is_0600_even_with_a_permissive_umask(tmp_path: Path) -> 
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "k.pem").stat().st_mode)
     assert mode == 0o600
+    assert os.listdir(tmp_path) == ["k.pem"]  # no temporary file left behind
     assert b"BEGIN PRIVATE KEY" in (tmp_path / "k.pem").read_bytes()
     assert load_signer(tmp_path / "k.pem").keyid == signer.keyid
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import merkle
 from ledger.checkpoint import Checkpoint, verify_checkpoint
@@ -137,3 +140,30 @@ def test_gap_index_columns(ledger_setup) -> None:
         row = lg.conn.execute("SELECT kind, device_id, case_id, start_ns, end_ns FROM entries WHERE idx = ?",
                               (e.idx,)).fetchone()
         assert row == ("gap", "cam-1", "case-1", T0_NS, T0_NS + 5)
+
+
+_ROOT, _DEV = Signer.generate(), Signer.generate()
+_ENVS = [seal(enrollment(_ROOT, "ledger_root", "dock-1"), _ROOT)] + [
+    seal(segment("cam-1", i, "0" * 64), _DEV) for i in range(40)
+]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=12), st.data())
+def test_any_batching_gives_the_reference_tree(batches: list[int], data: st.DataObject) -> None:
+    """However appends are batched (and repeated), the stored tree is RFC 9162's tree."""
+    with tempfile.TemporaryDirectory() as d, Ledger.open(Path(d) / "l.db") as lg:
+        pos = 0
+        for size in batches:
+            chunk = _ENVS[pos : pos + size]
+            if data.draw(st.booleans()) and pos:
+                chunk = [_ENVS[data.draw(st.integers(0, pos - 1))], *chunk]  # a duplicate: no new entry
+            lg.append_many(chunk)
+            pos = min(pos + size, len(_ENVS))
+        leaves = [merkle.leaf_hash(e.to_bytes()) for e in _ENVS[:pos]]
+        assert lg.size == pos
+        n = data.draw(st.integers(1, pos))
+        assert lg.root(n) == merkle.root_from_leaves(leaves[:n])
+        i, m = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n))
+        assert lg.inclusion_proof(i, n) == merkle.inclusion_path_from_leaves(i, leaves[:n])
+        assert lg.consistency_proof(m, n) == merkle.consistency_proof_from_leaves(m, leaves[:n])
