@@ -61,6 +61,19 @@ class RecorderGoneError(BodycamError):
     """The recorder's storage vanished mid-offload (unplugged)."""
 
 
+class _FileVanished(BodycamError):
+    """One listed file could not be opened while the recorder is still there: noted, not fatal."""
+
+
+def _same_dir(mount: Path, mount_fd: int) -> bool:
+    """Is ``mount`` still the folder we opened (not removed, not an empty mount point)?"""
+    try:
+        a, b = os.stat(mount), os.fstat(mount_fd)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 class OffloadIncomplete(BodycamError):
     """The offload stopped before every file was ledgered; ``summary`` says how far it got.
 
@@ -225,7 +238,7 @@ def offload(
     ctx = _Run(device_id, device_signer, dock_signer, ledger, store, session, officer_id, case_id, activity,
                unit, cont.Correction(offset_ns, tolerance_ns, calibration),
                cont.Policy(gap_bound_ns=gap_bound_ns), recorder_tz, clock, summary)
-    error: BodycamError | None = None
+    error: Exception | None = None
     try:
         wait_for_mount(mount, mount_wait_s, stop)
         listing = list_recorder_files(mount, media_dirs)
@@ -243,7 +256,10 @@ def offload(
                     raise OffloadIncomplete("the offload was stopped on request; dock again to finish",
                                             summary)
                 meter.current = display_name(f.source_name)
-                state = ctx.one_file(mount, mount_fd, f, state, meter)
+                try:
+                    state = ctx.one_file(mount, mount_fd, f, state, meter)
+                except (UnsafeNameError, _FileVanished) as exc:
+                    summary.problems.append(str(exc))
                 meter.files_done += 1
         finally:
             os.close(mount_fd)
@@ -252,9 +268,11 @@ def offload(
         error = exc
     except (DiskFullError, RecorderGoneError, SourceReadError, MountError, MountTimeoutError) as exc:
         error = exc
-    except BodycamError as exc:
-        error = exc
+    except Exception as exc:  # a malfunction: still close the session, then let it surface as it is
         summary.status = "failed"
+        summary.seconds = monotonic() - t_start
+        _close_session(ctx, exc)
+        raise
     summary.seconds = monotonic() - t_start
     _close_session(ctx, error)
     if error is None:
@@ -313,6 +331,7 @@ class _Run:
                     self.summary.already += 1
                     return state
                 os.lseek(fd, 0, os.SEEK_SET)
+                meter.total += f.size  # read a second time, into the store
             blob = self.store.ingest_fd(fd, expected_size=f.size, progress=meter.add, what=what)
         finally:
             os.close(fd)
@@ -356,15 +375,14 @@ class _Run:
         except UnsafeNameError:
             raise
         except OSError as exc:
-            if exc.errno in _GONE and not mount.is_dir():
+            if exc.errno not in _GONE:
+                raise
+            if not _same_dir(mount, mount_fd):
                 raise RecorderGoneError(
                     f"recorder storage {mount} vanished while offloading (unplugged?); "
                     "re-dock the recorder to offload the rest") from exc
-            if exc.errno in _GONE:
-                raise RecorderGoneError(
-                    f"{display_name(f.source_name)} disappeared from the recorder while offloading; "
-                    "re-dock the recorder to offload the rest") from exc
-            raise
+            raise _FileVanished(f"{display_name(f.source_name)}: listed but gone when read "
+                                f"({exc.strerror}); not offloaded") from exc
 
     def _segment(self, d: cont.Decision, pr: ProbeResult, size: int, device_start: str,
                  flags: list[str]) -> Segment:
@@ -418,7 +436,7 @@ def _clip(text: str) -> str:
     return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
 
 
-def _close_session(ctx: _Run, error: BodycamError | None) -> None:
+def _close_session(ctx: _Run, error: Exception | None) -> None:
     s = ctx.summary
     if error is None:
         s.status = "completed"

@@ -201,7 +201,11 @@ def hash_fd(fd: int, chunk_size: int = CHUNK_SIZE, progress: Progress | None = N
     buf = memoryview(bytearray(chunk_size))
     total = 0
     while True:
-        n = os.readv(fd, [buf])
+        try:
+            n = os.readv(fd, [buf])
+        except OSError as exc:
+            raise SourceReadError(f"reading failed after {total} bytes: {exc.strerror}; re-dock the "
+                                  "recorder to resume") from exc
         if n == 0:
             return h.hexdigest(), total
         h.update(buf[:n])

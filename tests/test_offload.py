@@ -272,6 +272,19 @@ def test_unplugged_mid_offload_records_a_partial_session_and_next_dock_completes
     assert len(dock.gaps()) == 1  # the 58 s gap, found once
 
 
+def test_a_file_gone_while_the_recorder_stays_is_noted_and_the_rest_offloaded(dock):
+    files = recorder_card(dock.mount)
+
+    def delete_b(p):
+        if files["b"].exists():
+            files["b"].unlink()
+
+    s = dock.run(progress=delete_b)
+    assert (s.segments, s.complete) == (2, True)
+    assert any("listed but gone" in p for p in s.problems)
+    assert "listed but gone" in dock.sessions_closed()[0]["detail"]
+
+
 def test_altered_file_is_appended_and_flagged(dock):
     files = recorder_card(dock.mount)
     dock.run()
