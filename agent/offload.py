@@ -180,16 +180,26 @@ def _binding(case_id: str | None, activity: str | None) -> str:
 
 
 class _Meter:
+    """Counts bytes for the progress bar, and is where a stop request interrupts a long file:
+    raising inside the store's copy discards the partial temporary file."""
+
     def __init__(self, total: int, files_total: int, cb: Callable[[Progress], None] | None,
-                 monotonic: Callable[[], float]):
+                 monotonic: Callable[[], float], stop: threading.Event | None, summary: OffloadSummary):
         self.total, self.files_total, self.cb, self.monotonic = total, files_total, cb, monotonic
+        self.stop, self.summary = stop, summary
         self.done = 0
         self.files_done = 0
         self.t0 = monotonic()
         self.current = ""
 
+    def check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise OffloadIncomplete("the offload was stopped on request; nothing partial was kept - "
+                                    "dock again to finish", self.summary)
+
     def add(self, n: int) -> None:
         self.done += n
+        self.check_stop()
         if self.cb is None:
             return
         dt = max(self.monotonic() - self.t0, 1e-9)
@@ -248,13 +258,12 @@ def offload(
         for hole in holes:  # cannot happen in an intact ledger; `ledger verify` names the entries
             summary.problems.append(f"{hole.gap_type}: {hole.detail}")
         ctx.seen_findings = prior_findings(ledger, device_id)
-        meter = _Meter(sum(f.size for f in listing.files), len(listing.files), progress, monotonic)
+        meter = _Meter(sum(f.size for f in listing.files), len(listing.files), progress, monotonic, stop,
+                       summary)
         mount_fd = open_mount(mount)
         try:
             for f in _time_order(listing.files, recorder_tz):
-                if stop is not None and stop.is_set():
-                    raise OffloadIncomplete("the offload was stopped on request; dock again to finish",
-                                            summary)
+                meter.check_stop()
                 meter.current = display_name(f.source_name)
                 try:
                     state = ctx.one_file(mount, mount_fd, f, state, meter)

@@ -23,6 +23,7 @@ from agent.offload import (
     offload,
     open_session,
 )
+from agent.segments import segment_rows
 from agent.store import DiskFullError, DockStore
 from ledger.enroll import create_rooted, enroll, public_of
 from ledger.envelope import verify_signatures
@@ -134,6 +135,10 @@ def test_offload_signs_chains_and_finds_the_gap(dock):
     closed = dock.sessions_closed()
     assert closed[0]["status"] == "completed" and closed[0]["files"] == 3
     assert verify_ledger(dock.ledger).ok
+    rows = segment_rows(dock.ledger, DEVICE)
+    assert [(r.seq, r.codec, r.decodable) for r in rows] == [(0, "fmp4", True), (1, "h264", True),
+                                                             (2, "fmp4", True)]
+    assert rows[0].as_dict()["start"] == "2026-11-30T08:15:00.000Z"
     # the recorder is left untouched (nothing is deleted in this issue)
     assert all(p.exists() for p in files.values())
 
@@ -153,15 +158,14 @@ def test_redocking_offloads_only_what_is_new(dock):
     assert last.prev == dock.segments()[2].entry_hash
 
 
-def test_waits_for_the_mount_to_appear(dock):
-    def mount_later():
-        time.sleep(0.3)
-        tmp = dock.mount_root / ".incoming"
-        tmp.mkdir()
-        write_opencv_video(tmp / "VID_20261130_090000_0001.mp4", frames=5)
-        tmp.rename(dock.mount)
+def test_waits_for_the_mount_to_appear(dock, tmp_path):
+    """The emulator's own ``expose`` makes the folder appear the way a recorder re-enumerates."""
+    from agent.emulator import expose
 
-    t = threading.Thread(target=mount_later)
+    card = tmp_path / "card"
+    (card / "DCIM").mkdir(parents=True)
+    write_opencv_video(card / "DCIM" / "VID_20261130_090000_0001.mp4", frames=5)
+    t = threading.Timer(0.3, expose, (card, dock.mount_root, dock.mount.name))
     t.start()
     try:
         s = dock.run(mount_wait_s=10)
@@ -317,20 +321,26 @@ def test_drifted_clock_is_corrected_and_flagged(dock):
     assert b.start_ns == int(datetime(2026, 11, 30, 8, 14, 55, tzinfo=UTC).timestamp()) * NS
 
 
-def test_progress_and_stop(dock):
+def test_progress_and_stop_mid_file_keeps_nothing_partial(dock):
+    """SIGTERM in ``agent run`` sets the stop event: the file being copied is abandoned cleanly."""
     recorder_card(dock.mount)
+    dock.store.chunk_size = 4096  # several chunks per file, so the stop lands inside one
     seen = []
     stop = threading.Event()
 
     def cb(p):
         seen.append(p)
-        stop.set()
+        if p.files_done == 1:
+            stop.set()
 
-    with pytest.raises(OffloadIncomplete, match="stopped on request"):
+    with pytest.raises(OffloadIncomplete, match="stopped on request") as info:
         dock.run(progress=cb, stop=stop)
-    assert len(dock.segments()) == 1
+    assert info.value.summary.segments == 1 and len(dock.segments()) == 1
+    assert list(dock.store.tmp_dir.iterdir()) == []
+    assert dock.sessions_closed()[0]["status"] == "aborted"
     assert seen[-1].done_bytes <= seen[-1].total_bytes and seen[-1].files_total == 3
-    assert seen[-1].rate_bps > 0
+    assert seen[-1].rate_bps > 0 and seen[-1].current.endswith("0002.mp4")
+    assert dock.run().segments == 2  # the next dock finishes
 
 
 def test_unenrolled_device_and_unbound_offload_are_refused(dock):
