@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,33 @@ def test_unenrolled_device_and_unbound_offload_are_refused(dock):
         dock.run(device_signer=Signer.generate())
     with pytest.raises(OffloadError, match="case"):
         dock.run(case_id=None)
+
+
+@pytest.mark.parametrize("profile_name", ["zfy-e12-gat947", "binary-aa55-crc16"])
+def test_emulated_recorder_card_with_clock_offset(dock, tmp_path, profile_name):
+    """The emulator's own card (recorder-local names, +08:00 or UTC, mtime = end, MP4 or MJPEG
+    AVI) with a recorder clock 3 s fast: corrected times land on the true times."""
+    from datetime import datetime
+
+    from agent.emulator import expose
+    from agent.emulator_state import RecordingSpec
+    from agent.profiles import load_profile
+    from agent.videogen import plan_segments, populate
+
+    repo = Path(__file__).resolve().parents[1]
+    profile = load_profile(repo / "firmware_profiles" / f"{profile_name}.toml")
+    t0 = datetime(2026, 11, 30, 1, 0, 0, tzinfo=UTC)
+    recs = [RecordingSpec(start=t0, duration_s=2, count=2, gap_after_s=30, width=64, height=48, fps=5),
+            RecordingSpec(duration_s=1, count=1, width=64, height=48, fps=5)]
+    card = tmp_path / "card"
+    populate(card / profile.storage.media_dir, profile, recs, offset_s=3.0, label="T")
+    expose(card, dock.mount_root, dock.mount.name)
+    media_dirs = (profile.storage.media_dir.split("/")[0],)
+    s = dock.run(offset_ns=3 * NS, tolerance_ns=NS, recorder_tz=profile.tzinfo, media_dirs=media_dirs)
+    assert (s.segments, s.gaps) == (3, 1)
+    bodies = [e.record for e in dock.segments()]
+    truth = [int(p.true_start.timestamp()) * NS for p in plan_segments(recs)]
+    assert [b.start_ns for b in bodies] == truth
+    assert all(b.flags[:2] == ["time_corrected", "clock_drifted"] and b.decodable for b in bodies)
+    gap = dock.gaps()[0].record
+    assert gap.end_ns - gap.start_ns == 30 * NS
