@@ -67,9 +67,13 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.obj = AppContext(config_path=config_path)
 
 
+COMMAND_MODULES = ("ledger.cli", "bodycam.init_cmd", "agent.cli", "agent.dock_cli", "agent.justify_cli",
+                   "syncd.cli", "archive.cli")
+
+
 def _mount() -> None:
     """Mount every package's command groups. Each package owns its ``cli.py``."""
-    for modname in ("ledger.cli", "bodycam.init_cmd", "agent.cli", "agent.justify_cli", "syncd.cli", "archive.cli"):
+    for modname in COMMAND_MODULES:
         try:
             mod = __import__(modname, fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:

@@ -68,7 +68,7 @@ unit_id = "440100000000"
 password = "000000"
 battery_pct = 96
 storage_total_mib = 60872
-storage_free_mib = 30000
+storage_free_mib = 41000
 clock_offset_s = -180.0
 clock_drift_ppm = 40
 
@@ -118,6 +118,37 @@ step "3. Readiness before a shift (A2 Art.12-13): battery, card space, clock"
 (cd "$DATA/dock-north" && "$BC" device status --port "$PORT_A" --profile zfy-e12-gat947)
 (cd "$DATA/dock-south" && "$BC" device status --port "$PORT_B" --profile jsonl-epoch-ms)
 (cd "$DATA/dock-north" && "$BC" fleet status)
+
+step "4. A reference clock: chrony serving NTP on loopback (it never touches this machine's clock)"
+NTP_PORT=$("$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$DATA/chrony"
+cat > "$DATA/chrony/chrony.conf" <<CONF
+port $NTP_PORT
+bindaddress 127.0.0.1
+allow 127.0.0.1
+local stratum 8
+cmdport 0
+bindcmdaddress /
+pidfile $DATA/chrony/chronyd.pid
+driftfile $DATA/chrony/chrony.drift
+CONF
+/usr/sbin/chronyd -x -d -u root -f "$DATA/chrony/chrony.conf" >"$DATA/logs/chronyd.log" 2>&1 &
+PIDS+=($!)
+NTP="127.0.0.1:$NTP_PORT"
+for _ in $(seq 1 100); do
+  "$PY" -c "import ntplib,sys; ntplib.NTPClient().request('127.0.0.1', port=$NTP_PORT, timeout=0.2)" 2>/dev/null && break
+  sleep 0.1
+done
+echo "NTP reference at $NTP"
+
+step "5. Arm both recorders for a shift: readiness + clock calibration, signed into each dock ledger (A2 Art.13)"
+(cd "$DATA/dock-north" && "$BC" device arm --port "$PORT_A" --profile zfy-e12-gat947 --ntp-server "$NTP")
+(cd "$DATA/dock-south" && "$BC" device arm --port "$PORT_B" --profile jsonl-epoch-ms --ntp-server "$NTP")
+
+step "6. End of shift: dock both recorders; every file offloaded, hashed, probed, signed, ledgered"
+(cd "$DATA/dock-north" && "$BC" dock --port "$PORT_A" --profile zfy-e12-gat947 --case HB-2026-117 --ntp-server "$NTP")
+(cd "$DATA/dock-south" && "$BC" dock --port "$PORT_B" --profile jsonl-epoch-ms --activity patrol --ntp-server "$NTP")
+(cd "$DATA/dock-south" && "$BC" segments)
 
 step "9. The archive ledger: a signed checkpoint, an inclusion proof, full verification"
 "$BC" ledger checkpoint "$DATA/archive/ledger.db" --key "$DATA/archive/keys/log.key"
