@@ -23,7 +23,6 @@ done
 "$BC" person enroll --id "$OFFICER" --name "$OFFICER_NAME" --role officer --pubkey "people/$OFFICER.key.pub"
 "$BC" person enroll --id "$SUPERVISOR" --name "Supervisor of $OFFICER" --role supervisor \
   --pubkey "people/$SUPERVISOR.key.pub"
-"$BC" person list
 
 echo "-- gaps found at docking"
 "$BC" gaps
