@@ -54,6 +54,13 @@ class AgentConfig(StrictModel):
     readiness_max_age_s: int = Field(default=12 * 3600, gt=0, description="Older checks count as not ready.")
     gap_bound_s: float = Field(default=2.0, ge=0, description="A longer pause between segments is a gap.")
     mount_wait_s: float = Field(default=30.0, gt=0, description="How long to wait for a recorder's storage.")
+    ports: list[str] = Field(default_factory=list,
+                             description="Fixed recorder ports for `agent run`, as PORT=PROFILE (besides USB "
+                                         "VID/PID discovery).")
+    unattended_activity: str = Field(default="unassigned", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                                     description="Activity given to footage docked unattended (A2 Art.4); "
+                                                 "assign the case later.")
+    poll_interval_s: float = Field(default=2.0, gt=0, description="How often `agent run` looks for recorders.")
     clock: ClockConfig = Field(default_factory=ClockConfig)
 
     def path(self, p: Path) -> Path:

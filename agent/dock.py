@@ -24,6 +24,7 @@ from agent.calibrate import (
     clock_params,
     measure_recorder,
 )
+from agent.clockmeasure import ClockError
 from agent.config import AgentConfig
 from agent.link import Identity, OfficerInfo, RecorderLink
 from agent.offload import OffloadSummary, Progress, offload, open_session
@@ -272,14 +273,19 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
     dev = ctx.ensure_device(ident, profile.id, custodian=officer,
                             custodian_name=info.officer_name if info else "", unit=info.unit_id if info else None)
     params = clock_params(profile, ctx.cfg.clock)
-    offset_ns, clock_entry = 0, None
+    offset_ns, clock_entry, clock_problem = 0, None, None
     if reference is not None and profile.supports("get_time"):
-        clock_entry, offset_ns = _docking_clock(ctx, link, reference, dev.device_id, params)
+        try:
+            clock_entry, offset_ns = _docking_clock(ctx, link, reference, dev.device_id, params)
+        except (RefusedError, ClockError) as exc:
+            # Evidence is offloaded all the same; the times stay as the recorder reported them.
+            clock_problem = f"clock not measured at docking: {exc} {' '.join(getattr(exc, 'reasons', []))}"
     else:
+        clock_problem = "clock not measured at docking (no reference, or the model cannot report its time)"
+    if clock_entry is None:
         latest = ctx.calibrations(dev.device_id)
         clock_entry = latest[-1].entry_hash if latest else None
-        log.warning("%s: clock not measured at docking (no reference or no get_time); times are as the "
-                    "recorder reported them", dev.device_id)
+        log.warning("%s: %s; times are as the recorder reported them", dev.device_id, clock_problem)
     session_id = f"{ctx.cfg.dock_id}-{uuid.uuid4().hex[:16]}"
     session = open_session(ctx.ledger, ctx.signer, session_id=session_id, dock_id=ctx.cfg.dock_id,
                            device_id=dev.device_id, officer_id=officer, case_id=case_id, activity=activity,
@@ -293,7 +299,10 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
                       tolerance_ns=params.tolerance_ns, gap_bound_ns=int(ctx.cfg.gap_bound_s * NS_PER_S),
                       recorder_tz=params.tz, mount_wait_s=ctx.cfg.mount_wait_s, clock=now_ns,
                       progress=progress, stop=stop)
-    return DockResult(dev.device_id, summary, offset_ns / NS_PER_S if clock_entry else None, clock_entry, True)
+    if clock_problem:
+        summary.problems.insert(0, clock_problem)
+    measured = clock_problem is None
+    return DockResult(dev.device_id, summary, offset_ns / NS_PER_S if measured else None, clock_entry, True)
 
 
 def _docking_clock(ctx: DockContext, link: RecorderLink, reference: ReferenceClock, device_id: str,

@@ -1,0 +1,99 @@
+"""``bodycam agent run``: the unattended dock. It notices recorders appearing on serial ports
+(USB VID/PID discovery plus configured ports) and runs the dock flow for each, attributing the
+footage to the recorder's custodian (A2 Art.12, 14).
+
+One thread, one stop event: SIGTERM sets it, the offload stops between files, and the dock
+session record says where it stopped; nothing half-written enters the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.config import AgentConfig
+from agent.dock import DockContext, dock_recorder
+from agent.link import RecorderLink, discover
+from agent.offload import OffloadIncomplete
+from agent.profiles import Profile, load_profiles
+from agent.refclock import ReferenceClock
+from ledger.errors import BodycamError, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def parse_port_specs(specs: list[str], profiles: dict[str, Profile]) -> list[tuple[str, Profile]]:
+    out = []
+    for spec in specs:
+        port, sep, prof = spec.partition("=")
+        if not sep or not port or not prof:
+            raise ConfigError(f"[agent] ports: {spec!r} is not PORT=PROFILE (e.g. /dev/ttyACM0=zfy-e12-gat947)")
+        if prof not in profiles:
+            raise ConfigError(f"[agent] ports: unknown profile {prof!r}; known: {', '.join(sorted(profiles))}")
+        out.append((port, profiles[prof]))
+    return out
+
+
+@dataclass
+class AgentDaemon:
+    cfg: AgentConfig
+    reference: ReferenceClock | None
+    passphrase_env: str | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    discover_ports: Callable[[dict[str, Profile]], list[tuple[str, Profile]]] | None = None
+    handled: set[str] = field(default_factory=set)
+    docked: int = 0
+
+    def candidates(self, profiles: dict[str, Profile]) -> list[tuple[str, Profile]]:
+        found = parse_port_specs(self.cfg.ports, profiles)
+        found += (self.discover_ports or (lambda p: discover(p.values())))(profiles)
+        return [(port, prof) for port, prof in found if os.path.exists(port)]
+
+    def run(self) -> None:
+        profiles = load_profiles(self.cfg.path(self.cfg.profiles_dir) if self.cfg.profiles_dir else None)
+        log.info("agent for %s watching %d configured ports and USB recorders (every %.1f s)",
+                 self.cfg.dock_id, len(self.cfg.ports), self.cfg.poll_interval_s)
+        with DockContext.open(self.cfg, self.passphrase_env) as ctx:
+            while not self.stop_event.is_set():
+                present = self.candidates(profiles)
+                # A port that went away (recorder unplugged, or switched to mass storage) may come back.
+                self.handled &= {port for port, _ in present}
+                for port, profile in present:
+                    if self.stop_event.is_set():
+                        break
+                    if port in self.handled:
+                        continue
+                    self.handled.add(port)
+                    self.dock_one(ctx, port, profile)
+                if self.stop_event.wait(self.cfg.poll_interval_s):
+                    break
+        log.info("agent stopped cleanly")
+
+    def dock_one(self, ctx: DockContext, port: str, profile: Profile) -> None:
+        log.info("recorder on %s (%s): docking", port, profile.id)
+        try:
+            with RecorderLink(port, profile) as link:
+                res = dock_recorder(ctx, link, officer_id=self._custodian(ctx, link), case_id=None,
+                                    activity=self.cfg.unattended_activity, reference=self.reference,
+                                    stop=self.stop_event, progress=None)
+            self.docked += 1
+            s = res.summary
+            log.info("recorder %s docked: %d new segments, %d bytes, %d gaps, session %s", res.device_id,
+                     s.segments, s.bytes, s.gaps, s.session_id)
+            for p in s.problems:
+                log.warning("recorder %s: %s", res.device_id, p)
+        except OffloadIncomplete as exc:
+            log.warning("recorder on %s: offload incomplete: %s", port, exc)
+        except BodycamError as exc:
+            log.error("recorder on %s: %s", port, exc)
+
+    @staticmethod
+    def _custodian(ctx: DockContext, link: RecorderLink) -> str | None:
+        """The enrolled custodian answers for footage docked unattended (A2 Art.12, 14)."""
+        ident = link.identify()
+        entry = ctx.find_enrollment(ident.serial)
+        return entry.body.get("custodian") if entry else None
+
