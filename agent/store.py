@@ -14,6 +14,7 @@ chunk buffers whatever the file size.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import logging
@@ -31,6 +32,8 @@ from ledger.errors import BodycamError
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 4 * 1024 * 1024
+#: Written bytes after which write-back to disk is started (not waited for) during a copy.
+WRITEBACK_BYTES = 32 * 1024 * 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -140,7 +143,7 @@ class DockStore:
     def _copy(self, src: int, dst: int, tmp: Path, progress: Progress | None, what: str) -> tuple[str, int]:
         h = hashlib.sha256()
         bufs = (memoryview(bytearray(self.chunk_size)), memoryview(bytearray(self.chunk_size)))
-        total = 0
+        total = flushed = 0
         pending: Future[None] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-hash") as pool:
             i = 0
@@ -162,6 +165,9 @@ class DockStore:
                 pending = pool.submit(h.update, chunk)
                 _write_all(dst, chunk, tmp, what, total)
                 total += n
+                if total - flushed >= WRITEBACK_BYTES:
+                    _start_writeback(dst, flushed, total - flushed)
+                    flushed = total
                 if progress is not None:
                     progress(n)
                 i += 1
@@ -193,6 +199,32 @@ class DockStore:
         _fsync_dir(self.tmp_dir)
         log.debug("stored %s (%d bytes)", sha, size)
         return StoredBlob(sha, size, path, False)
+
+
+def _load_sync_file_range() -> Callable[[int, int, int], None] | None:
+    """``sync_file_range(2)`` (Linux; not in ``os``): starts write-back of a range without waiting."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+
+    def start(fd: int, offset: int, nbytes: int) -> None:
+        fn(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)  # best effort: fsync at the end is what counts
+
+    return start
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+_sync_file_range = _load_sync_file_range()
+
+
+def _start_writeback(fd: int, offset: int, nbytes: int) -> None:
+    """Let the disk work while we copy, so the final fsync only waits for the last stretch."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, nbytes)
 
 
 def hash_fd(fd: int, chunk_size: int = CHUNK_SIZE, progress: Progress | None = None) -> tuple[str, int]:
