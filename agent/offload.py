@@ -290,8 +290,10 @@ def offload(
         return summary
     if isinstance(error, OffloadIncomplete):
         raise error
-    raise OffloadIncomplete(f"{error} (offload of {device_id} stopped after {summary.segments} new "
-                            f"segments; they are ledgered)", summary) from error
+    done = (f"the {summary.segments} segments completed before it are ledgered" if summary.segments
+            else "no new segment was ledgered")
+    raise OffloadIncomplete(f"{error} (offload of {device_id}: {done}; dock session {session.session_id} "
+                            "is recorded as aborted)", summary) from error
 
 
 def _time_order(files: list[RecorderFile], tz: tzinfo) -> list[RecorderFile]:
