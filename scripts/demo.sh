@@ -150,6 +150,9 @@ step "6. End of shift: dock both recorders; every file offloaded, hashed, probed
 (cd "$DATA/dock-south" && "$BC" dock --port "$PORT_B" --profile jsonl-epoch-ms --activity patrol --ntp-server "$NTP")
 (cd "$DATA/dock-south" && "$BC" segments)
 
+step "7. The pause on recorder B is a gap (A2 Art.8): the officer justifies it, the supervisor approves (A2 Art.11)"
+bash "$ROOT/scripts/demo_justify.sh" "$DATA/dock-south" 010204 "李四"
+
 step "9. The archive ledger: a signed checkpoint, an inclusion proof, full verification"
 "$BC" ledger checkpoint "$DATA/archive/ledger.db" --key "$DATA/archive/keys/log.key"
 "$BC" ledger proof "$DATA/archive/ledger.db" --index 0 --json
