@@ -23,6 +23,10 @@ class ArchiveConfig(StrictModel):
     checkpoint_interval_s: int = Field(default=300, ge=1, description="...or after this many seconds.")
     retention_days: int = Field(default=366, ge=366, description="At least 12 months (A2 Art.16).")
     max_file_size: int = Field(default=64 << 30, gt=0, description="Largest segment accepted, in bytes.")
+    state_db: Path = Field(default=Path("receiver.db"),
+                           description="Transfers in progress, docks' last contact (operational, not evidence).")
+    broker_dir: Path | None = Field(default=None,
+                                    description="Broker deployment folder (acl, passwd, pki/) `dock add` updates.")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The archive's broker identity.")
 
     def path(self, p: Path) -> Path:

@@ -1,19 +1,24 @@
 """``bodycam pki`` and ``bodycam broker``: the credentials and broker files of a deployment.
 
-A thin layer over :mod:`syncd.pki` and :mod:`syncd.brokerconf`; more groups (``sync``) are
-appended to ``COMMANDS``.
+A thin layer over :mod:`syncd.pki` and :mod:`syncd.brokerconf`, and ``bodycam sync`` over
+:mod:`syncd.uploader`.
 """
 
 from __future__ import annotations
 
 import getpass
+import signal
+import sys
+import threading
 from pathlib import Path
 
 import click
 
-from ledger.cliutil import echo_json, json_option
+from ledger.cliutil import app_config, echo_json, json_option
+from ledger.errors import BodycamError, RefusedError
 from syncd import pki as pkilib
 from syncd.brokerconf import BrokerDeployment, Listener, write_deployment
+from syncd.config import BrokerConfig
 
 DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -113,4 +118,128 @@ def broker_render(directory: Path, docks: tuple[str, ...], archive: str, pki_dir
         click.echo(f"start: mosquitto -c {files.conf}")
 
 
-COMMANDS: list[click.Command] = [pki, broker]
+def resolve_broker(cfg: BrokerConfig, base: Path) -> BrokerConfig:
+    """Relative credential paths in a [broker] section are relative to the section's data_dir."""
+    fields = {}
+    for name in ("ca_file", "cert_file", "key_file", "password_file"):
+        value = getattr(cfg, name)
+        if value is not None and not value.is_absolute():
+            fields[name] = base / value
+    return cfg.model_copy(update=fields)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT end the daemon cleanly: the current chunk is finished, nothing is lost."""
+    def handler(signum, frame) -> None:  # noqa: ARG001
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _progress_line(prog) -> None:
+    if not prog.file_id:
+        return
+    pct = 100.0 * prog.stored / prog.chunks if prog.chunks else 100.0
+    click.echo(f"\r\x1b[2K{prog.kind} {prog.role} {prog.file_id[:12]}… {pct:5.1f}% of {_human(prog.size)}, "
+               f"{prog.in_flight} in flight, {_human(prog.rate_bps)}/s, item {prog.items_done + 1}/{prog.items_total}",
+               nl=False, err=True)
+
+
+@click.group("sync")
+def sync() -> None:
+    """Ship the dock ledger and its footage to the archive (MQTT 5, resumable, archive-acknowledged)."""
+
+
+def _sync_configs(ctx: click.Context):
+    cfg = app_config(ctx)
+    agent = cfg.agent
+    syncd = cfg.syncd.model_copy(update={"broker": resolve_broker(cfg.syncd.broker, agent.data_dir)})
+    return agent, syncd
+
+
+@sync.command("run")
+@click.option("--once", is_flag=True, help="One pass; exit 0 when everything is committed, 3 if refused.")
+@click.option("--connect-timeout", type=float, default=None,
+              help="With --once: give up if the broker cannot be reached for this many seconds.")
+@json_option
+@click.pass_context
+def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_json: bool) -> None:
+    """Send every dock ledger entry the archive has not committed, in ledger order."""
+    from syncd.uploader import Uploader
+
+    agent, cfg = _sync_configs(ctx)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    tty = sys.stderr.isatty() and not as_json
+    up = Uploader(agent, cfg, stop_event=stop, on_progress=_progress_line if tty else None)
+    try:
+        result = up.run(once=once, connect_timeout=connect_timeout)
+    finally:
+        up.close()
+        if tty:
+            click.echo("", err=True)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(f"committed {result.committed}, queued {result.queued}, refused {len(result.rejected)}, "
+                   f"sent {result.chunks_sent} chunks ({_human(result.bytes_sent)})"
+                   + (" (stopped)" if result.stopped else ""))
+    if result.rejected:
+        raise RefusedError(f"{len(result.rejected)} item(s) refused by the archive; they stay on the dock "
+                           "(see `bodycam sync status`)",
+                           [f"{r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}"
+                            for r in result.rejected])
+    if once and (result.queued or result.stopped):
+        raise BodycamError(f"{result.queued} item(s) not yet committed; run `bodycam sync run` again")
+
+
+@sync.command("status")
+@json_option
+@click.pass_context
+def sync_status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Queued files and bytes, what is in flight, last commit, last error, refused items."""
+    from syncd.uploader import sync_status
+
+    agent, cfg = _sync_configs(ctx)
+    st = sync_status(agent, cfg)
+    if as_json:
+        echo_json(st)
+        return
+    items = st["items"]
+    click.echo(f"dock {st['dock']}: {items.get('committed', 0)} committed, {items.get('queued', 0)} queued "
+               f"(+{st['unscanned_entries']} new ledger entries), {items.get('rejected', 0)} refused")
+    click.echo(f"files to send: {st['queued_files']} ({_human(st['queued_bytes'])})")
+    fl = st["in_flight"]
+    if fl and fl.get("file_id"):
+        pct = 100.0 * fl["stored"] / fl["chunks"] if fl["chunks"] else 100.0
+        click.echo(f"in flight: {fl['kind']} {fl['role']} {fl['file_id'][:16]}… {pct:.1f}% of "
+                   f"{_human(fl['size'])}, {fl['in_flight']} chunks unacknowledged, {_human(fl['rate_bps'])}/s")
+    else:
+        click.echo("in flight: nothing")
+    lc = st["last_commit"]
+    click.echo(f"last commit: {lc['kind']} {lc['entry_hash'][:16]}… at {_when(lc['at_ns'])}" if lc else
+               "last commit: never")
+    le = st["last_error"]
+    click.echo(f"last error: {le['message']} ({_when(le['at_ns'])})" if le else "last error: none")
+    for r in st["rejected"]:
+        click.echo(f"  refused {r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}")
+
+
+def _when(ns: int | None) -> str:
+    if not ns:
+        return "?"
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+COMMANDS: list[click.Command] = [pki, broker, sync]

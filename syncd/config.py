@@ -33,3 +33,9 @@ class SyncdConfig(StrictModel):
     ack_timeout_s: float = Field(default=30.0, gt=0,
                                  description="Back off when the archive is silent this long.")
     archive_pubkey: Path | None = Field(default=None, description="The archive's log public key.")
+    state_db: Path = Field(default=Path("sync.db"),
+                           description="What the archive has committed (relative to agent.data_dir).")
+    backoff_max_s: float = Field(default=60.0, gt=0, description="Longest pause when the archive is silent.")
+    poll_s: float = Field(default=5.0, gt=0, description="How often the daemon looks for new ledger entries.")
+    retry_rejected_s: float = Field(default=3600.0, gt=0,
+                                    description="The daemon offers a refused item again after this long.")

@@ -112,8 +112,15 @@ class RejectCode(StrEnum):
     unknown_dock = "unknown_dock"
     dock_mismatch = "dock_mismatch"
     chain = "chain"
+    dependency = "dependency"
     aborted = "aborted"
     internal = "internal"
+
+
+RETRY_CODES = frozenset({"dependency", "incomplete", "unknown_transfer", "internal"})
+"""Whole-item rejections that are not the item's fault: something it depends on (the record it
+chains to, the archive's transfer state) is not there yet. The dock sends ``init`` or the record
+again after a pause instead of reporting the item as refused."""
 
 
 class ProtocolError(FormatError):

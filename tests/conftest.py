@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.justify",
     "tests.fixtures.ledger",
+    "tests.fixtures.sync",
 ]

@@ -1,0 +1,140 @@
+"""``bodycam archive``: the bureau side (receiver daemon, registered docks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import click
+
+from archive.config import ArchiveConfig
+from ledger.cliutil import app_config, echo_json, json_option
+
+
+def archive_config(ctx: click.Context) -> ArchiveConfig:
+    from syncd.cli import resolve_broker
+
+    cfg = app_config(ctx).archive
+    return cfg.model_copy(update={"broker": resolve_broker(cfg.broker, cfg.data_dir)})
+
+
+def _when(ns: int | None) -> str | None:
+    if not ns:
+        return None
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@click.group("archive")
+def archive() -> None:
+    """The bureau archive: receive docks' footage and records, register docks."""
+
+
+@archive.command("serve")
+@click.option("--passphrase-env", default=None, help="Environment variable holding the log key's passphrase.")
+@click.pass_context
+def serve(ctx: click.Context, passphrase_env: str | None) -> None:
+    """Receive, verify, store and ledger what docks send; acknowledge with signed receipts.
+    Runs until SIGTERM or Ctrl-C."""
+    from archive.receiver import load_receiver
+    from syncd.cli import stop_on_signals
+
+    cfg = archive_config(ctx)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    receiver = load_receiver(cfg, passphrase_env, stop_event=stop)
+    receiver.run()
+
+
+@archive.group("dock")
+def dock() -> None:
+    """Docks the archive accepts (A2 Art.16: only registered custodians deliver evidence)."""
+
+
+@dock.command("add")
+@click.argument("name")
+@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The dock's public key (or its key file: only the public half is read).")
+@click.option("--broker-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Broker deployment to issue credentials in (default: archive.broker_dir).")
+@click.option("--passphrase-env", default=None, help="Environment variable holding the admin key's passphrase.")
+@json_option
+@click.pass_context
+def dock_add(ctx: click.Context, name: str, pubkey: Path, broker_dir: Path | None, passphrase_env: str | None,
+             as_json: bool) -> None:
+    """Register dock NAME: enroll its key in the archive ledger (signed by the admin key) and issue
+    its broker credentials (client certificate, password, ACL entry)."""
+    from archive.docks import Trust, issue_broker_credentials, register_dock
+    from ledger.keys import load_public_key, load_signer
+    from ledger.store import Ledger
+
+    cfg = archive_config(ctx)
+    admin = load_signer(cfg.path(cfg.admin_key), passphrase_env)
+    pub = load_public_key(pubkey)
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        entry = register_dock(lg, admin, name, pub)
+        docks = list(Trust.load(lg).docks())
+    out: dict = {"dock": name, "keyid": pub.keyid, "ledger_index": entry.idx, "entry_hash": entry.entry_hash}
+    bdir = broker_dir or (cfg.path(cfg.broker_dir) if cfg.broker_dir else None)
+    if bdir is not None:
+        creds = issue_broker_credentials(bdir, name, docks, cfg.broker.client_id or cfg.broker.username or "archive")
+        out["broker"] = {"password_file": str(creds.password_file), "cert": str(creds.cert) if creds.cert else None,
+                         "key": str(creds.key) if creds.key else None, "acl": str(creds.acl)}
+    if as_json:
+        echo_json(out)
+        return
+    click.echo(f"dock {name} registered: key {pub.keyid[:16]}… at archive ledger index {entry.idx}")
+    if "broker" in out:
+        b = out["broker"]
+        click.echo(f"broker credentials: password {b['password_file']}" + (f", certificate {b['cert']}" if b["cert"]
+                                                                           else ""))
+        click.echo("reload the broker (SIGHUP) so it reads the new ACL and password file")
+    else:
+        click.echo("no broker deployment given (--broker-dir or archive.broker_dir): issue its credentials with "
+                   f"`bodycam pki issue --name {name}` and `bodycam broker render`")
+
+
+@dock.command("list")
+@json_option
+@click.pass_context
+def dock_list(ctx: click.Context, as_json: bool) -> None:
+    """Registered docks, the recorders they enrolled, and when each was last heard from."""
+    from archive.docks import Trust
+    from archive.transfers import TransferState
+    from ledger.store import Ledger
+
+    cfg = archive_config(ctx)
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        trust = Trust.load(lg)
+        segments = dict(lg.conn.execute("SELECT device_id, count(*) FROM entries WHERE kind='segment' "
+                                        "GROUP BY device_id").fetchall())
+    contacts: dict = {}
+    state_path = cfg.path(cfg.state_db)
+    if state_path.exists():
+        st = TransferState(state_path)
+        try:
+            contacts = st.contacts()
+        finally:
+            st.close()
+    rows = []
+    for name, keys in sorted(trust.docks().items()):
+        recorders = [{"device_id": k.subject_id, "keyid": k.keyid, "custodian": k.custodian,
+                      "segments": segments.get(k.subject_id, 0)}
+                     for k in trust.keys.values() if k.subject_type == "device" and k.owner == name]
+        last = contacts.get(name)
+        rows.append({"dock": name, "keyids": [k.keyid for k in keys], "registered_index": keys[0].idx,
+                     "recorders": recorders, "last_contact": _when(last[0]) if last else None,
+                     "messages": last[1] if last else 0})
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no docks registered; use `bodycam archive dock add NAME --pubkey FILE`")
+    for r in rows:
+        click.echo(f"{r['dock']}: key {r['keyids'][0][:16]}…, last contact {r['last_contact'] or 'never'}, "
+                   f"{len(r['recorders'])} recorder(s)")
+        for rec in r["recorders"]:
+            click.echo(f"  {rec['device_id']} (custodian {rec['custodian'] or '?'}): {rec['segments']} segment(s)")
+
+
+COMMANDS = [archive]

@@ -1,0 +1,179 @@
+"""Which docks the archive accepts, and to which dock every enrolled key belongs.
+
+Trust at the archive starts with its administrator (the archive ledger's root). An archivist
+registers a dock by enrolling the dock's public key (``subject_type = "dock"``) signed by the
+admin key. The dock's own ledger begins with the dock key's self-signed ``ledger_root`` entry;
+that entry is **not** copied into the archive ledger: the admin's ``dock`` enrollment replaces
+it as the statement "this key is dock NAME". Everything else a dock delivers is appended
+unchanged (same bytes, same entry hash), so its device enrollments (signed by the dock key),
+person enrollments (signed by the dock key) and segments (signed by device keys) verify at the
+archive by the same rule as on the dock: every signer enrolled before.
+
+Ownership: a dock key belongs to its dock; a key enrolled by a key that belongs to dock D
+belongs to D as well. A dock may only deliver entries whose signers belong to itself (or to the
+archive itself, as a co-signer), so a compromised or misconfigured dock A cannot inject records
+rooted in dock B, even when the broker's ACL is bypassed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ledger.enroll import enroll
+from ledger.errors import BodycamError, ConfigError
+from ledger.keys import PublicKey, Signer
+from ledger.records import Enrollment
+from ledger.store import Entry, Ledger
+
+log = logging.getLogger(__name__)
+
+ARCHIVE = ""
+"""Owner of keys enrolled by the archive itself (admin, log key, centrally enrolled people)."""
+
+
+class DockRegistryError(BodycamError):
+    """A dock cannot be registered (bad name, key already belongs to another dock)."""
+
+
+@dataclass
+class KeyInfo:
+    keyid: str
+    owner: str  # dock name, or ARCHIVE
+    subject_type: str
+    subject_id: str
+    entry_hash: str
+    idx: int
+    custodian: str | None = None
+
+
+@dataclass
+class Trust:
+    """Key ownership derived from the archive ledger's enrollments (the ledger is the truth)."""
+
+    keys: dict[str, KeyInfo] = field(default_factory=dict)
+    devices: dict[str, KeyInfo] = field(default_factory=dict)
+    """device_id → its current enrollment (the latest)."""
+    upto: int = 0
+
+    @classmethod
+    def load(cls, ledger: Ledger) -> Trust:
+        t = cls()
+        t.refresh(ledger)
+        return t
+
+    def refresh(self, ledger: Ledger) -> None:
+        for entry in ledger.entries(kind="enrollment", start=self.upto):
+            self.add(entry)
+        self.upto = max(self.upto, ledger.size)
+
+    def add(self, entry: Entry) -> None:
+        rec = entry.record
+        assert isinstance(rec, Enrollment)
+        if rec.keyid in self.keys:
+            return
+        if rec.subject_type == "dock":
+            owner = rec.subject_id
+        elif rec.subject_type in ("ledger_root", "archive_log"):
+            owner = ARCHIVE
+        else:
+            owners = [self.keys[k].owner for k in entry.envelope.keyids if k in self.keys]
+            owner = next((o for o in owners if o != ARCHIVE), owners[0] if owners else ARCHIVE)
+        info = KeyInfo(rec.keyid, owner, rec.subject_type, rec.subject_id, entry.entry_hash, entry.idx,
+                       rec.custodian)
+        self.keys[rec.keyid] = info
+        if rec.subject_type == "device":
+            self.devices[rec.subject_id] = info
+
+    def docks(self) -> dict[str, list[KeyInfo]]:
+        out: dict[str, list[KeyInfo]] = {}
+        for k in self.keys.values():
+            if k.subject_type == "dock":
+                out.setdefault(k.subject_id, []).append(k)
+        return out
+
+    def is_dock(self, name: str) -> bool:
+        return any(k.subject_type == "dock" and k.subject_id == name for k in self.keys.values())
+
+    def owner(self, keyid: str) -> str | None:
+        info = self.keys.get(keyid)
+        return None if info is None else info.owner
+
+
+def register_dock(ledger: Ledger, admin: Signer, name: str, pub: PublicKey, *, now_ns: int | None = None) -> Entry:
+    """Enroll a dock's key in the archive ledger, signed by the admin key. Idempotent for the
+    same key; a key that already belongs to something else is refused."""
+    from syncd.protocol import DOCK_PATTERN
+
+    if not re.fullmatch(DOCK_PATTERN, name):
+        raise DockRegistryError(f"dock name {name!r} must match {DOCK_PATTERN}")
+    root = ledger.enrollment(admin.keyid)
+    if root is None or root.subject_type != "ledger_root":
+        raise DockRegistryError(f"{ledger.path}: the admin key {admin.keyid[:16]}… is not this ledger's root; "
+                                "use the archive's keys/admin.key")
+    existing = ledger.enrollment(pub.keyid)
+    if existing is not None and (existing.subject_type, existing.subject_id) != ("dock", name):
+        raise DockRegistryError(f"key {pub.keyid[:16]}… is already enrolled as {existing.subject_type} "
+                                f"{existing.subject_id}; a dock needs its own key")
+    return enroll(ledger, admin, "dock", name, pub, now_ns=now_ns)
+
+
+@dataclass(frozen=True)
+class BrokerCredentials:
+    name: str
+    password_file: Path
+    cert: Path | None
+    key: Path | None
+    acl: Path
+    passwd: Path
+
+
+def _atomic_secret(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _acl_users(acl: Path) -> list[str]:
+    if not acl.exists():
+        return []
+    return [line.split(None, 1)[1].strip() for line in acl.read_text(encoding="utf-8").splitlines()
+            if line.startswith("user ")]
+
+
+def issue_broker_credentials(broker_dir: Path, name: str, docks: list[str], archive_identity: str = "archive",
+                             ) -> BrokerCredentials:
+    """Give a registered dock its broker identity in a deployment rendered by ``bodycam broker
+    render``: a client certificate (if the deployment has a CA), a password, and the ACL and
+    password file rewritten for every dock (``mosquitto.conf`` is left alone: it names no dock).
+    The running broker picks them up on SIGHUP."""
+    from syncd import pki
+    from syncd.brokerconf import BrokerDeployment, ensure_password, hash_password, read_password, render_acl
+
+    broker_dir = Path(broker_dir)
+    acl = broker_dir / "acl"
+    if not acl.exists():
+        raise ConfigError(f"{broker_dir}: no broker deployment here (no acl); run `bodycam broker render` first "
+                          "or fix archive.broker_dir")
+    known = [u for u in _acl_users(acl) if u != archive_identity]
+    all_docks = tuple(dict.fromkeys([*known, *docks, name]))
+    dep = BrokerDeployment(dir=broker_dir, docks=all_docks, archive=archive_identity)
+    cert = key = None
+    if dep.pki.ca_key.exists():
+        cert, key = dep.pki.client_cert(name), dep.pki.client_key(name)
+        if not cert.exists():
+            pki.issue_client(dep.pki.dir, name)
+    password_file = ensure_password(dep, name)
+    lines = [f"{n}:{hash_password(read_password(ensure_password(dep, n)))}" for n in dep.identities]
+    _atomic_secret(dep.passwd_path, "\n".join(lines) + "\n")
+    _atomic_secret(dep.acl_path, render_acl(dep))
+    log.info("broker credentials for dock %s written to %s", name, broker_dir)
+    return BrokerCredentials(name, password_file, cert, key, dep.acl_path, dep.passwd_path)

@@ -1,0 +1,157 @@
+"""The receiver's operational state: transfers in progress, chunks durably stored, docks' contact.
+
+Not evidence (the ledger and the blobs are): it only lets a restarted receiver answer ``init``
+with the right ``missing`` bitmap. Each row it holds is written *after* the bytes it describes
+are on disk, so losing the last rows (a crash, ``synchronous=NORMAL``) can only make the archive
+ask for a chunk again, never claim one it does not have.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.errors import BodycamError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS transfers (
+    dock TEXT NOT NULL, file_id TEXT NOT NULL, size INTEGER NOT NULL, chunk_size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, envelope BLOB NOT NULL, status TEXT NOT NULL, entry_hash TEXT,
+    code TEXT, reason TEXT, chunks_received INTEGER NOT NULL DEFAULT 0,
+    created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
+    PRIMARY KEY (dock, file_id));
+CREATE TABLE IF NOT EXISTS chunks (
+    dock TEXT NOT NULL, file_id TEXT NOT NULL, idx INTEGER NOT NULL,
+    PRIMARY KEY (dock, file_id, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS contacts (
+    dock TEXT PRIMARY KEY, last_ns INTEGER NOT NULL, messages INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS rejections (
+    id INTEGER PRIMARY KEY, dock TEXT NOT NULL, subject TEXT NOT NULL, item TEXT NOT NULL,
+    code TEXT NOT NULL, reason TEXT NOT NULL, at_ns INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class TransferRow:
+    dock: str
+    file_id: str
+    size: int
+    chunk_size: int
+    sha256: str
+    envelope: bytes
+    status: str  # open | committed | rejected
+    entry_hash: str | None
+    chunks_received: int
+
+
+class TransferState:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise BodycamError(f"{path}: cannot open the receiver's state: {exc}") from None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _row(self, r: tuple) -> TransferRow:
+        return TransferRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8])
+
+    _COLS = "dock, file_id, size, chunk_size, sha256, envelope, status, entry_hash, chunks_received"
+
+    def get(self, dock: str, file_id: str) -> TransferRow | None:
+        with self._lock:
+            r = self._conn.execute(f"SELECT {self._COLS} FROM transfers WHERE dock=? AND file_id=?",  # noqa: S608
+                                   (dock, file_id)).fetchone()
+        return None if r is None else self._row(r)
+
+    def open_transfers(self) -> list[TransferRow]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {self._COLS} FROM transfers WHERE status='open'").fetchall()  # noqa: S608
+        return [self._row(r) for r in rows]
+
+    def begin(self, dock: str, file_id: str, size: int, chunk_size: int, sha256: str, envelope: bytes) -> None:
+        now = time.time_ns()
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO transfers (dock, file_id, size, chunk_size, sha256, envelope, status, created_ns, "
+                "updated_ns) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (dock, file_id) DO UPDATE "
+                "SET status='open', code=NULL, reason=NULL, updated_ns=excluded.updated_ns",
+                (dock, file_id, size, chunk_size, sha256, envelope, now, now))
+
+    def stored(self, dock: str, file_id: str) -> set[int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT idx FROM chunks WHERE dock=? AND file_id=?", (dock, file_id))
+            return {r[0] for r in rows}
+
+    def add_chunks(self, items: Iterable[tuple[str, str, int]]) -> None:
+        """Chunks whose bytes were flushed: recorded in one transaction per flush."""
+        items = list(items)
+        counts: dict[tuple[str, str], int] = {}
+        for d, f, _ in items:
+            counts[(d, f)] = counts.get((d, f), 0) + 1
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany("INSERT OR IGNORE INTO chunks (dock, file_id, idx) VALUES (?, ?, ?)", items)
+                self._conn.executemany(
+                    "UPDATE transfers SET chunks_received = chunks_received + ? WHERE dock=? AND file_id=?",
+                    [(n, d, f) for (d, f), n in counts.items()])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def finish(self, dock: str, file_id: str, status: str, *, entry_hash: str | None = None,
+               code: str | None = None, reason: str | None = None) -> None:
+        """Committed or rejected: the chunk rows go (the part file is gone too)."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.execute(
+                    "UPDATE transfers SET status=?, entry_hash=?, code=?, reason=?, updated_ns=? "
+                    "WHERE dock=? AND file_id=?", (status, entry_hash, code, reason, time.time_ns(), dock, file_id))
+                self._conn.execute("DELETE FROM chunks WHERE dock=? AND file_id=?", (dock, file_id))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def reject(self, dock: str, subject: str, item: str, code: str, reason: str) -> None:
+        with self._lock:
+            self._conn.execute("INSERT INTO rejections (dock, subject, item, code, reason, at_ns) VALUES "
+                               "(?, ?, ?, ?, ?, ?)", (dock, subject, item, code, reason[:1000], time.time_ns()))
+
+    def rejections(self, limit: int = 100) -> list[dict]:
+        with self._lock:
+            rows = self._conn.execute("SELECT dock, subject, item, code, reason, at_ns FROM rejections "
+                                      "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(zip(("dock", "subject", "item", "code", "reason", "at_ns"), r, strict=True)) for r in rows]
+
+    def touch(self, contacts: dict[str, tuple[int, int]]) -> None:
+        """Docks' last contact (ns) and message counts since the last call."""
+        if not contacts:
+            return
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO contacts (dock, last_ns, messages) VALUES (?, ?, ?) ON CONFLICT (dock) DO UPDATE "
+                "SET last_ns=max(last_ns, excluded.last_ns), messages=messages + excluded.messages",
+                [(d, ns, n) for d, (ns, n) in contacts.items()])
+
+    def contacts(self) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            return {r[0]: (r[1], r[2]) for r in self._conn.execute("SELECT dock, last_ns, messages FROM contacts")}
+
+    def chunks_received(self, dock: str, file_id: str) -> int:
+        row = self.get(dock, file_id)
+        return 0 if row is None else row.chunks_received
