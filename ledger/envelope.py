@@ -89,7 +89,11 @@ class Envelope:
 
     @property
     def kind(self) -> str:
-        return kind_of_type(self.payload_type)
+        kind = self.__dict__.get("_kind")
+        if kind is None:
+            kind = kind_of_type(self.payload_type)
+            object.__setattr__(self, "_kind", kind)
+        return kind
 
     @property
     def keyids(self) -> list[str]:

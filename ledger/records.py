@@ -38,6 +38,8 @@ _INT_RE = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 
 
 def _ns(value: Any) -> int:
+    if type(value) is str and value.isdigit() and value.isascii() and (value[0] != "0" or len(value) == 1):
+        return int(value)
     if isinstance(value, bool):
         raise ValueError("must be an integer number of nanoseconds")
     if isinstance(value, int):

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger import checkpoint as cp
 from ledger import merkle
@@ -123,8 +123,7 @@ def _init_worker(keyring: dict[str, bytes]) -> None:
     _WORKER_KEYS.update({k: PublicKey.from_raw(raw) for k, raw in keyring.items()})
 
 
-@dataclass(frozen=True)
-class _RowResult:
+class _RowResult(NamedTuple):
     """What a worker learned about one row; small, so it pickles cheaply."""
 
     idx: int
