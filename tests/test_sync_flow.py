@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 
-from syncd import protocol as p
 from syncd.outbox import Outbox
 from tests.fixtures.sync import BODYCAM, sha256_file
 
