@@ -304,7 +304,8 @@ class Requester(Part):
 @register
 class StopJustification(Body):
     """Why recording stopped (reason 1–5, A2 Art.11), signed by the officer; the supervisor's
-    approval is a countersignature. Reasons 1 and 3 need the requester's signature or seal."""
+    approval is a separate ``stop_approval`` record (the log keeps one entry per body).
+    Reasons 1 and 3 need the requester's signature or seal."""
 
     kind: Literal["stop_justification"] = "stop_justification"
     gap: Sha256Hex = Field(description="entry hash of the gap record this explains")
