@@ -13,7 +13,8 @@ verification, each against a baseline measured in the same run on the same machi
 - verified entries/s: ``verify_ledger`` over the 100,000-entry ledger (every signature,
   hash, Merkle node, checkpoint). Baseline: a bare single-threaded Ed25519 verify loop over
   the same (key, signature, PAE) triples: the ratio shows what parsing and checking add and
-  what the worker processes win back.
+  what the worker processes win back. Also shown: the bare loop in one process per CPU, the
+  most any verifier could do on this machine at that moment.
 
     .venv/bin/python scripts/bench.py ledger [--entries 100000] [--proof-entries 1000000]
                                               [--proof-db PATH] [--dir DIR] [--json]
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import sqlite3
@@ -31,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +43,7 @@ if str(REPO) not in sys.path:
 from ledger import merkle  # noqa: E402
 from ledger.canonical import canonical_json  # noqa: E402
 from ledger.envelope import Envelope, pae, payload_type_for, seal  # noqa: E402
-from ledger.keys import Signer  # noqa: E402
+from ledger.keys import PublicKey, Signer  # noqa: E402
 from ledger.records import Enrollment, Media, Segment, make_body  # noqa: E402
 from ledger.store import Ledger  # noqa: E402
 from ledger.verify import verify_ledger  # noqa: E402
@@ -172,18 +175,38 @@ def bench_proofs(path: Path, n: int, samples: int = 1000) -> dict:
             "proof_p99_ms": times[int(0.99 * len(times)) - 1] * 1000, "proof_baseline_ms": baseline_s * 1000}
 
 
-def bench_verify(appends: dict, sample: int = 20_000) -> dict:
-    with Ledger.open(appends["path"], readonly=True) as lg:
-        report = verify_ledger(lg, appends["root"].public_key)
-    assert report.ok, report.problems[:3]
+def bench_verify(appends: dict, sample: int = 20_000, rounds: int = 2) -> dict:
+    """Best of ``rounds`` alternating runs (bare loop, verify_ledger, bare loop in N processes):
+    the machine may be shared, and alternating gives each the same chance of a quiet moment."""
     pub = appends["device"].public_key
     triples = [(env.signatures[0][1], env.pae()) for env in appends["envs"][:sample]]
-    t = time.perf_counter()
-    for sig, msg in triples:
-        pub.verify(sig, msg)
-    baseline = len(triples) / (time.perf_counter() - t)
-    return {"verified_entries": report.entries_checked, "verified_per_s": report.entries_checked / report.elapsed_s,
-            "verify_baseline_per_s": baseline, "verify_workers": os.cpu_count() or 1}
+    workers = os.cpu_count() or 1
+    chunks = [(pub.raw, triples[i::workers]) for i in range(workers)]
+    ours = baseline = parallel = 0.0
+    entries = 0
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        list(pool.map(_bare_verify, [(pub.raw, triples[:10])] * workers))  # start the workers first
+        for _ in range(rounds):
+            t = time.perf_counter()
+            for sig, msg in triples:
+                pub.verify(sig, msg)
+            baseline = max(baseline, len(triples) / (time.perf_counter() - t))
+            with Ledger.open(appends["path"], readonly=True) as lg:
+                report = verify_ledger(lg, appends["root"].public_key)
+            assert report.ok, report.problems[:3]
+            entries = report.entries_checked
+            ours = max(ours, report.entries_checked / report.elapsed_s)
+            # Context: the same bare loop in one process per CPU (the machine's raw capacity).
+            t = time.perf_counter()
+            list(pool.map(_bare_verify, chunks))
+            parallel = max(parallel, len(triples) / (time.perf_counter() - t))
+    return {"verified_entries": entries, "verified_per_s": ours, "verify_baseline_per_s": baseline,
+            "verify_bare_parallel_per_s": parallel, "verify_workers": workers}
+
+
+def _bare_verify(job: tuple[bytes, list[tuple[bytes, bytes]]]) -> int:
+    pub = PublicKey.from_raw(job[0])
+    return sum(pub.verify(sig, msg) for sig, msg in job[1])
 
 
 def run(work: Path, entries: int, proof_entries: int, proof_db: Path | None) -> dict:
@@ -213,6 +236,9 @@ def table(r: dict) -> str:
     for name, value, target, base, what, ok in rows:
         lines.append(f"{name:<42} {value:>12,.2f} {target:>10} {base:>12,.2f} {value / base:>8.3f}  "
                      f"{what} / {'OK' if ok else 'MISSED'}")
+    lines.append(f"(bare Ed25519 verify in {r['verify_workers']} processes: {r['verify_bare_parallel_per_s']:,.0f}/s, "
+                 f"so verification runs at {r['verified_per_s'] / r['verify_bare_parallel_per_s']:.2f} of the "
+                 f"machine's raw signature capacity)")
     lines.append(f"(p99 proof {r['proof_p99_ms']:.3f} ms; {r['cpus']} CPUs, load average {r['load_avg_1m']:.2f}; "
                  f"signing {r['size']:,} envelopes took {r['made_s']:.1f} s, not timed)")
     return "\n".join(lines)
