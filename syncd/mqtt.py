@@ -11,7 +11,9 @@ messages across disconnects and restarts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -187,6 +189,12 @@ class MqttClient:
     # -- paho callbacks (network thread) -------------------------------------------------------
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        sock = client.socket()
+        if sock is not None:
+            # paho leaves Nagle on: a small write (an ack) right after another (a PUBACK) would
+            # wait for the broker's delayed ACK, ~40 ms per record round trip.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._cond:
             self._connack = reason_code
             self._connected = not reason_code.is_failure

@@ -138,18 +138,20 @@ class Outbox:
             row = self._conn.execute("SELECT max(idx) FROM items").fetchone()
         return 0 if row[0] is None else row[0] + 1
 
-    def add(self, idx: int, entry_hash: str, kind: str, files: list[FileRef], *, skip_reason: str | None = None,
-            ) -> None:
+    def add_many(self, rows: list[tuple[int, str, str, list[FileRef], str | None]]) -> None:
+        """New items ``(idx, entry_hash, kind, files, skip_reason)`` in one transaction."""
         now = time.time_ns()
-        status = SKIPPED if skip_reason else QUEUED
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                self._conn.execute("INSERT OR IGNORE INTO items (idx, entry_hash, kind, status, reason, updated_ns) "
-                                   "VALUES (?, ?, ?, ?, ?, ?)", (idx, entry_hash, kind, status, skip_reason, now))
-                self._conn.executemany("INSERT OR IGNORE INTO files (entry_hash, sha256, size, role, status) "
-                                       "VALUES (?, ?, ?, ?, ?)",
-                                       [(entry_hash, f.sha256, f.size, f.role, QUEUED) for f in files])
+                for idx, entry_hash, kind, files, skip_reason in rows:
+                    status = SKIPPED if skip_reason else QUEUED
+                    self._conn.execute("INSERT OR IGNORE INTO items (idx, entry_hash, kind, status, reason, "
+                                       "updated_ns) VALUES (?, ?, ?, ?, ?, ?)",
+                                       (idx, entry_hash, kind, status, skip_reason, now))
+                    self._conn.executemany("INSERT OR IGNORE INTO files (entry_hash, sha256, size, role, status) "
+                                           "VALUES (?, ?, ?, ?, ?)",
+                                           [(entry_hash, f.sha256, f.size, f.role, QUEUED) for f in files])
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -212,11 +214,22 @@ class Outbox:
              archive_index: int | None = None, proof: bytes | None = None) -> None:
         now = time.time_ns()
         with self._lock:
-            self._conn.execute(
-                "UPDATE items SET status=?, code=?, reason=?, archive_index=coalesce(?, archive_index), "
-                "proof=coalesce(?, proof), attempts=attempts+1, updated_ns=?, "
-                "committed_ns=CASE WHEN ?='committed' THEN ? ELSE committed_ns END WHERE entry_hash=?",
-                (status, code, reason, archive_index, proof, now, status, now, entry_hash))
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.execute(
+                    "UPDATE items SET status=?, code=?, reason=?, archive_index=coalesce(?, archive_index), "
+                    "proof=coalesce(?, proof), attempts=attempts+1, updated_ns=?, "
+                    "committed_ns=CASE WHEN ?='committed' THEN ? ELSE committed_ns END WHERE entry_hash=?",
+                    (status, code, reason, archive_index, proof, now, status, now, entry_hash))
+                if status == COMMITTED:
+                    self._conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                                           "SET value=excluded.value",
+                                           [("last_commit_ns", json.dumps(now)),
+                                            ("last_commit", json.dumps(entry_hash))])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -196,17 +196,18 @@ class Uploader:
 
     def scan(self) -> int:
         """Give every new dock ledger entry its item (and its files). Returns how many were added."""
-        added = 0
         rows = self.ledger.conn.execute("SELECT idx, kind, envelope, entry_hash FROM entries WHERE idx >= ? "
                                         "ORDER BY idx", (self.outbox.cursor,)).fetchall()
+        new = []
         for idx, kind, data, entry_hash in rows:
             record = body(Envelope.from_bytes(bytes(data)))
             skip = None
             if idx == 0 and kind == "enrollment" and record.get("subject_type") == "ledger_root":
                 skip = ROOT_SKIP_REASON
-            self.outbox.add(idx, entry_hash, kind, [] if skip else files_of(record), skip_reason=skip)
-            added += 1
-        return added
+            new.append((idx, entry_hash, kind, [] if skip else files_of(record), skip))
+        if new:
+            self.outbox.add_many(new)
+        return len(new)
 
     def _envelope(self, idx: int) -> bytes:
         row = self.ledger.conn.execute("SELECT envelope FROM entries WHERE idx = ?", (idx,)).fetchone()
@@ -232,7 +233,6 @@ class Uploader:
         if out.ok:
             index = out.proof.ledger_index if out.proof else None
             self.outbox.mark(item.entry_hash, status=COMMITTED, archive_index=index, proof=out.proof_envelope)
-            self.outbox.set_meta(last_commit_ns=time.time_ns(), last_commit=item.entry_hash)
             self.result.committed += 1
         else:
             self.outbox.mark(item.entry_hash, status=REJECTED, code=out.code, reason=out.reason)
