@@ -96,7 +96,7 @@ class CheckedEntry:
     envelope: Envelope
     body: dict
     record: Body
-    signers: tuple[str, ...]  # enrolled key ids that signed (signatures verified in a batch)
+    signers: tuple[str, ...]  # key ids, enrolled before this entry, whose signatures verified
 
 
 Checker = Callable[[VerifyContext, CheckedEntry], list[str]]
