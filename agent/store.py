@@ -194,9 +194,11 @@ class DockStore:
                 d.mkdir(exist_ok=True)
                 created.append(d)
         os.rename(tmp, path)
+        # The rename is durable once the blob's folder is synced (and any folder just created, in
+        # its parent). The temporary folder is not: a name left there by a crash is swept by
+        # ``clean_tmp`` and never referenced.
         for d in {path.parent, *(c.parent for c in created)}:
             _fsync_dir(d)
-        _fsync_dir(self.tmp_dir)
         log.debug("stored %s (%d bytes)", sha, size)
         return StoredBlob(sha, size, path, False)
 
