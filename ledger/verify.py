@@ -22,6 +22,7 @@ Merkle tree, checkpoints) to their small results.
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import threading
@@ -29,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -41,6 +43,7 @@ from ledger.records import Body, Enrollment, validate_body
 from ledger.store import APPEND_ONLY_TABLES, CHECKPOINT_KEY_TYPES, Ledger
 
 BATCH = 1000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -388,8 +391,28 @@ def verify_ledger(
     """Check the whole ledger (see the module docstring); never raises for tampering, reports it.
 
     Ledgers of ``process_threshold`` entries or more are checked by ``workers`` processes
-    (default: one per CPU), since Ed25519 verification is CPU-bound.
+    (default: one per CPU), since Ed25519 verification is CPU-bound. Everything is read in one
+    read transaction, so a ledger that is being appended to is checked as one consistent snapshot.
     """
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    conn = ledger.conn
+    own_snapshot = not conn.in_transaction
+    if own_snapshot:
+        conn.execute("BEGIN")
+    try:
+        count = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+        if workers > 1 and count >= process_threshold:
+            try:
+                return _verify(ledger, trusted_root, workers)
+            except BrokenProcessPool:
+                log.warning("verification worker processes failed to start; verifying in this process")
+        return _verify(ledger, trusted_root, 1)
+    finally:
+        if own_snapshot:
+            conn.execute("ROLLBACK")
+
+
+def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int) -> VerifyReport:
     started = time.perf_counter()
     v = _Verifier(ledger, trusted_root)
     conn = ledger.conn
@@ -401,9 +424,6 @@ def verify_ledger(
     stored_cps = ledger.checkpoints()
     cp_sizes = {c.size for c in stored_cps}
     keyring = _prepass_keyring(ledger)
-    count = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    use_pool = workers > 1 and count >= process_threshold
     cursor = conn.execute("SELECT idx, kind, envelope, entry_hash, leaf_hash FROM entries ORDER BY idx")
 
     def batches():
@@ -417,7 +437,7 @@ def verify_ledger(
         for row, res in zip(rows, results, strict=True):
             v.result(res, row[2], cp_sizes)
 
-    if use_pool:
+    if workers > 1:
         # fork is cheap and needs no importable __main__, but is only safe without other threads.
         method = "fork" if threading.active_count() == 1 else "forkserver"
         ctx = multiprocessing.get_context(method)

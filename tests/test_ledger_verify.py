@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ledger.envelope import seal
 from ledger.store import Ledger
 from ledger.verify import CHECKERS, CheckedEntry, VerifyContext, register_checker, verify_ledger
-from tests.fixtures.ledger import LedgerSetup, build_ledger
+from tests.fixtures.ledger import LedgerSetup, build_ledger, segment
 
 
 def _raw(path: Path, sql: str, params: tuple = ()) -> None:
@@ -70,3 +71,28 @@ def test_empty_ledger_verifies(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "empty.db") as lg:
         report = verify_ledger(lg)
     assert report.ok and report.entries_checked == 0
+
+
+def test_verification_reads_one_snapshot_while_appends_continue(tmp_path: Path) -> None:
+    """A dock keeps appending while an auditor verifies: the report covers one consistent
+    snapshot (no phantom 'nodes outside the tree' from rows committed meanwhile)."""
+    setup = build_ledger(tmp_path / "l.db", segments=6)
+    writer = setup.open()
+    later = [seal(segment("cam-1", 100 + i, "0" * 64), setup.device) for i in range(9)]
+
+    def append_meanwhile(ctx: VerifyContext, entry: CheckedEntry) -> list[str]:
+        if later:
+            writer.append_many(later)
+            later.clear()
+        return []
+
+    register_checker("segment")(append_meanwhile)
+    try:
+        with Ledger.open(setup.path, readonly=True) as lg:
+            report = verify_ledger(lg)
+    finally:
+        CHECKERS["segment"].remove(append_meanwhile)
+        size = writer.size
+        writer.close()
+    assert report.ok, report.problems
+    assert report.entries_checked == 8 and size == 17
