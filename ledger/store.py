@@ -228,11 +228,14 @@ class Ledger:
             raise BodycamError(f"{path}: no such ledger (create it by appending to it, or check the path)")
         try:
             if readonly:
-                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+                uri = path.resolve().as_uri() + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
             else:
                 conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
+                # FULL: a commit is on disk before append returns, since callers acknowledge
+                # evidence (to a dock, to an officer) on the strength of it.
+                conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             if not readonly:
                 _apply_migrations(conn)

@@ -109,7 +109,7 @@ def bench_appends(work: Path, n: int, batch: int = 1000) -> dict:
         p.unlink()
     conn = sqlite3.connect(raw_path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA synchronous=FULL")  # as the ledger does
     conn.execute("CREATE TABLE entries (idx INTEGER PRIMARY KEY, kind TEXT, envelope BLOB, entry_hash TEXT UNIQUE, "
                  "leaf_hash BLOB, received_ns INTEGER, device_id TEXT, officer_id TEXT, case_id TEXT, seq INTEGER, "
                  "start_ns INTEGER, end_ns INTEGER)")

@@ -167,3 +167,13 @@ def test_any_batching_gives_the_reference_tree(batches: list[int], data: st.Data
         i, m = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n))
         assert lg.inclusion_proof(i, n) == merkle.inclusion_path_from_leaves(i, leaves[:n])
         assert lg.consistency_proof(m, n) == merkle.consistency_proof_from_leaves(m, leaves[:n])
+
+
+def test_readonly_open_of_an_awkward_path(tmp_path: Path) -> None:
+    setup = build_ledger(tmp_path / "dock 1 #?%.db", segments=1)
+    with Ledger.open(setup.path, readonly=True) as lg:
+        assert lg.size == 3
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            lg.conn.execute("INSERT INTO migrations (name, applied_ns) VALUES ('x', 0)")
+    with pytest.raises(BodycamError, match="no such ledger"):
+        Ledger.open(tmp_path / "missing.db", readonly=True)
