@@ -156,3 +156,13 @@ def test_dock_needs_a_case_or_activity_and_enroll_is_idempotent(dock_dir, emulat
     assert first["keyid"] == second["keyid"] and second["custodian"] == "990001"
     key = dock_dir / "keys" / "devices" / f"{first['device_id']}.key"
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("serial", ["../../etc", "a/b", ".hidden", "x" * 65, "名字", ""])
+def test_a_recorder_serial_never_becomes_a_path(serial):
+    from agent.dock import device_id_for
+    from agent.link import Identity
+    from ledger.errors import BodycamError
+
+    with pytest.raises(BodycamError, match="cannot be used as a device id"):
+        device_id_for(Identity(serial=serial))
