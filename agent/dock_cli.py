@@ -55,6 +55,15 @@ def _report_arm(res: ArmResult, as_json: bool, what: str) -> None:
         raise RefusedError(f"recorder {res.device_id} is not {what} (A2 Art.13)", res.reasons)
 
 
+def _clock_gate(ctx: click.Context, port: str, profile_id: str, ntp_servers: tuple[str, ...],
+                passphrase_env: str | None, as_json: bool, flow, what: str) -> None:
+    profile = profile_from(ctx, profile_id)
+    reference = _reference(ctx, ntp_servers)
+    with _context(ctx, passphrase_env) as dock, RecorderLink(port, profile) as link:
+        res = flow(dock, link, reference)
+    _report_arm(res, as_json, what)
+
+
 @device.command("calibrate")
 @_port
 @_profile
@@ -66,11 +75,7 @@ def device_calibrate(ctx: click.Context, port: str, profile_id: str, ntp_servers
                      passphrase_env: str | None, as_json: bool) -> None:
     """Set the recorder's clock from the reference and prove it: measure, set, re-measure.
     Every attempt is a signed calibration record. Exit 3 when refused."""
-    profile = profile_from(ctx, profile_id)
-    reference = _reference(ctx, ntp_servers)
-    with _context(ctx, passphrase_env) as dock, RecorderLink(port, profile) as link:
-        res = calibrate_device(dock, link, reference)
-    _report_arm(res, as_json, "calibrated")
+    _clock_gate(ctx, port, profile_id, ntp_servers, passphrase_env, as_json, calibrate_device, "calibrated")
 
 
 @device.command("arm")
@@ -84,11 +89,7 @@ def device_arm(ctx: click.Context, port: str, profile_id: str, ntp_servers: tupl
                passphrase_env: str | None, as_json: bool) -> None:
     """Arm a recorder for a shift: battery and card enough for a working day, no fault, and a
     passed clock calibration (A2 Art.12–13). Exit 0 when armed, 3 with reasons when refused."""
-    profile = profile_from(ctx, profile_id)
-    reference = _reference(ctx, ntp_servers)
-    with _context(ctx, passphrase_env) as dock, RecorderLink(port, profile) as link:
-        res = arm_device(dock, link, reference)
-    _report_arm(res, as_json, "armed")
+    _clock_gate(ctx, port, profile_id, ntp_servers, passphrase_env, as_json, arm_device, "armed")
 
 
 @device.command("enroll")
