@@ -63,10 +63,10 @@ def _b64decode(text: Any, what: str) -> bytes:
     if not isinstance(text, str):
         raise FormatError(f"{what} must be a base64 string")
     try:
-        raw = base64.b64decode(text, validate=True)
+        raw = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise FormatError(f"{what} is not valid base64") from None
-    if base64.b64encode(raw).decode("ascii") != text:
+    if binascii.b2a_base64(raw, newline=False) != text.encode("ascii"):
         raise FormatError(f"{what} is not in canonical base64 form")
     return raw
 
