@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from ledger import merkle
-from ledger.checkpoint import vkey
+from ledger.checkpoint import verify_checkpoint, vkey
 from ledger.cliutil import echo_json, json_option
 from ledger.errors import BodycamError, VerificationError
 from ledger.keys import generate_key_file, load_public_key, load_signer, write_public_key
@@ -274,6 +274,62 @@ def ledger_consistency(db: Path, old: int, new: int | None, as_json: bool) -> No
         echo_json(info)
     else:
         click.echo(json.dumps(info, indent=2))
+
+
+@ledger.command("check-proof")
+@click.argument("proof_file", metavar="PROOF.json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--envelope",
+    "envelope_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The entry's envelope (canonical JSON); its leaf hash must be the proof's.",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Signed checkpoint note whose size and root the proof must match.",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Public key that signed the checkpoint (required with --checkpoint).",
+)
+@json_option
+def ledger_check_proof(
+    proof_file: Path, envelope_file: Path | None, checkpoint_file: Path | None, key_file: Path | None, as_json: bool
+) -> None:
+    """Verify an inclusion proof offline, without the ledger: hashes, optionally the envelope and a
+    signed checkpoint. Exit 3 if anything does not verify."""
+    try:
+        proof = json.loads(proof_file.read_text(encoding="utf-8"))
+        index, size = int(proof["leaf_index"]), int(proof["tree_size"])
+        leaf = base64.b64decode(proof["leaf_hash"], validate=True)
+        root = base64.b64decode(proof["root_hash"], validate=True)
+        path = [base64.b64decode(p, validate=True) for p in proof["inclusion_path"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BodycamError(f"{proof_file}: not a proof from `bodycam ledger proof --json`: {exc}") from None
+    checks = {"inclusion": merkle.verify_inclusion(leaf, index, size, path, root)}
+    if envelope_file is not None:
+        checks["envelope"] = merkle.leaf_hash(envelope_file.read_bytes()) == leaf
+    if checkpoint_file is not None:
+        if key_file is None:
+            raise click.UsageError("--checkpoint needs --key (the log's public key)")
+        try:
+            cp = verify_checkpoint(checkpoint_file.read_text(encoding="utf-8"), load_public_key(key_file))
+            checks["checkpoint"] = cp.size == size and cp.root == root
+        except VerificationError:
+            checks["checkpoint"] = False
+    ok = all(checks.values())
+    if as_json:
+        echo_json({"ok": ok, "leaf_index": index, "tree_size": size, "checks": checks})
+    else:
+        for name, good in checks.items():
+            click.echo(f"{name:<11} {'OK' if good else 'FAILED'}")
+    if not ok:
+        failed = ", ".join(k for k, v in checks.items() if not v)
+        raise VerificationError(f"{proof_file}: {failed} does not verify; the entry is not proven to be in the log")
 
 
 COMMANDS = [keys, ledger]

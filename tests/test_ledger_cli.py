@@ -193,3 +193,33 @@ def test_kind_column_edit_is_detected(ledger_setup: LedgerSetup, kind: str) -> N
     tamper(ledger_setup.path, "UPDATE entries SET kind = 'gap' WHERE kind = ? AND idx = (SELECT max(idx) "
                               "FROM entries WHERE kind = ?)", (kind, kind))
     verify_fails(ledger_setup.path, "kind column")
+
+
+def test_check_proof_offline(ledger_setup: LedgerSetup, tmp_path: Path) -> None:
+    """What an auditor does with an exported proof: no ledger, only files and a public key."""
+    db = ledger_setup.path
+    key = tmp_path / "root.key"
+    write_private_key(key, ledger_setup.root)
+    write_public_key(tmp_path / "root.pub", ledger_setup.root.public_key)
+    (tmp_path / "cp.note").write_text(run("ledger", "checkpoint", db, "--key", key).stdout)
+    (tmp_path / "proof.json").write_text(run("ledger", "proof", db, "--index", "4", "--json").stdout)
+    (tmp_path / "entry.json").write_bytes(ledger_setup.envelopes[4].to_bytes())
+    args = ["ledger", "check-proof", tmp_path / "proof.json", "--envelope", tmp_path / "entry.json",
+            "--checkpoint", tmp_path / "cp.note", "--key", tmp_path / "root.pub"]
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["checks"] == {"inclusion": True, "envelope": True, "checkpoint": True}
+
+    (tmp_path / "entry.json").write_bytes(ledger_setup.envelopes[5].to_bytes())
+    result = run(*args)
+    assert result.exit_code == 3 and "envelope    FAILED" in result.output
+    (tmp_path / "entry.json").write_bytes(ledger_setup.envelopes[4].to_bytes())
+
+    write_public_key(tmp_path / "other.pub", Signer.generate().public_key)
+    assert run(*args[:-1], tmp_path / "other.pub").exit_code == 3
+
+    proof = json.loads((tmp_path / "proof.json").read_text())
+    proof["inclusion_path"][0] = base64.b64encode(bytes(32)).decode()
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    result = run(*args)
+    assert result.exit_code == 3 and "inclusion   FAILED" in result.output
