@@ -25,7 +25,7 @@ import sqlite_utils
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.envelope import Envelope, body, verify_signatures
-from ledger.errors import BodycamError, RefusedError, VerificationError
+from ledger.errors import BodycamError, FormatError, RefusedError, VerificationError
 from ledger.keys import PublicKey, Signer
 from ledger.records import Body, Enrollment, validate_body
 
@@ -476,7 +476,12 @@ class Ledger:
         self, envelopes: Iterable[Envelope | bytes], received_ns: int | None = None, require_trusted: bool = False
     ) -> list[Entry]:
         """Validate and append envelopes in one transaction; all or nothing."""
-        prepared = [self._prepare(e) for e in envelopes]
+        prepared = []
+        for n, e in enumerate(envelopes):
+            try:
+                prepared.append(self._prepare(e))
+            except FormatError as exc:
+                raise FormatError(f"envelope #{n} of the batch refused (nothing appended): {exc}") from None
         if not prepared:
             return []
         with self._lock:

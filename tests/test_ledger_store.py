@@ -104,6 +104,10 @@ def test_append_refuses_malformed_envelopes(ledger_setup) -> None:
             lg.append(b'{"payload":"e30=","payloadType":"application/vnd.bodycam.gap+json","signatures":[]}')
         with pytest.raises(FormatError):
             lg.append(ledger_setup.envelopes[2].to_bytes() + b" ")
+        size = lg.size
+        with pytest.raises(FormatError, match="envelope #1 of the batch"):
+            lg.append_many([seal(segment("cam-1", 50, "0" * 64), ledger_setup.device).to_bytes(), b"{}"])
+        assert lg.size == size
 
 
 def test_checkpoint_signed_by_enrolled_key_only(ledger_setup) -> None:
