@@ -466,4 +466,6 @@ def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int) -> Ver
 
 
 # Per-kind checks defined in their own modules, imported here so that every verification runs them.
-from ledger import justify_checks  # noqa: E402,F401  (people, gap explanations, approvals, case flags)
+# chain_checks: segment chains, who enrolls recorders, dock records; justify_checks: people, gap
+# explanations, approvals, case flags.
+from ledger import chain_checks, justify_checks  # noqa: E402,F401
