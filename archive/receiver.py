@@ -48,7 +48,7 @@ from ledger.keys import Signer
 from ledger.records import Segment, validate_body
 from ledger.store import Entry, Ledger
 from syncd import protocol as p
-from syncd.mqtt import MqttClient, MqttError, Received
+from syncd.mqtt import MqttClient, MqttError, Received, tune_allocator
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class Receiver:
         self.stop_event = stop_event or threading.Event()
         self.clock = clock
         self.stats = ReceiverStats()
+        tune_allocator()
         self.ledger = Ledger.open(cfg.path(cfg.ledger), create=False, clock=clock)
         # A ``committed`` ack is a promise: the entry must survive a power cut once it is sent.
         self.ledger.conn.execute("PRAGMA synchronous=FULL")

@@ -35,7 +35,7 @@ from ledger.keys import PublicKey, load_public_key
 from ledger.store import Ledger
 from syncd import protocol as p
 from syncd.config import SyncdConfig
-from syncd.mqtt import MessageTooLarge, MqttClient, MqttError, NotConnected, PublishRefused, Received
+from syncd.mqtt import MessageTooLarge, MqttClient, MqttError, NotConnected, PublishRefused, Received, tune_allocator
 from syncd.outbox import COMMITTED, QUEUED, REJECTED, FileRef, Item, Outbox, files_of
 from syncd.window import SendWindow
 
@@ -107,6 +107,7 @@ class Uploader:
         self.agent = agent
         self.cfg = cfg
         self.dock = p.check_dock(agent.dock_id)
+        tune_allocator()
         self.archive_key = archive_key or load_archive_key(cfg, agent)
         self.stop_event = stop_event or threading.Event()
         self.on_progress = on_progress
