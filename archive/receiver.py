@@ -22,8 +22,10 @@ and asking again (``init``, ``fin`` or ``rec`` for something committed) returns 
 ``committed``.
 
 Threads: paho's network thread runs :meth:`Receiver.handle` (one message at a time, so the
-protocol logic needs no locks of its own); one flusher thread groups chunk flushes (fdatasync,
-then the state rows, then the ``stored`` acks), so many chunks share one disk flush.
+protocol logic needs no locks of its own); one flusher thread writes the verified chunks
+into their part files, extends each file's running SHA-256, and groups the flushes (fdatasync,
+then the state rows, then the ``stored`` acks), so many chunks share one disk flush and the
+network thread is never held up by the disk.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ from syncd.mqtt import MqttClient, MqttError, Received, tune_allocator
 log = logging.getLogger(__name__)
 
 CONTACT_FLUSH_S = 2.0
+PENDING_MAX_BYTES = 64 << 20
+"""Chunks received but not yet written and flushed, across all docks (back-pressure beyond)."""
 
 
 def named_blobs(record: dict) -> dict[str, int | None]:
@@ -122,7 +126,8 @@ class Receiver:
         self.state = TransferState(cfg.path(cfg.state_db))
         self.transfers: dict[tuple[str, str], _Transfer] = {}
         self._cond = threading.Condition()
-        self._pending: list[tuple[_Transfer, int]] = []
+        self._pending: list[tuple[_Transfer, int, bytes]] = []
+        self._pending_bytes = 0
         self._busy = False
         self._closing = False
         self._contacts: dict[str, tuple[int, int]] = {}
@@ -451,18 +456,25 @@ class Receiver:
             raise _reject(p.RejectCode.unknown_transfer, "no open transfer with this id; send init first")
         p.verify_chunk(tr.init, chunk.header, chunk.data)
         self.stats.chunks += 1
+        with self._cond:
+            # Back-pressure: a dock ignoring its window cannot fill the archive's memory; paho
+            # stops reading (and the broker stops sending) while the disk catches up.
+            self._cond.wait_for(lambda: self._pending_bytes < PENDING_MAX_BYTES or self._closing, timeout=60)
+            self._pending.append((tr, index, chunk.data))
+            self._pending_bytes += len(chunk.data)
+            self._cond.notify_all()
+
+    def _write(self, tr: _Transfer, index: int, data: bytes) -> None:
+        """On the flusher thread: write a verified chunk, extend the running hash."""
         if tr.part is None or index in tr.durable or index in tr.written:
             self.stats.duplicates += 1
-        else:
-            tr.part.write_at(index * tr.init.chunk_size, chunk.data)
-            tr.written.add(index)
-            self.stats.bytes += len(chunk.data)
-            if tr.hasher is not None and index == tr.hash_next:
-                tr.hasher.update(chunk.data)  # type: ignore[attr-defined]
-                tr.hash_next += 1
-        with self._cond:
-            self._pending.append((tr, index))
-            self._cond.notify_all()
+            return
+        tr.part.write_at(index * tr.init.chunk_size, data)
+        tr.written.add(index)
+        self.stats.bytes += len(data)
+        if tr.hasher is not None and index == tr.hash_next:
+            tr.hasher.update(data)  # type: ignore[attr-defined]
+            tr.hash_next += 1
 
     def _on_fin(self, dock: str, file_id: str, fin: p.Fin) -> None:
         self._drain()
@@ -537,11 +549,13 @@ class Receiver:
                 batch, self._pending = self._pending, []
                 self._busy = True
             try:
-                parts = {id(tr.part): tr.part for tr, _ in batch if tr.part is not None}
+                for tr, i, data in batch:
+                    self._write(tr, i, data)
+                parts = {id(tr.part): tr.part for tr, _, _ in batch if tr.part is not None}
                 for part in parts.values():
                     part.flush()
-                self.state.add_chunks((tr.dock, tr.file_id, i) for tr, i in batch)
-                for tr, i in batch:
+                self.state.add_chunks((tr.dock, tr.file_id, i) for tr, i, _ in batch)
+                for tr, i, _ in batch:
                     tr.durable.add(i)
                     self._reply(tr.dock, p.Stored(p.Subject.xfer, tr.file_id, i))
             except Exception:
@@ -549,6 +563,7 @@ class Receiver:
                 log.exception("flushing %d chunks failed", len(batch))
             finally:
                 with self._cond:
+                    self._pending_bytes -= sum(len(d) for _, _, d in batch)
                     self._busy = False
                     self._cond.notify_all()
 
