@@ -275,7 +275,8 @@ def run_sync(root: Path, broker: Broker, dock: Path, blobs: list[Path], tls: boo
     alog.close()
     if code != 0:
         raise RuntimeError(f"sync exited {code}: {out.decode(errors='replace')[-2000:]}")
-    result = json.loads(next(line for line in out.decode().splitlines() if line.startswith("{")))
+    text = out.decode()
+    result = json.loads(text[text.index("{"):])
     from ledger.store import Ledger
 
     with Ledger.open(archive / "ledger.db", readonly=True) as lg:
