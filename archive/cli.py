@@ -46,6 +46,25 @@ def serve(ctx: click.Context, passphrase_env: str | None) -> None:
     receiver.run()
 
 
+@archive.command("log-key")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the archive's log public key (give it to every dock: syncd.archive_pubkey).")
+@click.option("--passphrase-env", default=None, help="Environment variable holding the log key's passphrase.")
+@json_option
+@click.pass_context
+def log_key(ctx: click.Context, out: Path, passphrase_env: str | None, as_json: bool) -> None:
+    """Export the public half of the log key that signs the archive's receipts and checkpoints."""
+    from ledger.keys import load_public_key, write_public_key
+
+    cfg = archive_config(ctx)
+    pub = load_public_key(cfg.path(cfg.log_key), passphrase_env)
+    write_public_key(out, pub)
+    if as_json:
+        echo_json({"keyid": pub.keyid, "file": str(out)})
+    else:
+        click.echo(f"log key {pub.keyid[:16]}… written to {out}; set syncd.archive_pubkey to it on each dock")
+
+
 @archive.group("dock")
 def dock() -> None:
     """Docks the archive accepts (A2 Art.16: only registered custodians deliver evidence)."""

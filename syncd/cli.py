@@ -202,6 +202,26 @@ def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_j
         raise BodycamError(f"{result.queued} item(s) not yet committed; run `bodycam sync run` again")
 
 
+@sync.command("dock-key")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write this dock's public key (for `bodycam archive dock add --pubkey`).")
+@click.option("--passphrase-env", default=None, help="Environment variable holding the dock key's passphrase.")
+@json_option
+@click.pass_context
+def sync_dock_key(ctx: click.Context, out: Path, passphrase_env: str | None, as_json: bool) -> None:
+    """Export the public half of the dock key, which the archivist registers."""
+    from ledger.keys import load_public_key, write_public_key
+
+    agent = app_config(ctx).agent
+    pub = load_public_key(agent.path(agent.key_file), passphrase_env)
+    write_public_key(out, pub)
+    if as_json:
+        echo_json({"dock": agent.dock_id, "keyid": pub.keyid, "file": str(out)})
+    else:
+        click.echo(f"dock {agent.dock_id} key {pub.keyid[:16]}… written to {out}; the archivist runs "
+                   f"`bodycam archive dock add {agent.dock_id} --pubkey {out.name}`")
+
+
 @sync.command("status")
 @json_option
 @click.pass_context

@@ -82,7 +82,7 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 
 
-def tune_allocator(mmap_threshold: int = 32 << 20, trim_threshold: int = 16 << 20) -> bool:
+def tune_allocator(mmap_threshold: int = 8 << 20, trim_threshold: int = 4 << 20) -> bool:
     """Let glibc keep MiB-sized buffers in its heap instead of mapping and unmapping each one.
 
     paho copies every received 1 MiB payload several times (``struct.unpack``, slicing); with

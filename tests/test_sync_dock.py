@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from agent.signature_image import draw_signature_image
-from ledger.keys import load_public_key, write_public_key
+from ledger.keys import load_public_key
 from syncd.config import SyncdConfig
 from tests.fixtures.sync import BODYCAM, broker_section, render_toml, sha256_file
 
@@ -37,13 +37,16 @@ def test_docking_with_justified_gap_syncs_and_verifies(sync_world, gap_dock):
     w = sync_world(docks=(), broker_docks=("dock-j",))
     # the archivist registers the dock with the real CLI, from the dock's public key
     pub = d.root / "keys" / "dock.pub"
-    write_public_key(pub, load_public_key(d.root / "keys" / "dock.key"))
+    bodycam(d.config, "sync", "dock-key", "--out", str(pub))
+    assert load_public_key(pub).keyid == load_public_key(d.root / "keys" / "dock.key").keyid
     added = json.loads(bodycam(w.archive_config_path, "archive", "dock", "add", "dock-j", "--pubkey", str(pub),
                                "--json").stdout)
     assert added["dock"] == "dock-j"
     # the dock's own bodycam.toml (from `bodycam init`) gets its sync settings
     bcfg = w.broker.client_config("dock-j", auth="plain")
-    syncd = {"chunk_size": 256 << 10, "ack_timeout_s": 3.0, "archive_pubkey": str(w.archive_dir / "keys/log.pub")}
+    log_pub = d.root / "archive-log.pub"
+    bodycam(w.archive_config_path, "archive", "log-key", "--out", str(log_pub))
+    syncd = {"chunk_size": 256 << 10, "ack_timeout_s": 3.0, "archive_pubkey": log_pub.name}
     SyncdConfig(broker=bcfg, **syncd)
     text = d.config.read_text()
     text = text[:text.index("[syncd.broker]")] + render_toml({"syncd": syncd, "syncd.broker": broker_section(bcfg)})
