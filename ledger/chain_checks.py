@@ -13,7 +13,7 @@ from __future__ import annotations
 from ledger.records import Enrollment, Segment
 from ledger.verify import CheckedEntry, VerifyContext, register_checker
 
-_HEADS = "chain.heads"  # device_id → (last seq or -1, head entry hash)
+_HEADS = "chain.heads"  # device_id → (last seq or -1, head entry hash; None after a forged entry)
 _DOCK_TYPES = ("ledger_root", "dock")
 
 
@@ -38,7 +38,8 @@ def segment_chain(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, Segment)
     problems = []
-    if not any(s.subject_type == "device" and s.subject_id == rec.device_id for s in _signer_types(ctx, e)):
+    signed = any(s.subject_type == "device" and s.subject_id == rec.device_id for s in _signer_types(ctx, e))
+    if not signed:
         problems.append(f"segment of {rec.device_id} is not signed by that recorder's enrolled key")
     heads = ctx.state.setdefault(_HEADS, {})
     head = heads.get(rec.device_id)
@@ -49,10 +50,11 @@ def segment_chain(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
         if rec.seq != last_seq + 1:
             problems.append(f"{rec.device_id} seq {rec.seq} follows seq {last_seq}: "
                             f"{'missing segments' if rec.seq > last_seq + 1 else 'repeated or reordered seq'}")
-        if rec.prev != head_hash:
+        # After an entry that is itself reported (forged), the next link cannot be judged by it.
+        if head_hash is not None and rec.prev != head_hash:
             problems.append(f"{rec.device_id} seq {rec.seq}: prev {rec.prev[:16]}… is not the entry before it "
                             f"({head_hash[:16]}…): the chain was cut or spliced")
-    heads[rec.device_id] = (rec.seq, e.entry_hash)
+    heads[rec.device_id] = (rec.seq, e.entry_hash if signed else None)
     return problems
 
 

@@ -58,8 +58,9 @@ def _enroll(signer: Signer, subject_type: str, subject_id: str, signed_by: Signe
                            enrolled_ns=T0_NS, custodian="off-1" if subject_type == "device" else None), signed_by)
 
 
-def make_segments(n: int, device: Signer) -> list[Envelope]:
-    """Realistic, distinct, validly signed segment envelopes (not timed)."""
+def make_segments(n: int, device: Signer, genesis: str) -> list[Envelope]:
+    """Realistic, distinct, validly signed segment envelopes chained from ``genesis`` (the
+    device's enrollment entry hash) as a dock chains them (not timed)."""
     template = make_body(Segment(
         device_id="cam-0001", seq=0, prev="0" * 64,
         media=Media(sha256="0" * 64, size=734_003_200, container="mp4", codec="h264", width=1920, height=1080,
@@ -68,7 +69,7 @@ def make_segments(n: int, device: Signer) -> list[Envelope]:
         officer_id="off-0001", case_id="case-2025-0001", source_name="VID_00000.MP4", decodable=True,
         dock_session="sess-0001"))
     ptype = payload_type_for("segment")
-    out, prev = [], "0" * 64
+    out, prev = [], genesis
     for seq in range(n):
         body = dict(template, seq=seq, prev=prev, source_name=f"VID_{seq:05d}.MP4",
                     start_ns=str(T0_NS + seq * 600 * 10**9), end_ns=str(T0_NS + (seq + 1) * 600 * 10**9),
@@ -82,14 +83,15 @@ def make_segments(n: int, device: Signer) -> list[Envelope]:
 
 def bench_appends(work: Path, n: int, batch: int = 1000) -> dict:
     root, device = Signer.generate(), Signer.generate()
+    enrollments = [_enroll(root, "ledger_root", "dock-bench", root), _enroll(device, "device", "cam-0001", root)]
     t = time.perf_counter()
-    envs = make_segments(n, device)
+    envs = make_segments(n, device, hashlib.sha256(enrollments[1].to_bytes()).hexdigest())
     made_s = time.perf_counter() - t
     path = work / "ledger-appends.db"
     for p in work.glob("ledger-appends.db*"):
         p.unlink()
     with Ledger.open(path) as lg:
-        lg.append_many([_enroll(root, "ledger_root", "dock-bench", root), _enroll(device, "device", "cam-0001", root)])
+        lg.append_many(enrollments)
         datas = [env.to_bytes() for env in envs]  # as received from a dock: bytes, fully re-validated
         t = time.perf_counter()
         for i in range(0, n, batch):
