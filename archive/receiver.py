@@ -44,7 +44,7 @@ from archive.docks import ARCHIVE, Trust
 from archive.transfers import TransferState
 from ledger import checkpoint as cp
 from ledger.envelope import Envelope, body, verify_signatures
-from ledger.errors import FormatError, RefusedError, VerificationError
+from ledger.errors import BodycamError, FormatError, RefusedError, VerificationError
 from ledger.justify_records import attachment_hashes
 from ledger.keys import Signer
 from ledger.records import Segment, validate_body
@@ -280,6 +280,9 @@ class Receiver:
             log.exception("archive storage failed for %s %s", subject.value, item[:16])
             self._rejected(dock, subject, item, _reject(p.RejectCode.internal,
                                                         f"archive storage error ({exc.strerror}); retry later"))
+        except BodycamError as exc:
+            log.exception("archive could not process %s %s", subject.value, item[:16])
+            self._rejected(dock, subject, item, _reject(p.RejectCode.internal, f"archive error: {exc}; retry later"))
 
     # -- records -----------------------------------------------------------------------------------
 
