@@ -230,8 +230,8 @@ def _daemon_pid(proc: subprocess.Popen) -> int:
     return int(children[0]) if os.environ.get("BENCH_SYNC_PYSPY") and children else proc.pid
 
 
-def _wait_rss(proc: subprocess.Popen, timeout: float | None = None) -> tuple[int, float, float]:
-    """Exit status, peak RSS (MB, sampled every 50 ms) and CPU seconds of a child."""
+def _wait_rss(proc: subprocess.Popen, timeout: float | None = None) -> tuple[int, float, tuple[float, float]]:
+    """Exit status, peak RSS (MB, sampled every 50 ms) and CPU seconds (user, system) of a child."""
     deadline = None if timeout is None else time.monotonic() + timeout
     peak = 0.0
     while True:
@@ -239,7 +239,7 @@ def _wait_rss(proc: subprocess.Popen, timeout: float | None = None) -> tuple[int
         pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, peak, ru.ru_utime + ru.ru_stime
+            return proc.returncode, peak, (round(ru.ru_utime, 2), round(ru.ru_stime, 2))
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"pid {proc.pid} still running")
         time.sleep(0.05)
@@ -288,7 +288,7 @@ def run_sync(root: Path, broker: Broker, dock: Path, blobs: list[Path], tls: boo
     ok = segs == len(blobs) and stored == sorted(b.name for b in blobs) and result["rejected"] == []
     return {"tls": tls, "bytes": total, "seconds": round(elapsed, 3), "mb_s": round(total / elapsed / 1e6, 1),
             "syncd_rss_mb": round(dock_rss, 1), "archive_rss_mb": round(arch_rss, 1), "segments": segs,
-            "syncd_cpu_s": round(dock_cpu, 2), "archive_cpu_s": round(arch_cpu, 2),
+            "syncd_cpu_user_sys_s": dock_cpu, "archive_cpu_user_sys_s": arch_cpu,
             "chunks_sent": result["chunks_sent"], "complete": ok, "runner": "bodycam CLI" if cli else "lean",
             "archive_exit": acode}
 
