@@ -1,4 +1,4 @@
-"""The ``bodycam`` command: a thin root that mounts each package's command group.
+"""The ``bodycam`` command: a thin root over each package's command groups.
 
 Exceptions from the libraries are turned into exit codes here and only here:
 0 ok, 1 error, 2 usage, 3 refused by a rule or verification failed.
@@ -6,6 +6,7 @@ Exceptions from the libraries are turned into exit codes here and only here:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -36,7 +37,37 @@ class AppContext:
         return self._config
 
 
+# Where each top-level command lives. Loaded on first use, so that `bodycam sync run` does not
+# pay for OpenCV and numpy (the dock's media code) in memory and start-up time. A test checks that
+# every command a package exports is listed here.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "keys": ("ledger.cli",), "ledger": ("ledger.cli",),
+    "config": ("bodycam.init_cmd",), "init": ("bodycam.init_cmd",),
+    "device": ("agent.cli", "agent.dock_cli"),  # dock_cli adds calibrate/arm/enroll to the group
+    "fleet": ("agent.cli",), "emulate": ("agent.cli",),
+    "dock": ("agent.dock_cli",), "segments": ("agent.dock_cli",), "agent": ("agent.dock_cli",),
+    "person": ("agent.justify_cli",), "justify": ("agent.justify_cli",), "approve": ("agent.justify_cli",),
+    "gaps": ("agent.justify_cli",), "case": ("agent.justify_cli",),
+    "pki": ("syncd.cli",), "broker": ("syncd.cli",), "sync": ("syncd.cli",),
+    "archive": ("archive.cli",),
+}
+
+
 class BodycamGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        modules = COMMAND_MODULES.get(cmd_name)
+        if modules is None:
+            return None
+        found = None
+        for modname in modules:
+            for command in importlib.import_module(modname).COMMANDS:
+                if command.name == cmd_name:
+                    found = command
+        return found
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -65,26 +96,6 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = AppContext(config_path=config_path)
-
-
-COMMAND_MODULES = ("ledger.cli", "bodycam.init_cmd", "agent.cli", "agent.dock_cli", "agent.justify_cli",
-                   "syncd.cli", "archive.cli")
-
-
-def _mount() -> None:
-    """Mount every package's command groups. Each package owns its ``cli.py``."""
-    for modname in COMMAND_MODULES:
-        try:
-            mod = __import__(modname, fromlist=["COMMANDS"])
-        except ModuleNotFoundError as exc:
-            if exc.name == modname:
-                continue
-            raise
-        for command in mod.COMMANDS:
-            cli.add_command(command)
-
-
-_mount()
 
 
 def main() -> None:

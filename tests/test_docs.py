@@ -33,3 +33,24 @@ def test_readme_opens_with_demo_and_test_commands():
     assert "scripts/demo.sh" in head and "scripts/test.sh" in head
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/test.sh" in ci
+
+
+def test_every_exported_command_is_reachable_from_the_root():
+    import importlib
+
+    from bodycam.cli import COMMAND_MODULES
+
+    modules = {m for mods in COMMAND_MODULES.values() for m in mods}
+    for modname in modules:
+        for command in importlib.import_module(modname).COMMANDS:
+            assert modname in COMMAND_MODULES.get(command.name, ()), \
+                f"{modname} exports `{command.name}` but bodycam/cli.py COMMAND_MODULES does not route it there"
+
+
+def test_sync_does_not_load_the_media_stack():
+    import subprocess
+    import sys
+
+    code = "import sys; from bodycam.cli import cli; cli.get_command(None, 'sync'); print('cv2' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
