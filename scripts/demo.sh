@@ -27,8 +27,9 @@ trap 'echo "demo: interrupted" >&2; exit 130' INT TERM
 
 step() { printf '\n== %s\n' "$*"; }
 
-# start_bg NAME WANT_PREFIX CMD...: start CMD in the background; wait for a stdout line starting
-# with WANT_PREFIX and print its remainder.
+# start_bg NAME WANT_PREFIX CMD...: start CMD in the background (tracked for clean-up); wait for a
+# stdout line starting with WANT_PREFIX and put its remainder in $BG_VALUE. Not in $(...): the
+# process must be recorded in this shell's PIDS.
 start_bg() {
   local name=$1 want=$2; shift 2
   local out="$DATA/logs/$name.out"
@@ -38,7 +39,7 @@ start_bg() {
   local pid=$!
   for _ in $(seq 1 300); do
     if line=$(grep -m1 "^$want " "$out" 2>/dev/null); then
-      echo "${line#"$want "}"
+      BG_VALUE="${line#"$want "}"
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || { echo "demo: $name exited early:" >&2; cat "$DATA/logs/$name.err" >&2; return 1; }
@@ -54,6 +55,66 @@ for d in north south; do
   [ -f "$DATA/dock-$d/bodycam.toml" ] || "$BC" init --role dock --dir "$DATA/dock-$d" --name "dock-$d"
 done
 ls -l "$DATA/dock-north/keys"
+
+free_port() { "$PY" -c 'import socket,sys; s=socket.socket(socket.AF_INET, getattr(socket, sys.argv[1])); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"; }
+
+step "1b. The MQTT broker: Mosquitto with TLS, a client certificate per identity, per-dock ACLs"
+BROKER="$DATA/broker"
+MQTT_PORT=$(free_port SOCK_STREAM)
+[ -f "$BROKER/pki/ca.crt" ] || "$BC" pki init --dir "$BROKER/pki" >/dev/null
+"$BC" broker render --dir "$BROKER" --port "$MQTT_PORT" --bind 127.0.0.1 >/dev/null
+[ -f "$BROKER/pki/clients/archive.crt" ] || "$BC" pki issue --dir "$BROKER/pki" --name archive >/dev/null
+mkdir -p "$DATA/logs"
+/usr/sbin/mosquitto -c "$BROKER/mosquitto.conf" >"$DATA/logs/mosquitto.log" 2>&1 &
+MOSQ=$!
+PIDS+=($MOSQ)
+for _ in $(seq 1 100); do
+  "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $MQTT_PORT), 0.2).close()" 2>/dev/null && break
+  sleep 0.1
+done
+echo "Mosquitto on 127.0.0.1:$MQTT_PORT (TLS, client certificates; CA $BROKER/pki/ca.crt)"
+broker_section() {  # broker_section NAME: the [..broker] keys for identity NAME
+  cat <<TOML
+host = "127.0.0.1"
+port = $MQTT_PORT
+tls = true
+ca_file = "$BROKER/pki/ca.crt"
+cert_file = "$BROKER/pki/clients/$1.crt"
+key_file = "$BROKER/pki/clients/$1.key"
+client_id = "$1"
+TOML
+}
+cat > "$DATA/archive/bodycam.toml" <<TOML
+# bodycam.toml for the bureau archive (demo); every key is in config/bodycam.example.toml.
+[archive]
+data_dir = "."
+broker_dir = "$BROKER"
+
+[archive.broker]
+$(broker_section archive)
+TOML
+
+step "1c. The archivist registers both docks (admin-signed enrollment + broker credentials)"
+"$BC" --config "$DATA/archive/bodycam.toml" archive log-key --out "$DATA/archive/log.pub" >/dev/null
+for d in north south; do
+  dock="$DATA/dock-$d"
+  "$BC" --config "$dock/bodycam.toml" sync dock-key --out "$dock/keys/dock.pub" >/dev/null
+  "$BC" --config "$DATA/archive/bodycam.toml" archive dock add "dock-$d" --pubkey "$dock/keys/dock.pub"
+  cp "$DATA/archive/log.pub" "$dock/archive-log.pub"
+  cat > "$dock/bodycam.toml" <<TOML
+# bodycam.toml for dock-$d (demo); every key is in config/bodycam.example.toml.
+[agent]
+dock_id = "dock-$d"
+data_dir = "."
+
+[syncd]
+archive_pubkey = "$dock/archive-log.pub"
+
+[syncd.broker]
+$(broker_section "dock-$d")
+TOML
+done
+kill -HUP "$MOSQ"  # the broker reloads the ACL and password file with both docks
 
 step "2. Two emulated recorders of different makes on real pseudo-terminals"
 NOW=$(date -u +%s)
@@ -108,10 +169,12 @@ height = 240
 fps = 10
 TOML
 export BODYCAM_ZFY_PASSWORD=000000
-PORT_A=$(start_bg emu-zfy PORT "$BC" emulate --profile zfy-e12-gat947 --state "$DATA/recorders/zfy.toml" \
-  --mount-root "$DATA/dock-north/mnt")
-PORT_B=$(start_bg emu-jsonl PORT "$BC" emulate --profile jsonl-epoch-ms --state "$DATA/recorders/jsonl.toml" \
-  --mount-root "$DATA/dock-south/mnt")
+start_bg emu-zfy PORT "$BC" emulate --profile zfy-e12-gat947 --state "$DATA/recorders/zfy.toml" \
+  --mount-root "$DATA/dock-north/mnt"
+PORT_A=$BG_VALUE
+start_bg emu-jsonl PORT "$BC" emulate --profile jsonl-epoch-ms --state "$DATA/recorders/jsonl.toml" \
+  --mount-root "$DATA/dock-south/mnt"
+PORT_B=$BG_VALUE
 echo "recorder A (zfy-e12-gat947) on $PORT_A, recorder B (jsonl-epoch-ms) on $PORT_B"
 
 step "3. Readiness before a shift (A2 Art.12-13): battery, card space, clock"
@@ -153,10 +216,23 @@ step "6. End of shift: dock both recorders; every file offloaded, hashed, probed
 step "7. The pause on recorder B is a gap (A2 Art.8): the officer justifies it, the supervisor approves (A2 Art.11)"
 bash "$ROOT/scripts/demo_justify.sh" "$DATA/dock-south" 010204 "李四"
 
-step "9. The archive ledger: a signed checkpoint, an inclusion proof, full verification"
+step "8. Sync: each dock pushes its ledger and footage to the archive over MQTT (TLS), acknowledged by the archive"
+"$BC" -v --config "$DATA/archive/bodycam.toml" archive serve >"$DATA/logs/archive.out" 2>"$DATA/logs/archive.err" &
+ARCHIVE=$!
+PIDS+=($ARCHIVE)
+for _ in $(seq 1 100); do grep -q "listening" "$DATA/logs/archive.err" 2>/dev/null && break; sleep 0.1; done
+for d in north south; do
+  "$BC" --config "$DATA/dock-$d/bodycam.toml" sync run --once --connect-timeout 20
+  "$BC" --config "$DATA/dock-$d/bodycam.toml" sync status
+done
+"$BC" --config "$DATA/archive/bodycam.toml" archive dock list
+
+step "9. The archive ledger: a signed checkpoint, an inclusion proof for a segment, full verification"
 "$BC" ledger checkpoint "$DATA/archive/ledger.db" --key "$DATA/archive/keys/log.key"
-"$BC" ledger proof "$DATA/archive/ledger.db" --index 0 --json
+SEG=$("$BC" ledger show "$DATA/archive/ledger.db" --kind segment --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["entries"][0]["idx"])')
+"$BC" ledger proof "$DATA/archive/ledger.db" --index "$SEG" --json
 "$BC" ledger verify "$DATA/archive/ledger.db"
 for d in north south; do "$BC" ledger verify "$DATA/dock-$d/ledger.db"; done
+echo "blobs in the archive: $(find "$DATA/archive/blobs" -type f | wc -l)"
 
 step "Done. Everything is in $DATA"
