@@ -109,7 +109,8 @@ class TransferState:
                     [(n, d, f) for (d, f), n in counts.items()])
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
+                    self._conn.execute("ROLLBACK")
                 raise
 
     def finish(self, dock: str, file_id: str, status: str, *, entry_hash: str | None = None,
@@ -124,7 +125,8 @@ class TransferState:
                 self._conn.execute("DELETE FROM chunks WHERE dock=? AND file_id=?", (dock, file_id))
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
+                    self._conn.execute("ROLLBACK")
                 raise
 
     def reject(self, dock: str, subject: str, item: str, code: str, reason: str) -> None:

@@ -177,13 +177,15 @@ def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
+                    conn.execute("ROLLBACK")
                 continue
             fn(db)
             conn.execute("INSERT INTO migrations (name, applied_ns) VALUES (?, ?)", (name, time.time_ns()))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
+                conn.execute("ROLLBACK")
             raise
         applied.append(name)
         log.info("applied ledger migration %s", name)
@@ -491,7 +493,8 @@ class Ledger:
                 out = self._append_locked(prepared, received_ns, require_trusted)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
+                    conn.execute("ROLLBACK")
                 self._keyring_upto = min(self._keyring_upto, self._size_locked())
                 raise
         return out
@@ -583,7 +586,8 @@ class Ledger:
                 )
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
+                    self._conn.execute("ROLLBACK")
                 raise
         return note
 

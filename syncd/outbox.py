@@ -154,7 +154,8 @@ class Outbox:
                                            [(entry_hash, f.sha256, f.size, f.role, QUEUED) for f in files])
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
+                    self._conn.execute("ROLLBACK")
                 raise
 
     def _item(self, r: tuple) -> Item:
@@ -228,7 +229,8 @@ class Outbox:
                                             ("last_commit", json.dumps(entry_hash))])
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
+                    self._conn.execute("ROLLBACK")
                 raise
 
     def counts(self) -> dict[str, int]:
