@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.errors import KeyFileError
 from ledger.keys import (
@@ -93,3 +95,26 @@ def test_sign_and_verify() -> None:
     assert not s.public_key.verify(sig, b"other")
     assert not Signer.generate().public_key.verify(sig, b"data")
     assert "PRIVATE" not in repr(s)
+
+
+@settings(max_examples=200, deadline=None)
+@given(msg=st.binary(max_size=2048), flip=st.integers(min_value=0, max_value=64 * 8 - 1), tamper=st.booleans())
+def test_verify_agrees_with_openssl_on_good_and_altered_signatures(msg, flip, tamper):
+    """PublicKey.verify (libsodium) accepts exactly what OpenSSL accepts for our signatures."""
+    from cryptography.exceptions import InvalidSignature
+
+    signer = _CROSS_SIGNER
+    sig = bytearray(signer.sign(msg))
+    if tamper:
+        sig[flip // 8] ^= 1 << (flip % 8)
+    pub = PublicKey.from_raw(signer.public_key_raw)
+    try:
+        pub._key.verify(bytes(sig), msg)
+        openssl = True
+    except InvalidSignature:
+        openssl = False
+    assert pub.verify(bytes(sig), msg) is openssl
+    assert pub.verify(bytes(sig[:63]), msg) is False
+
+
+_CROSS_SIGNER = Signer.generate()
