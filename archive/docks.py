@@ -18,7 +18,6 @@ rooted in dock B, even when the broker's ACL is bypassed.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,17 +130,6 @@ class BrokerCredentials:
     passwd: Path
 
 
-def _atomic_secret(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _acl_users(acl: Path) -> list[str]:
     if not acl.exists():
         return []
@@ -156,7 +144,14 @@ def issue_broker_credentials(broker_dir: Path, name: str, docks: list[str], arch
     password file rewritten for every dock (``mosquitto.conf`` is left alone: it names no dock).
     The running broker picks them up on SIGHUP."""
     from syncd import pki
-    from syncd.brokerconf import BrokerDeployment, ensure_password, hash_password, read_password, render_acl
+    from syncd.brokerconf import (
+        BrokerDeployment,
+        ensure_password,
+        hash_password,
+        read_password,
+        render_acl,
+        write_secret,
+    )
 
     broker_dir = Path(broker_dir)
     acl = broker_dir / "acl"
@@ -173,7 +168,7 @@ def issue_broker_credentials(broker_dir: Path, name: str, docks: list[str], arch
             pki.issue_client(dep.pki.dir, name)
     password_file = ensure_password(dep, name)
     lines = [f"{n}:{hash_password(read_password(ensure_password(dep, n)))}" for n in dep.identities]
-    _atomic_secret(dep.passwd_path, "\n".join(lines) + "\n")
-    _atomic_secret(dep.acl_path, render_acl(dep))
+    write_secret(dep.passwd_path, "\n".join(lines) + "\n")
+    write_secret(dep.acl_path, render_acl(dep))
     log.info("broker credentials for dock %s written to %s", name, broker_dir)
     return BrokerCredentials(name, password_file, cert, key, dep.acl_path, dep.passwd_path)

@@ -188,7 +188,8 @@ def hash_password(password: str, *, salt: bytes | None = None, iterations: int =
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def _write_secret(path: Path, text: str) -> None:
+def write_secret(path: Path, text: str) -> None:
+    """Write a secret file whole or not at all: mode 0600 from creation, fsynced, renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
@@ -205,7 +206,7 @@ def ensure_password(dep: BrokerDeployment, name: str) -> Path:
     is what a client's ``password_file`` setting points at."""
     path = dep.password_path(name)
     if not path.exists():
-        _write_secret(path, secrets.token_urlsafe(32) + "\n")
+        write_secret(path, secrets.token_urlsafe(32) + "\n")
     return path
 
 
@@ -228,9 +229,9 @@ def write_deployment(dep: BrokerDeployment) -> RenderedFiles:
     entries = []
     for name in dep.identities:
         entries.append(f"{name}:{hash_password(read_password(ensure_password(dep, name)))}")
-    _write_secret(dep.passwd_path, "\n".join(entries) + "\n")
-    _write_secret(dep.acl_path, render_acl(dep))
-    _write_secret(dep.conf_path, render_conf(dep))
+    write_secret(dep.passwd_path, "\n".join(entries) + "\n")
+    write_secret(dep.acl_path, render_acl(dep))
+    write_secret(dep.conf_path, render_conf(dep))
     log.info("broker deployment written to %s (%d docks)", dep.dir, len(dep.docks))
     return RenderedFiles(dep.conf_path, dep.acl_path, dep.passwd_path)
 
