@@ -1,5 +1,5 @@
 """``bodycam device …``, ``bodycam fleet …`` and ``bodycam emulate``: thin click layers over
-agent.status, agent.state and agent.emulator. ``device`` is exported for the clock-gate and dock
+agent.device_check, agent.fleet and agent.emulator.server. ``device`` is exported for the clock-gate and dock
 commands (arm, calibrate, enroll) to attach to."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pathlib import Path
 import click
 
 from agent.config import AgentConfig
-from agent.emulator import RecorderEmulator
-from agent.emulator_state import load_state
-from agent.link import RecorderLink, discover
-from agent.profiles import Profile, get_profile, load_profiles
+from agent.device_check import check_device
+from agent.emulator.server import RecorderEmulator
+from agent.emulator.state import load_state
+from agent.fleet import StateDB
+from agent.link.driver import RecorderLink, discover
+from agent.link.profiles import Profile, get_profile, load_profiles
 from agent.readiness import human_bytes
-from agent.state import StateDB
-from agent.status import check_device
-from ledger.cliutil import app_config, echo_json, json_option
+from bodycam.cliutil import app_config, echo_json, json_option
 
 
 def agent_config(ctx: click.Context) -> AgentConfig:

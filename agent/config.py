@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ledger.configfile import StrictModel
+from bodycam.configfile import StrictModel
 
 DOCK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 """A dock name becomes an MQTT topic level and a broker user name: keep it to safe characters."""

@@ -14,13 +14,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from agent.clock.reference import ReferenceClock
 from agent.config import AgentConfig
 from agent.dock import DockContext, dock_recorder
-from agent.link import RecorderLink, discover
-from agent.offload import OffloadIncomplete
-from agent.profiles import Profile, load_profiles
-from agent.refclock import ReferenceClock
-from ledger.errors import BodycamError, ConfigError
+from agent.link.driver import RecorderLink, discover
+from agent.link.profiles import Profile, load_profiles
+from agent.offload.files import OffloadIncomplete
+from bodycam.errors import BodycamError, ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.calibrate import (
+from agent.clock.calibrate import (
     CalibrationResult,
     calibrate,
     calibration_body,
@@ -24,18 +24,18 @@ from agent.calibrate import (
     clock_params,
     measure_recorder,
 )
-from agent.clockmeasure import ClockError
+from agent.clock.measure import ClockError
+from agent.clock.reference import ReferenceClock
 from agent.config import AgentConfig
-from agent.link import Identity, OfficerInfo, RecorderLink
-from agent.offload import OffloadSummary, Progress, offload, open_session
+from agent.device_check import DeviceStatus, check_device
+from agent.fleet import StateDB
+from agent.link.driver import Identity, OfficerInfo, RecorderLink
+from agent.offload.files import OffloadSummary, Progress, offload, open_session
 from agent.readiness import Margins, evaluate_readiness
-from agent.refclock import ReferenceClock
-from agent.state import StateDB
-from agent.status import DeviceStatus, check_device
 from agent.store import DockStore
+from bodycam.errors import BodycamError, RefusedError
 from ledger.enroll import enroll, public_of
 from ledger.envelope import seal
-from ledger.errors import BodycamError, RefusedError
 from ledger.keys import Signer, generate_key_file, load_signer
 from ledger.store import Entry, Ledger
 

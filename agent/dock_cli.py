@@ -11,13 +11,13 @@ from pathlib import Path
 import click
 
 from agent.cli import agent_config, device, profile_from
+from agent.clock.reference import reference_from_config
 from agent.dock import ArmResult, DockContext, arm_device, calibrate_device, dock_recorder, ensure_linked_device
-from agent.link import RecorderLink
-from agent.offload import Progress
+from agent.link.driver import RecorderLink
+from agent.offload.files import Progress
 from agent.readiness import human_bytes
-from agent.refclock import reference_from_config
-from ledger.cliutil import echo_json, json_option
-from ledger.errors import RefusedError
+from bodycam.cliutil import echo_json, json_option
+from bodycam.errors import RefusedError
 from ledger.store import Ledger
 
 _port = click.option("--port", required=True, help="Serial port of the recorder, e.g. /dev/ttyACM0.")

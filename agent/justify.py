@@ -19,8 +19,8 @@ from pathlib import Path
 
 from agent.signature_image import SignatureImage, check_signature_image, store_signature_image
 from agent.store import DockStore
+from bodycam.errors import BodycamError, RefusedError
 from ledger.envelope import Envelope, body, seal
-from ledger.errors import BodycamError, RefusedError
 from ledger.gapstate import (
     REQUESTER_REASONS,
     STOP_GAP_TYPES,

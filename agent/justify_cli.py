@@ -13,11 +13,11 @@ import click
 from agent.justify import ART11_REASONS, justify_gap, record_fault, requester_sign
 from agent.justify import approve as approve_target
 from agent.store import DockStore
+from bodycam.cliutil import app_config, echo_json, json_option
+from bodycam.errors import BodycamError
 from ledger.canonical import loads_strict
 from ledger.cases import ART10_REASONS, case_retention, case_segments, flag_case, long_term_cases
-from ledger.cliutil import app_config, echo_json, json_option
 from ledger.envelope import Envelope
-from ledger.errors import BodycamError
 from ledger.gapstate import APPROVED_STATES, gap_statuses
 from ledger.justify_records import FAULT_CAUSES
 from ledger.keys import Signer, load_public_key, load_signer

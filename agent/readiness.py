@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.profiles import Profile
+from agent.link.profiles import Profile
 
 
 @dataclass(frozen=True)

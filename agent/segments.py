@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from agent.names import display_name
+from agent.offload.names import display_name
 from ledger.records import Segment
 from ledger.store import Ledger
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from agent.store import DockStore
-from ledger.errors import RefusedError
+from bodycam.errors import RefusedError
 
 log = logging.getLogger(__name__)
 

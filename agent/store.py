@@ -27,7 +27,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 
 log = logging.getLogger(__name__)
 

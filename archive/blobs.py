@@ -21,7 +21,7 @@ import re
 from contextlib import suppress
 from pathlib import Path
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from archive.config import ArchiveConfig
-from ledger.cliutil import app_config, echo_json, json_option
+from bodycam.cliutil import app_config, echo_json, json_option
 
 
 def archive_config(ctx: click.Context) -> ArchiveConfig:

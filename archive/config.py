@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ledger.configfile import StrictModel
+from bodycam.configfile import StrictModel
 from syncd.config import BrokerConfig
 
 

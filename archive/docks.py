@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bodycam.errors import BodycamError, ConfigError
 from ledger.enroll import enroll
-from ledger.errors import BodycamError, ConfigError
 from ledger.keys import PublicKey, Signer
 from ledger.records import Enrollment
 from ledger.store import Entry, Ledger
@@ -143,8 +143,8 @@ def issue_broker_credentials(broker_dir: Path, name: str, docks: list[str], arch
     render``: a client certificate (if the deployment has a CA), a password, and the ACL and
     password file rewritten for every dock (``mosquitto.conf`` is left alone: it names no dock).
     The running broker picks them up on SIGHUP."""
-    from syncd import pki
-    from syncd.brokerconf import (
+    from archive.broker import pki
+    from archive.broker.config import (
         BrokerDeployment,
         ensure_password,
         hash_password,

@@ -42,9 +42,9 @@ from archive.blobs import BlobStore, PartFile
 from archive.config import ArchiveConfig
 from archive.docks import ARCHIVE, Trust
 from archive.transfers import TransferState
+from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
 from ledger import checkpoint as cp
 from ledger.envelope import Envelope, body, verify_signatures
-from ledger.errors import BodycamError, FormatError, RefusedError, VerificationError
 from ledger.justify_records import attachment_hashes
 from ledger.keys import Signer
 from ledger.records import Segment, validate_body

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transfers (

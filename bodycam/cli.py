@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from bodycam.config import BodycamConfig, load_config
-from ledger.errors import BodycamError, RefusedError
+from bodycam.errors import BodycamError, RefusedError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 

@@ -13,8 +13,8 @@ from pydantic import Field
 
 from agent.config import AgentConfig
 from archive.config import ArchiveConfig
-from ledger.configfile import StrictModel, read_toml, validate_data
-from ledger.errors import ConfigError
+from bodycam.configfile import StrictModel, read_toml, validate_data
+from bodycam.errors import ConfigError
 from syncd.config import SyncdConfig
 
 

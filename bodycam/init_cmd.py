@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from bodycam.cliutil import echo_json, json_option
 from bodycam.config import load_config, render_example
-from ledger.cliutil import echo_json, json_option
 
 
 @click.group()

@@ -20,7 +20,7 @@ from typing import Any
 
 import rfc8785
 
-from ledger.errors import FormatError
+from bodycam.errors import FormatError
 
 MAX_SAFE_INT = 2**53 - 1
 

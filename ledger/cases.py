@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from bodycam.errors import RefusedError
 from ledger.envelope import seal
-from ledger.errors import RefusedError
 from ledger.justify_records import CaseFlag
 from ledger.keys import Signer
 from ledger.people import CASE_FLAG_ROLES, check_person_key, require_person_key, valid_signers

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger.errors import FormatError, VerificationError
+from bodycam.errors import FormatError, VerificationError
 from ledger.keys import PublicKey, Signer
 
 SIG_PREFIX = "\u2014 "  # em dash + space

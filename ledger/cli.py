@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
+from bodycam.cliutil import echo_json, json_option
+from bodycam.errors import BodycamError, VerificationError
 from ledger import merkle
 from ledger.checkpoint import verify_checkpoint, vkey
-from ledger.cliutil import echo_json, json_option
-from ledger.errors import BodycamError, VerificationError
 from ledger.keys import generate_key_file, load_public_key, load_signer, write_public_key
 from ledger.store import Ledger
 from ledger.verify import verify_ledger

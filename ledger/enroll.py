@@ -30,7 +30,7 @@ def create_rooted(ledger: Ledger, root: Signer, subject_id: str, *, now_ns: int 
     if ledger.size:
         first = ledger.get(0)
         if first.body.get("keyid") != root.keyid:
-            from ledger.errors import RefusedError
+            from bodycam.errors import RefusedError
 
             raise RefusedError(f"{ledger.path} is already rooted in another key "
                                f"({str(first.body.get('keyid'))[:16]}…); use its own key")

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bodycam.errors import FormatError, VerificationError
 from ledger.canonical import canonical_json, parse_canonical
-from ledger.errors import FormatError, VerificationError
 from ledger.keys import PublicKey, Signer
 
 TYPE_PREFIX = "application/vnd.bodycam."

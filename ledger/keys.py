@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
-from ledger.errors import KeyFileError
+from bodycam.errors import KeyFileError
 
 log = logging.getLogger(__name__)
 

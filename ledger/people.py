@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bodycam.errors import RefusedError
 from ledger.enroll import enrollment_body
 from ledger.envelope import Envelope, seal
-from ledger.errors import RefusedError
 from ledger.keys import PublicKey, Signer
 from ledger.records import Enrollment
 from ledger.store import Entry, Ledger

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from ledger.errors import FormatError
+from bodycam.errors import FormatError
 
 _INT_RE = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 

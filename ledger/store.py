@@ -22,10 +22,10 @@ from typing import Any
 
 import sqlite_utils
 
+from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.envelope import Envelope, body, verify_signatures
-from ledger.errors import BodycamError, FormatError, RefusedError, VerificationError
 from ledger.keys import PublicKey, Signer
 from ledger.records import Body, Enrollment, validate_body
 

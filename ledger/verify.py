@@ -34,10 +34,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from bodycam.errors import BodycamError
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.envelope import Envelope, body
-from ledger.errors import BodycamError
 from ledger.keys import PublicKey
 from ledger.records import Body, Enrollment, validate_body
 from ledger.store import APPEND_ONLY_TABLES, CHECKPOINT_KEY_TYPES, Ledger

@@ -1,7 +1,7 @@
 """Benchmark of the dock offload (issue 5): throughput against ``rsync -a`` and peak memory.
 
 An emulated recorder card (four 512 MiB files plus one real short video written by OpenCV) is
-exposed under a mount root exactly as the emulator does (``agent.emulator.expose``), then
+exposed under a mount root exactly as the emulator does (``agent.emulator.server.expose``), then
 offloaded into a fresh dock store and ledger: copy, SHA-256, fsync, atomic rename, probe,
 thumbnail, device signature, ledger append. The same files are copied with ``rsync -a`` to
 the same file system. Runs alternate (rsync, offload, rsync, offload, ...) on the same warm
@@ -76,7 +76,7 @@ def make_card(card: Path, size_mib: int, extra_mib: int = 0) -> int:
 
 def child(args: argparse.Namespace) -> None:
     """One offload in this (child) process; prints a JSON line with its own timing."""
-    from agent.offload import offload, open_session
+    from agent.offload.files import offload, open_session
     from agent.store import DockStore
     from ledger.enroll import create_rooted, enroll, public_of
     from ledger.keys import Signer
@@ -137,7 +137,7 @@ def _rsync(mount: Path, dest: Path, then_sync: bool) -> float:
 
 
 def bench(base: Path, runs: int, size_mib: int, big_gib: int) -> dict:
-    from agent.emulator import expose
+    from agent.emulator.server import expose
 
     base.mkdir(parents=True, exist_ok=True)
     if shutil.disk_usage(base).free < (size_mib * 4 * 3 + big_gib * 1024 * 3 + 2048) * MiB:

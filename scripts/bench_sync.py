@@ -76,8 +76,8 @@ def _toml(sections: dict[str, dict]) -> str:
 
 class Broker:
     def __init__(self, root: Path):
-        from syncd.brokerconf import BrokerDeployment, Listener, write_deployment
-        from syncd.pki import init_pki, issue_client
+        from archive.broker.config import BrokerDeployment, Listener, write_deployment
+        from archive.broker.pki import init_pki, issue_client
 
         self.plain_port, self.tls_port = free_port(), free_port()
         self.dep = BrokerDeployment(dir=root / "broker", docks=(DOCK,), archive="archive",

@@ -1,6 +1,6 @@
 """``bodycam pki`` and ``bodycam broker``: the credentials and broker files of a deployment.
 
-A thin layer over :mod:`syncd.pki` and :mod:`syncd.brokerconf`, and ``bodycam sync`` over
+A thin layer over :mod:`archive.broker.pki` and :mod:`archive.broker.config`, and ``bodycam sync`` over
 :mod:`syncd.uploader`.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import click
 
-from ledger.cliutil import app_config, echo_json, json_option
-from ledger.errors import BodycamError, RefusedError
-from syncd import pki as pkilib
-from syncd.brokerconf import BrokerDeployment, Listener, write_deployment
+from archive.broker import pki as pkilib
+from archive.broker.config import BrokerDeployment, Listener, write_deployment
+from bodycam.cliutil import app_config, echo_json, json_option
+from bodycam.errors import BodycamError, RefusedError
 from syncd.config import BrokerConfig
 
 DIR = click.Path(file_okay=False, path_type=Path)

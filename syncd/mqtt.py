@@ -27,7 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ledger.errors import BodycamError, ConfigError
+from bodycam.errors import BodycamError, ConfigError
 from syncd.config import BrokerConfig
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 from ledger.justify_records import attachment_hashes
 
 SCHEMA = """

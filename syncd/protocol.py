@@ -49,11 +49,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bodycam.errors import FormatError, VerificationError
 from ledger.canonical import canonical_json
 from ledger.checkpoint import verify_checkpoint
 from ledger.envelope import Envelope, pae, payload_type_for
 from ledger.envelope import body as envelope_body
-from ledger.errors import FormatError, VerificationError
 from ledger.keys import PublicKey, Signer
 
 PREFIX = "bodycam/v1"

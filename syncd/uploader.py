@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, field
 
 from agent.config import AgentConfig
 from agent.store import DockStore
+from bodycam.errors import BodycamError, ConfigError, FormatError, VerificationError
 from ledger.envelope import Envelope, body
-from ledger.errors import BodycamError, ConfigError, FormatError, VerificationError
 from ledger.keys import PublicKey, load_public_key
 from ledger.store import Ledger
 from syncd import protocol as p

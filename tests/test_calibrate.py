@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from agent.calibrate import (
+from agent.clock.calibrate import (
     CalibrationResult,
     calibrate,
     clock_params,
@@ -19,11 +19,11 @@ from agent.calibrate import (
     ns_to_datetime,
     parse_tz,
 )
-from agent.clockmeasure import CalibrationPoint, ClockError
+from agent.clock.measure import CalibrationPoint, ClockError
+from agent.clock.reference import ReferenceReading
 from agent.config import ClockConfig
-from agent.profiles import Profile, get_profile
-from agent.refclock import ReferenceReading
-from ledger.errors import ConfigError, RefusedError
+from agent.link.profiles import Profile, get_profile
+from bodycam.errors import ConfigError, RefusedError
 from tests.fixtures.clocksim import NS, SimRecorder, SimReference, SimWorld
 
 MS = 1_000_000

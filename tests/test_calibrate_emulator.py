@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.calibrate import calibrate, calibration_body, clock_params
-from agent.link import RecorderLink
-from agent.refclock import NtpReference
+from agent.clock.calibrate import calibrate, calibration_body, clock_params
+from agent.clock.reference import NtpReference
+from agent.link.driver import RecorderLink
 from ledger.records import validate_body
 
 NS = 1_000_000_000

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from agent.calibrate import CalibrationResult, calibrate, calibration_body, calibration_point, datetime_to_ns
-from agent.clockmeasure import CalibrationPoint
-from agent.refclock import ReferenceReading, SourceDetail
+from agent.clock.calibrate import CalibrationResult, calibrate, calibration_body, calibration_point, datetime_to_ns
+from agent.clock.measure import CalibrationPoint
+from agent.clock.reference import ReferenceReading, SourceDetail
 from ledger.records import make_body, validate_body
 from tests.fixtures.clocksim import NS, SimRecorder, SimReference, SimWorld
 

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from agent.offload import offload, open_session
+from agent.offload.files import offload, open_session
 from agent.store import DockStore
+from bodycam.errors import RefusedError
 from ledger.cases import (
     ART10_REASONS,
     case_retention,
@@ -18,7 +19,6 @@ from ledger.cases import (
     segment_retention,
 )
 from ledger.envelope import seal
-from ledger.errors import RefusedError
 from ledger.justify_records import CaseFlag
 from ledger.keys import Signer, load_signer
 from ledger.verify import verify_ledger

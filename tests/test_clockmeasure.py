@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.calibrate import datetime_to_ns
-from agent.clockmeasure import (
+from agent.clock.calibrate import datetime_to_ns
+from agent.clock.measure import (
     CalibrationPoint,
     ClockError,
     DeviceReading,

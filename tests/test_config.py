@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from bodycam.cli import cli
 from bodycam.config import BodycamConfig, load_config, render_example
-from ledger.errors import ConfigError
+from bodycam.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

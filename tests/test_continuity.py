@@ -8,7 +8,7 @@ from datetime import UTC, timedelta, timezone
 
 import pytest
 
-from agent.continuity import (
+from agent.offload.continuity import (
     NS_PER_S,
     Candidate,
     ChainState,

@@ -161,8 +161,8 @@ def test_dock_needs_a_case_or_activity_and_enroll_is_idempotent(dock_dir, emulat
 @pytest.mark.parametrize("serial", ["../../etc", "a/b", ".hidden", "x" * 65, "名字", ""])
 def test_a_recorder_serial_never_becomes_a_path(serial):
     from agent.dock import device_id_for
-    from agent.link import Identity
-    from ledger.errors import BodycamError
+    from agent.link.driver import Identity
+    from bodycam.errors import BodycamError
 
     with pytest.raises(BodycamError, match="cannot be used as a device id"):
         device_id_for(Identity(serial=serial))

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 import cv2
 import pytest
 
-from agent.emulator_state import load_state
-from agent.errors import (
+from agent.emulator.state import load_state
+from agent.link.driver import RecorderLink
+from agent.link.errors import (
     ChecksumError,
     DeviceBusy,
     DeviceRefused,
@@ -21,9 +22,8 @@ from agent.errors import (
     LinkDisconnected,
     LinkTimeout,
 )
-from agent.link import RecorderLink
-from agent.profiles import load_profiles
-from ledger.errors import ConfigError
+from agent.link.profiles import load_profiles
+from bodycam.errors import ConfigError
 
 PROFILES = load_profiles()
 TIMEOUT = 0.3
@@ -179,7 +179,7 @@ def test_malformed_requests_do_not_wedge_the_recorder(pid, emulated_recorder):
 
 
 def test_emulator_offers_every_value_a_profile_may_use(emulated_recorder):
-    from agent.profiles import DEVICE_VALUES
+    from agent.link.profiles import DEVICE_VALUES
 
     rec = emulated_recorder("jsonl-epoch-ms")
     assert set(rec.emulator._values()) == DEVICE_VALUES

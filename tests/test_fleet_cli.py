@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.link import RecorderLink
-from agent.profiles import BUILTIN_PROFILES_DIR, get_profile
-from agent.state import StateDB
+from agent.fleet import StateDB
+from agent.link.driver import RecorderLink
+from agent.link.profiles import BUILTIN_PROFILES_DIR, get_profile
 from bodycam.cli import cli
 
 BIG = {"battery_pct": 100, "storage_total_mib": 61000, "storage_free_mib": 60000}

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.errors import ChecksumError, FramingError, LinkError
-from agent.framing import Framer, crc16
-from agent.parsers import classify, match_request, parse_reply
-from agent.profiles import FramingSpec, load_profiles
+from agent.link.errors import ChecksumError, FramingError, LinkError
+from agent.link.framing import Framer, crc16
+from agent.link.parsers import classify, match_request, parse_reply
+from agent.link.profiles import FramingSpec, load_profiles
 
 PROFILES = load_profiles()
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -156,8 +156,8 @@ def test_deeply_nested_json_is_a_framing_error():
 @given(data=st.data())
 def test_fuzz_time_and_storage_conversions(pid, data):
     """What the driver does after parsing (time assembly, unit conversion) is fuzzed too."""
-    from agent.link import storage_bytes
-    from agent.parsers import time_from_fields
+    from agent.link.driver import storage_bytes
+    from agent.link.parsers import time_from_fields
 
     p = PROFILES[pid]
     seeds = _mutations(p)

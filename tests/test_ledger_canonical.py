@@ -9,8 +9,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bodycam.errors import FormatError
 from ledger.canonical import canonical_json, parse_canonical
-from ledger.errors import FormatError
 
 safe_ints = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
 scalars = st.none() | st.booleans() | safe_ints | st.text()

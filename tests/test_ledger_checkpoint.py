@@ -9,6 +9,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bodycam.errors import FormatError, VerificationError
 from ledger.checkpoint import (
     Checkpoint,
     add_signature,
@@ -20,7 +21,6 @@ from ledger.checkpoint import (
     verify_note,
     vkey,
 )
-from ledger.errors import FormatError, VerificationError
 from ledger.keys import Signer
 
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from bodycam.errors import FormatError, VerificationError
 from ledger.canonical import canonical_json
 from ledger.envelope import Envelope, body, countersign, pae, seal, verify_signatures
-from ledger.errors import FormatError, VerificationError
 from ledger.keys import Signer
 from tests.fixtures.ledger import enrollment, segment
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import KeyFileError
+from bodycam.errors import KeyFileError
 from ledger.keys import (
     PublicKey,
     Signer,

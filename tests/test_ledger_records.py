@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from ledger.errors import FormatError
+from bodycam.errors import FormatError
 from ledger.keys import Signer
 from ledger.records import (
     KIND_MODELS,

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bodycam.errors import BodycamError, FormatError, RefusedError
 from ledger import merkle
 from ledger.checkpoint import Checkpoint, verify_checkpoint
 from ledger.envelope import seal
-from ledger.errors import BodycamError, FormatError, RefusedError
 from ledger.keys import Signer
 from ledger.records import Gap
 from ledger.store import MIGRATIONS, Ledger

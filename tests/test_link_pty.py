@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from agent.errors import AuthError, UnsupportedCommand
-from agent.link import RecorderLink, match_ports, resolve_secret
-from agent.profiles import load_profiles
+from agent.link.driver import RecorderLink, match_ports, resolve_secret
+from agent.link.errors import AuthError, UnsupportedCommand
+from agent.link.profiles import load_profiles
 
 PROFILES = load_profiles()
 STATE = {"serial": "RT00042", "battery_pct": 64, "storage_total_mib": 30436, "storage_free_mib": 12288,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.names import (
+from agent.offload.names import (
     HASH_PREFIX,
     MAX_SOURCE_NAME,
     MountError,

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.mountwait import MountTimeoutError, wait_for_mount
-from agent.names import decode_source_name
-from agent.offload import (
+from agent.offload.files import (
     OffloadError,
     OffloadIncomplete,
     RecorderGoneError,
@@ -24,6 +22,8 @@ from agent.offload import (
     offload,
     open_session,
 )
+from agent.offload.mount import MountTimeoutError, wait_for_mount
+from agent.offload.names import decode_source_name
 from agent.segments import segment_rows
 from agent.store import DiskFullError, DockStore
 from ledger.enroll import create_rooted, enroll, public_of
@@ -161,7 +161,7 @@ def test_redocking_offloads_only_what_is_new(dock):
 
 def test_waits_for_the_mount_to_appear(dock, tmp_path):
     """The emulator's own ``expose`` makes the folder appear the way a recorder re-enumerates."""
-    from agent.emulator import expose
+    from agent.emulator.server import expose
 
     card = tmp_path / "card"
     (card / "DCIM").mkdir(parents=True)
@@ -358,13 +358,13 @@ def test_emulated_recorder_card_with_clock_offset(dock, tmp_path, profile_name):
     AVI) with a recorder clock 3 s fast: corrected times land on the true times."""
     from datetime import datetime
 
-    from agent.emulator import expose
-    from agent.emulator_state import RecordingSpec
-    from agent.profiles import load_profile
-    from agent.videogen import plan_segments, populate
+    from agent.emulator.server import expose
+    from agent.emulator.state import RecordingSpec
+    from agent.emulator.videogen import plan_segments, populate
+    from agent.link.profiles import load_profile
 
     repo = Path(__file__).resolve().parents[1]
-    profile = load_profile(repo / "firmware_profiles" / f"{profile_name}.toml")
+    profile = load_profile(repo / "agent" / "link" / "firmware_profiles" / f"{profile_name}.toml")
     t0 = datetime(2026, 11, 30, 1, 0, 0, tzinfo=UTC)
     recs = [RecordingSpec(start=t0, duration_s=2, count=2, gap_after_s=30, width=64, height=48, fps=5),
             RecordingSpec(duration_s=1, count=1, width=64, height=48, fps=5)]

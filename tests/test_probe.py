@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from agent.probe import fourcc_text, fps_rational, probe, sniff_container
+from agent.offload.probe import fourcc_text, fps_rational, probe, sniff_container
 from agent.store import DockStore
 from tests.fixtures.media import write_ffmpeg_h264, write_opencv_video
 

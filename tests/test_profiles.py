@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.framing import Framer
-from agent.parsers import match_request, parse_reply, render, time_values
-from agent.profiles import BUILTIN_PROFILES_DIR, CANONICAL_COMMANDS, get_profile, load_profile, load_profiles
-from ledger.errors import ConfigError
+from agent.link.framing import Framer
+from agent.link.parsers import match_request, parse_reply, render, time_values
+from agent.link.profiles import BUILTIN_PROFILES_DIR, CANONICAL_COMMANDS, get_profile, load_profile, load_profiles
+from bodycam.errors import ConfigError
 
 PROFILES = load_profiles()
 VECTORS = [(pid, i) for pid, p in sorted(PROFILES.items()) for i in range(len(p.test_vectors))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.profiles import load_profiles
+from agent.link.profiles import load_profiles
 from agent.readiness import Margins, evaluate_readiness, human_bytes, storage_needed_bytes
 
 ZFY = load_profiles()["zfy-e12-gat947"]  # 9 %/h, 8000 kbit/s

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from agent.calibrate import calibrate, calibration_body
-from agent.config import ClockConfig
-from agent.refclock import (
+from agent.clock.calibrate import calibrate, calibration_body
+from agent.clock.reference import (
     STA_CLOCKERR,
     STA_NANO,
     STA_UNSYNC,
@@ -31,7 +30,8 @@ from agent.refclock import (
     reference_from_config,
     select_ntp_cluster,
 )
-from ledger.errors import ConfigError
+from agent.config import ClockConfig
+from bodycam.errors import ConfigError
 from tests.fixtures.clocksim import WallClockRecorder
 from tests.fixtures.ntp import free_udp_port
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.store import DiskFullError, DockStore, SourceReadError, StoreError, hash_fd
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 from tests.fixtures.media import fill_with
 
 

@@ -15,9 +15,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ledger.errors import ConfigError
+from archive.broker.config import PACKET_OVERHEAD, BrokerDeployment, Listener, render_acl, render_conf
+from archive.broker.pki import init_pki, issue_client
+from bodycam.errors import ConfigError
 from syncd import protocol as p
-from syncd.brokerconf import PACKET_OVERHEAD, BrokerDeployment, Listener, render_acl, render_conf
 from syncd.mqtt import (
     MessageTooLarge,
     MqttClient,
@@ -28,7 +29,6 @@ from syncd.mqtt import (
     SubscribeRefused,
     tls_context,
 )
-from syncd.pki import init_pki, issue_client
 
 FILE_ID = "ab" * 32
 OTHER_ID = "cd" * 32

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from archive.broker.config import example_deployment, render_acl, render_conf
+from archive.broker.pki import PkiError, init_pki, issue_client
 from bodycam.cli import cli
-from ledger.errors import ConfigError
-from syncd.brokerconf import example_deployment, render_acl, render_conf
-from syncd.pki import PkiError, init_pki, issue_client
+from bodycam.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,5 +92,5 @@ def test_pki_and_broker_cli(tmp_path):
 def test_committed_broker_examples_are_generated():
     dep = example_deployment()
     assert (ROOT / "config" / "mosquitto.conf").read_text() == render_conf(dep), \
-        "regenerate config/mosquitto.conf from syncd.brokerconf.example_deployment()"
+        "regenerate config/mosquitto.conf from archive.broker.config.example_deployment()"
     assert (ROOT / "config" / "mosquitto.acl").read_text() == render_acl(dep)

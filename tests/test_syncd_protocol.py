@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bodycam.errors import VerificationError
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.envelope import Envelope
-from ledger.errors import VerificationError
 from ledger.keys import Signer
 from syncd import protocol as p
 

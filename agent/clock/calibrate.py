@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.clockmeasure import (
+from agent.clock.measure import (
     COARSE_RESOLUTION_NS,
     NS_PER_S,
     CalibrationPoint,
@@ -33,10 +33,10 @@ from agent.clockmeasure import (
     measure_offset,
     round_div,
 )
+from agent.clock.reference import ReferenceClock, ReferenceReading
 from agent.config import ClockConfig
-from agent.profiles import Profile
-from agent.refclock import ReferenceClock, ReferenceReading
-from ledger.errors import BodycamError, ConfigError, RefusedError
+from agent.link.profiles import Profile
+from bodycam.errors import BodycamError, ConfigError, RefusedError
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agent.config import AgentConfig
-from agent.errors import LinkError, UnsupportedCommand
-from agent.link import ClockReading, RecorderLink
+from agent.fleet import CheckRecord, ns_to_rfc3339
+from agent.link.driver import ClockReading, RecorderLink
+from agent.link.errors import LinkError, UnsupportedCommand
 from agent.readiness import Margins, evaluate_readiness
-from agent.state import CheckRecord, ns_to_rfc3339
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ledger.errors import ConfigError
+from bodycam.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 

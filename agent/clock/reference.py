@@ -30,7 +30,7 @@ from typing import Protocol
 import ntplib
 
 from agent.config import ClockConfig, ReferenceKind
-from ledger.errors import ConfigError
+from bodycam.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

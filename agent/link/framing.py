@@ -8,8 +8,8 @@ exception, and the decoder drops the offending bytes so the next frame can still
 
 from __future__ import annotations
 
-from agent.errors import ChecksumError, FramingError
-from agent.profiles import FramingSpec
+from agent.link.errors import ChecksumError, FramingError
+from agent.link.profiles import FramingSpec
 
 
 def crc16(data: bytes, variant: str) -> int:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ledger.errors import BodycamError, ConfigError, KeyFileError
+from bodycam.errors import BodycamError, ConfigError, KeyFileError
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent.errors import FramingError
-from agent.profiles import FieldType, Message, ParseSpec, Profile, StatusSpec
+from agent.link.errors import FramingError
+from agent.link.profiles import FieldType, Message, ParseSpec, Profile, StatusSpec
 
 _FORMATTER = string.Formatter()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

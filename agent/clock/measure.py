@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ The serial side (identify, calibrate, ``enter_mass_storage``) is the caller's; t
 starts when the recorder's storage is about to appear under the mount root. For each file not
 yet in the dock ledger, in the recorder's time order: stream it once into the dock store (copy,
 SHA-256, fsync, atomic rename), probe it, decide its place in the device's chain
-(``agent.continuity``), seal the ``segment`` body with the *device* key and append it, together
+(``agent.offload.continuity``), seal the ``segment`` body with the *device* key and append it, together
 with any ``gap`` findings signed by the *dock* key, in one ledger transaction. A file is thus
 either completely offloaded and ledgered or not at all.
 
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
 
-from agent import continuity as cont
-from agent.mountwait import MountTimeoutError, wait_for_mount
-from agent.names import (
+from agent.offload import continuity as cont
+from agent.offload.mount import MountTimeoutError, wait_for_mount
+from agent.offload.names import (
     MEDIA_DIRS,
     MountError,
     RecorderFile,
@@ -39,10 +39,10 @@ from agent.names import (
     open_mount,
     open_recorder_file,
 )
-from agent.probe import ProbeResult, probe
+from agent.offload.probe import ProbeResult, probe
 from agent.store import DiskFullError, DockStore, SourceReadError, StoreError, hash_fd
+from bodycam.errors import BodycamError
 from ledger.envelope import seal
-from ledger.errors import BodycamError
 from ledger.keys import Signer
 from ledger.records import DockSession, Gap, Media, Segment, make_body
 from ledger.store import Entry, Ledger

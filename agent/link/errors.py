@@ -7,7 +7,7 @@ an equipment manager reads these on a dock screen, not a developer in a debugger
 
 from __future__ import annotations
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 
 
 class LinkError(BodycamError):

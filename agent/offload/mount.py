@@ -17,7 +17,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 import serial
 from serial.tools import list_ports
 
-from agent.errors import (
+from agent.link.errors import (
     AuthError,
     DeviceBusy,
     DeviceRefused,
@@ -31,9 +31,9 @@ from agent.errors import (
     LinkTimeout,
     UnsupportedCommand,
 )
-from agent.framing import Framer
-from agent.parsers import classify, parse_reply, render, time_from_fields, time_values
-from agent.profiles import Profile, Step
+from agent.link.framing import Framer
+from agent.link.parsers import classify, parse_reply, render, time_from_fields, time_values
+from agent.link.profiles import Profile, Step
 
 log = logging.getLogger(__name__)
 

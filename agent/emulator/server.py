@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.emulator_state import EmulatorState, FaultRule
-from agent.errors import LinkError
-from agent.framing import Framer
-from agent.parsers import match_request, render, time_values
-from agent.profiles import Profile
-from agent.videogen import populate
+from agent.emulator.state import EmulatorState, FaultRule
+from agent.emulator.videogen import populate
+from agent.link.errors import LinkError
+from agent.link.framing import Framer
+from agent.link.parsers import match_request, render, time_values
+from agent.link.profiles import Profile
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ledger.errors import BodycamError
+from bodycam.errors import BodycamError
 
 #: Longest single name component accepted as a plain name (FAT/exFAT/ext4 limit is 255).
 MAX_COMPONENT_BYTES = 255

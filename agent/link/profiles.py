@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ledger.configfile import StrictModel, read_toml, validate_data
-from ledger.errors import ConfigError
+from bodycam.configfile import StrictModel, read_toml, validate_data
+from bodycam.errors import ConfigError
 
 CANONICAL_COMMANDS = (
     "identify", "get_info", "get_battery", "get_storage", "get_time", "set_time",
@@ -42,7 +42,7 @@ REQUIRED_FIELDS: dict[str, list[tuple[str, ...]]] = {
     "get_time": [("epoch_ms", "epoch_s", "datetime", "second")],
     "get_recording_state": [("recording",)],
 }
-BUILTIN_PROFILES_DIR = Path(__file__).resolve().parents[1] / "firmware_profiles"
+BUILTIN_PROFILES_DIR = Path(__file__).resolve().parent / "firmware_profiles"
 
 
 class Confidence(StrEnum):

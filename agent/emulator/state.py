@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ledger.configfile import StrictModel, load_model
+from bodycam.configfile import StrictModel, load_model
 
 FAULT_KINDS = ("split", "garbage", "bad_checksum", "silence", "busy", "refuse", "disconnect",
                "ack_without_effect", "time_jump")

@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.emulator_state import RecordingSpec
-from agent.profiles import Profile
-from ledger.errors import BodycamError
+from agent.emulator.state import RecordingSpec
+from agent.link.profiles import Profile
+from bodycam.errors import BodycamError
 
 log = logging.getLogger(__name__)
 
