@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.fixtures.justify import make_gap_dock
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "demo_justify.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo_justify.sh"
 
 
 def test_demo_justify_step(tmp_path):

@@ -9,7 +9,7 @@ from bodycam.cli import cli
 from bodycam.config import BodycamConfig, load_config, render_example
 from bodycam.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_example_file_is_generated_from_the_models():

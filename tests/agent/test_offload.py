@@ -363,7 +363,7 @@ def test_emulated_recorder_card_with_clock_offset(dock, tmp_path, profile_name):
     from agent.emulator.videogen import plan_segments, populate
     from agent.link.profiles import load_profile
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     profile = load_profile(repo / "agent" / "link" / "firmware_profiles" / f"{profile_name}.toml")
     t0 = datetime(2026, 11, 30, 1, 0, 0, tzinfo=UTC)
     recs = [RecordingSpec(start=t0, duration_s=2, count=2, gap_after_s=30, width=64, height=48, fps=5),

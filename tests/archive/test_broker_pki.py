@@ -18,7 +18,7 @@ from archive.broker.pki import PkiError, init_pki, issue_client
 from bodycam.cli import cli
 from bodycam.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cert(path: Path) -> x509.Certificate:
