@@ -4,19 +4,28 @@ The driver, the emulator and the tests all read the same profile, so a protocol 
 once (request templates, reply templates for the emulator, parsers for the driver, test vectors)
 and nothing about a model is hidden in code. A command a model lacks is listed in
 ``unsupported`` and raises UnsupportedCommand; it is never faked.
+
+The built-in profiles are package data (``agent/link/firmware_profiles/*.toml``), read through
+``importlib.resources`` so that an installed wheel finds them wherever it is unpacked; a site folder
+(``agent.profiles_dir`` in bodycam.toml) adds profiles and replaces built-in ones of the same id.
+Every profile file starts with ``format = N``: the version of this file format, so that a profile
+written for a newer bodycam is refused with a clear message instead of misread.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from datetime import timedelta, timezone
 from enum import StrEnum
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from bodycam.configfile import StrictModel, read_toml, validate_data
+from bodycam.configfile import StrictModel, validate_data
 from bodycam.errors import ConfigError
 
 CANONICAL_COMMANDS = (
@@ -42,7 +51,10 @@ REQUIRED_FIELDS: dict[str, list[tuple[str, ...]]] = {
     "get_time": [("epoch_ms", "epoch_s", "datetime", "second")],
     "get_recording_state": [("recording",)],
 }
-BUILTIN_PROFILES_DIR = Path(__file__).resolve().parent / "firmware_profiles"
+#: The built-in profiles: package data of agent.link, a Traversable (a plain Path when installed as files).
+BUILTIN_PROFILES_DIR: Traversable = files("agent.link") / "firmware_profiles"
+#: Versions of the profile file format (the top-level ``format`` key) this bodycam reads.
+PROFILE_FORMATS = (1,)
 
 
 class Confidence(StrEnum):
@@ -287,7 +299,12 @@ class TestVector(StrictModel):
         return self
 
 
+def _formats_text() -> str:
+    return ", ".join(str(v) for v in PROFILE_FORMATS)
+
+
 class Profile(StrictModel):
+    format: int = Field(description="Profile file format version (first key of the file).")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     vendor: str
     model: str
@@ -313,6 +330,14 @@ class Profile(StrictModel):
     unsupported: list[str] = Field(default_factory=list)
     commands: dict[str, CommandSpec]
     test_vectors: list[TestVector] = Field(default_factory=list)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: int) -> int:
+        if v not in PROFILE_FORMATS:
+            raise ValueError(f"profile format {v} is not one this bodycam reads (it reads format "
+                             f"{_formats_text()}): use a bodycam that knows it, or rewrite the profile")
+        return v
 
     @model_validator(mode="after")
     def _commands_complete(self) -> Profile:
@@ -374,30 +399,55 @@ class Profile(StrictModel):
         return self.commands[command].steps
 
 
-def load_profile(path: Path) -> Profile:
-    """Load one profile; ConfigError names the file, the key and the line."""
-    data = read_toml(path)
-    return validate_data(path, data, Profile, path.read_text(encoding="utf-8"))
+def load_profile(path: Path | Traversable) -> Profile:
+    """Load one profile (a file of the site folder or a built-in resource); ConfigError names the
+    file, the key and the line. The ``format`` key is checked first: a profile in a format this
+    bodycam does not read gets that one message, not a list of keys it does not know."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    version = data.get("format")
+    if version is None:
+        raise ConfigError(f"{path}: format: missing; a profile starts with the version of its file format, "
+                          f"e.g. 'format = {PROFILE_FORMATS[-1]}' (this bodycam reads format {_formats_text()})")
+    if type(version) is not int or version not in PROFILE_FORMATS:
+        raise ConfigError(f"{path}: format: {version!r} is not a profile format this bodycam reads "
+                          f"(it reads format {_formats_text()}): use a bodycam that knows it, or rewrite "
+                          f"the profile")
+    return validate_data(path, data, Profile, text)
 
 
-def profile_dirs(extra: Path | None = None) -> list[Path]:
-    dirs = [BUILTIN_PROFILES_DIR]
+def profile_dirs(extra: Path | None = None) -> list[Path | Traversable]:
+    """Where profiles come from, in order: the built-in ones, then the site folder."""
+    dirs: list[Path | Traversable] = [BUILTIN_PROFILES_DIR]
     if extra is not None:
         dirs.append(extra)
     return dirs
 
 
+def _profile_files(d: Path | Traversable) -> list[Path | Traversable]:
+    return sorted((f for f in d.iterdir() if f.name.endswith(".toml") and f.is_file()), key=lambda f: f.name)
+
+
 def load_profiles(extra: Path | None = None) -> dict[str, Profile]:
-    """Every profile by id: the shipped ones, then ``extra`` (AgentConfig.profiles_dir), whose
-    profiles replace shipped ones of the same id so a site can correct a firmware quirk."""
+    """Every profile by id: the built-in ones, then ``extra`` (AgentConfig.profiles_dir), whose
+    profiles replace built-in ones of the same id so a site can correct a firmware quirk."""
     found: dict[str, Profile] = {}
     for d in profile_dirs(extra):
         if not d.is_dir():
-            if d != BUILTIN_PROFILES_DIR:
-                raise ConfigError(f"{d}: profiles directory not found (agent.profiles_dir)")
-            continue
-        seen_here: dict[str, Path] = {}
-        for path in sorted(d.glob("*.toml")):
+            if d is BUILTIN_PROFILES_DIR:
+                raise ConfigError(f"{d}: built-in firmware profiles missing: this bodycam is not installed "
+                                  f"completely (reinstall it)")
+            raise ConfigError(f"{d}: profiles directory not found (agent.profiles_dir)")
+        seen_here: dict[str, Path | Traversable] = {}
+        for path in _profile_files(d):
             prof = load_profile(path)
             if prof.id in seen_here:
                 raise ConfigError(f"{path}: id: {prof.id!r} already defined in {seen_here[prof.id]}")
@@ -411,5 +461,6 @@ def get_profile(profile_id: str, extra: Path | None = None) -> Profile:
     try:
         return profiles[profile_id]
     except KeyError:
+        where = f"built-in, and those in {extra}" if extra is not None else "built-in; agent.profiles_dir adds more"
         raise ConfigError(f"unknown profile {profile_id!r}; known: {', '.join(sorted(profiles)) or 'none'} "
-                          f"(see firmware_profiles/)") from None
+                          f"({where})") from None

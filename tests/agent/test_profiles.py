@@ -11,7 +11,14 @@ import pytest
 
 from agent.link.framing import Framer
 from agent.link.parsers import match_request, parse_reply, render, time_values
-from agent.link.profiles import BUILTIN_PROFILES_DIR, CANONICAL_COMMANDS, get_profile, load_profile, load_profiles
+from agent.link.profiles import (
+    BUILTIN_PROFILES_DIR,
+    CANONICAL_COMMANDS,
+    PROFILE_FORMATS,
+    get_profile,
+    load_profile,
+    load_profiles,
+)
 from bodycam.errors import ConfigError
 
 PROFILES = load_profiles()
@@ -115,3 +122,52 @@ def test_template_typo_and_missing_field_are_caught_at_load(tmp_path):
                                "(?P<pct>\\d{1,3})$', fields = { pct = \"int\" }"), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"get_battery: parsers yield none of \['battery_pct'\]"):
         load_profile(bad)
+
+
+def test_every_builtin_profile_file_states_its_format():
+    files = sorted(f.name for f in BUILTIN_PROFILES_DIR.iterdir() if f.name.endswith(".toml"))
+    assert len(files) == len(PROFILES)
+    for name in files:
+        text = (BUILTIN_PROFILES_DIR / name).read_text(encoding="utf-8")
+        assert any(line.startswith(f"format = {PROFILE_FORMATS[-1]}") for line in text.splitlines()), name
+    assert {p.format for p in PROFILES.values()} <= set(PROFILE_FORMATS)
+
+
+def test_newer_or_missing_format_is_refused_naming_the_file(tmp_path):
+    src = (BUILTIN_PROFILES_DIR / "jsonl-epoch-ms.toml").read_text(encoding="utf-8")
+    line = next(x for x in src.splitlines() if x.startswith("format = "))
+    bad = tmp_path / "newer.toml"
+    # a newer format may also bring keys this bodycam does not know: the format message comes alone
+    bad.write_text(src.replace(line, "format = 99\nshiny_new_key = 1"), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_profile(bad)
+    msg = str(exc.value)
+    assert msg.startswith(f"{bad}: format: 99 is not a profile format this bodycam reads")
+    assert f"reads format {PROFILE_FORMATS[0]}" in msg and "shiny_new_key" not in msg
+    bad.write_text(src.replace(line, 'format = "1"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"newer.toml: format: '1' is not a profile format"):
+        load_profile(bad)
+    bad.write_text(src.replace(line + "\n", ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"newer.toml: format: missing.*'format = 1'"):
+        load_profile(bad)
+    # a site folder holding such a file fails the whole load, naming it
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "old.toml").write_text(src.replace(line, "format = 0"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"old.toml: format: 0 is not"):
+        load_profiles(tmp_path / "site")
+
+
+def test_profile_loads_from_a_zipped_resource(tmp_path):
+    """importlib.resources may hand out non-file Traversables (a zipped package): load_profile
+    reads those too, and names the file in errors."""
+    import zipfile
+
+    src = (BUILTIN_PROFILES_DIR / "binary-aa55-crc16.toml").read_text(encoding="utf-8")
+    archive = tmp_path / "pkg.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("firmware_profiles/binary-aa55-crc16.toml", src)
+        z.writestr("firmware_profiles/broken.toml", src.replace("[framing]\n", "[framing]\nterminater = 1\n"))
+    root = zipfile.Path(archive) / "firmware_profiles"
+    assert load_profile(root / "binary-aa55-crc16.toml").id == "binary-aa55-crc16"
+    with pytest.raises(ConfigError, match=r"broken.toml.*framing.terminater"):
+        load_profile(root / "broken.toml")
