@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.link.profiles import Profile
+from bodycam.formats import human_bytes
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,6 @@ def battery_needed_pct(profile: Profile, shift_hours: float, margins: Margins) -
 def storage_needed_bytes(profile: Profile, shift_hours: float, margins: Margins) -> int:
     footage = profile.video_bitrate_kbps * 1000 / 8 * shift_hours * 3600
     return int(footage * (1 + margins.storage_pct / 100))
-
-
-def human_bytes(n: float) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
 
 
 def evaluate_readiness(battery_pct: float | None, storage_free_bytes: int | None, clock_offset_known: bool,

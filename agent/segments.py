@@ -7,9 +7,9 @@ what will be shipped and verified, never a cached copy of it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 from agent.offload.names import display_name
+from bodycam.formats import rfc3339
 from ledger.records import Segment
 from ledger.store import Ledger
 
@@ -30,18 +30,19 @@ class SegmentRow:
     flags: tuple[str, ...]
     dock_session: str | None
     entry_hash: str
+    size: int
+    device_start: str
+    case_id: str | None
+    activity: str | None
+    officer_id: str | None
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["flags"] = list(self.flags)
-        d["start"] = _rfc3339(self.start_ns)
-        d["end"] = _rfc3339(self.end_ns)
+        d["entry"] = self.entry_hash
+        d["start"] = rfc3339(self.start_ns)
+        d["end"] = rfc3339(self.end_ns)
         return d
-
-
-def _rfc3339(ns: int) -> str:
-    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + \
-        f".{ns % 1_000_000_000 // 1_000_000:03d}Z"
 
 
 def segment_rows(ledger: Ledger, device_id: str | None = None) -> list[SegmentRow]:
@@ -52,5 +53,6 @@ def segment_rows(ledger: Ledger, device_id: str | None = None) -> list[SegmentRo
         assert isinstance(m, Segment)
         rows.append(SegmentRow(m.device_id, m.seq, m.source_name, display_name(m.source_name), m.media.sha256,
                                m.media.container, m.media.codec, m.media.duration_ms, m.start_ns, m.end_ns,
-                               m.decodable, tuple(m.flags), m.dock_session, e.entry_hash))
+                               m.decodable, tuple(m.flags), m.dock_session, e.entry_hash, m.media.size,
+                               m.device_start, m.case_id, m.activity, m.officer_id))
     return rows

@@ -1,7 +1,12 @@
 """The ``bodycam`` command: a thin root over each package's command groups.
 
 Exceptions from the libraries are turned into exit codes here and only here:
-0 ok, 1 error, 2 usage, 3 refused by a rule or verification failed.
+0 ok, 1 error, 2 usage, 3 refused by a rule or verification failed, 130 interrupted.
+
+Nothing imports this module: it is the console-script root. Each command lives in its own
+module, loaded on first use, so that ``bodycam --help`` or ``bodycam sync run`` do not pay for
+OpenCV and numpy (the dock's media code); the routing table below carries each command's
+one-line help for the same reason.
 """
 
 from __future__ import annotations
@@ -9,84 +14,127 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from dataclasses import dataclass
-from importlib.metadata import version
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
-from bodycam.config import BodycamConfig, load_config
-from bodycam.errors import BodycamError, RefusedError
+from bodycam.errors import BodycamError, ConfigError, RefusedError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
+@dataclass(frozen=True)
+class Route:
+    module: str
+    help: str
+
+
+# Every top-level command: where it lives and what `bodycam --help` says of it. A test checks
+# that each module's COMMAND has this name and that the help matches its docstring's first line.
+COMMANDS: dict[str, Route] = {
+    "keys": Route("ledger.commands.keys", "Ed25519 key files: generate, show."),
+    "ledger": Route("ledger.commands.ledger", "The signed, append-only ledger: show, verify, checkpoints and "
+                                              "proofs."),
+    "config": Route("bodycam.commands.config", "Inspect and validate bodycam.toml."),
+    "init": Route("bodycam.commands.init", "Write a working bodycam.toml and generate the keys this role needs (mode "
+                                           "0600)."),
+    "person": Route("bodycam.commands.person", "People and their keys: officers, supervisors, heads, reviewers, "
+                                               "archivists."),
+    "case": Route("bodycam.commands.case", "Cases and their retention class (A2 Art.10: long-term)."),
+    "device": Route("agent.commands.device", "Talk to one docked recorder through its firmware profile."),
+    "fleet": Route("agent.commands.fleet", "Every recorder this dock has seen (for equipment managers)."),
+    "emulate": Route("agent.commands.emulate", "Serve an emulated recorder on a pseudo-terminal until killed."),
+    "dock": Route("agent.commands.dock", "Offload a docked recorder: copy once, hash, probe, sign with its own key, "
+                                         "ledger (A2 Art.8, 15)."),
+    "segments": Route("agent.commands.segments", "What the dock ledger holds: every segment with its hash, probe and "
+                                                 "corrected times."),
+    "agent": Route("agent.commands.daemon", "The unattended dock daemon."),
+    "justify": Route("agent.commands.justify", "Justify a gap: the officer's signed stop-recording record (A2 "
+                                               "Art.11)."),
+    "approve": Route("agent.commands.approve", "Approve (or reject) a justification or fault record as the "
+                                               "supervising leader (A2 Art.11)."),
+    "gaps": Route("agent.commands.gaps", "Gaps in the dock ledger and their state: bare, justified, approved, fault, "
+                                         "fault_approved, rejected."),
+    "sync": Route("syncd.commands.sync", "Ship the dock ledger and its footage to the archive (MQTT 5, resumable, "
+                                         "archive-acknowledged)."),
+    "pki": Route("archive.commands.pki", "Certificates for the MQTT broker: a CA, the broker's, one per dock and the "
+                                         "archive."),
+    "broker": Route("archive.commands.broker", "Mosquitto configuration for a deployment (TLS, per-dock ACL, password "
+                                               "file)."),
+    "archive": Route("archive.commands.archive", "The bureau archive: receive docks' footage and records, register "
+                                                 "docks."),
+}
+
+
 @dataclass
 class AppContext:
-    """What every subcommand receives as ``ctx.obj``; the config loads lazily so that
-    commands needing none (keys, ledger on a file) work without a bodycam.toml."""
+    """What every subcommand receives as ``ctx.obj``; the configuration loads lazily so that
+    commands needing none (keys, ledger on a file, emulate) work without a bodycam.toml."""
 
     config_path: Path | None
-    _config: BodycamConfig | None = None
-    _resolved_path: Path | None = None
+    _loaded: tuple[Any, Path | None] | None = field(default=None, repr=False)
+
+    def _load(self) -> tuple[Any, Path | None]:
+        if self._loaded is None:
+            from bodycam.config import load_config
+
+            self._loaded = load_config(self.config_path)
+        return self._loaded
 
     @property
-    def config(self) -> BodycamConfig:
-        if self._config is None:
-            self._config, self._resolved_path = load_config(self.config_path)
-        return self._config
+    def config(self):
+        """The deployment's configuration. Without a file there is no deployment: refuse rather
+        than create ledgers, keys and state in whatever folder the command was started from."""
+        cfg, path = self._load()
+        if path is None:
+            raise ConfigError("no bodycam.toml here: create a deployment with `bodycam init --role dock|archive "
+                              "--dir DIR`, then pass --config DIR/bodycam.toml (or set BODYCAM_CONFIG)")
+        return cfg
 
-
-# Where each top-level command lives. Loaded on first use, so that `bodycam sync run` does not
-# pay for OpenCV and numpy (the dock's media code) in memory and start-up time. A test checks that
-# every command a package exports is listed here.
-COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "keys": ("ledger.cli",), "ledger": ("ledger.cli",),
-    "config": ("bodycam.init_cmd",), "init": ("bodycam.init_cmd",),
-    "device": ("agent.cli", "agent.dock_cli"),  # dock_cli adds calibrate/arm/enroll to the group
-    "fleet": ("agent.cli",), "emulate": ("agent.cli",),
-    "dock": ("agent.dock_cli",), "segments": ("agent.dock_cli",), "agent": ("agent.dock_cli",),
-    "person": ("agent.justify_cli",), "justify": ("agent.justify_cli",), "approve": ("agent.justify_cli",),
-    "gaps": ("agent.justify_cli",), "case": ("agent.justify_cli",),
-    "pki": ("syncd.cli",), "broker": ("syncd.cli",), "sync": ("syncd.cli",),
-    "archive": ("archive.cli",),
-}
+    @property
+    def optional_config(self):
+        """The configuration if there is one, else the defaults: for commands that only read
+        (firmware profiles) and never write state."""
+        return self._load()[0]
 
 
 class BodycamGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMAND_MODULES)
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        modules = COMMAND_MODULES.get(cmd_name)
-        if modules is None:
+        route = COMMANDS.get(cmd_name)
+        if route is None:
             return None
-        found = None
-        for modname in modules:
-            for command in importlib.import_module(modname).COMMANDS:
-                if command.name == cmd_name:
-                    found = command
-        return found
+        return importlib.import_module(route.module).COMMAND
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the routing table, without importing a single command module."""
+        rows = [(name, COMMANDS[name].help) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except RefusedError as exc:
-            _report(ctx, exc, {"reasons": exc.reasons})
+            _report(exc, exc.reasons)
             sys.exit(exc.exit_code)
         except BodycamError as exc:
-            _report(ctx, exc, {})
+            _report(exc, [])
             sys.exit(exc.exit_code)
 
 
-def _report(ctx: click.Context, exc: BodycamError, extra: dict) -> None:
+def _report(exc: BodycamError, reasons: list[str]) -> None:
     click.echo(f"Error: {exc}", err=True)
-    for reason in extra.get("reasons", []):
+    for reason in reasons:
         click.echo(f"  - {reason}", err=True)
 
 
 @click.group(cls=BodycamGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(version("bodycam"), prog_name="bodycam")
+@click.version_option(package_name="bodycam", prog_name="bodycam")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="bodycam.toml to use (default: $BODYCAM_CONFIG, then ./bodycam.toml).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")

@@ -1,12 +1,16 @@
-"""Small pieces every package's CLI shares: ``--json`` output and access to the configuration.
+"""Small pieces every command group shares: ``--json`` output, the configuration, and the option
+sets that recur (a passphrase's environment variable, a signer's key file and its passphrase).
 
-Lives in ``ledger`` because every package already depends on it and nothing may import
-``bodycam/`` (the console-script root).
+Each option set is declared once here so that the twenty commands that sign something spell it
+the same way and say the same thing in ``--help``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,5 +23,57 @@ def echo_json(obj: Any) -> None:
 
 
 def app_config(ctx: click.Context):
-    """The validated bodycam.toml (``BodycamConfig``) of the running command."""
+    """The validated bodycam.toml (``BodycamConfig``) of the running command; refuses when there
+    is none, so that no command creates state in whatever folder it was started from."""
     return ctx.find_root().obj.config
+
+
+def passphrase_option(what: str = "the key"):
+    """``--passphrase-env VAR``: the name of the variable holding ``what``'s passphrase, never the
+    passphrase itself (it would show in the process list and the shell history)."""
+    return click.option("--passphrase-env", default=None, metavar="VAR",
+                        help=f"Environment variable holding the passphrase of {what} (never the passphrase itself).")
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A private key named on the command line; loaded only when the command signs."""
+
+    path: Path | None
+    passphrase_env: str | None
+
+    def load(self):
+        from ledger.keys import load_signer
+
+        if self.path is None:
+            raise click.UsageError("a signing key is needed here")
+        return load_signer(self.path, self.passphrase_env)
+
+
+def signer_options(prefix: str = "", *, what: str = "the signer", required: bool = True, dest: str | None = None):
+    """``--{prefix}key FILE`` and ``--{prefix}passphrase-env VAR``, handed to the command as one
+    ``KeyRef`` argument (``dest``, default ``{prefix}key`` with dashes as underscores)."""
+    flag = f"--{prefix}-key" if prefix else "--key"
+    penv = f"--{prefix}-passphrase-env" if prefix else "--passphrase-env"
+    name = dest or (f"{prefix}_key" if prefix else "key").replace("-", "_")
+    kpar, ppar = f"_{name}_path", f"_{name}_penv"
+
+    def deco(fn):
+        @click.option(flag, kpar, type=click.Path(dir_okay=False, path_type=Path), required=required,
+                      default=None, help=f"Private key of {what} (PEM, from `bodycam keys generate`).")
+        @click.option(penv, ppar, default=None, metavar="VAR",
+                      help=f"Environment variable holding the passphrase of {what}'s key.")
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            path, env = kwargs.pop(kpar), kwargs.pop(ppar)
+            kwargs[name] = KeyRef(path, env) if path is not None else None
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def numbered_help(items: dict[int, str]) -> str:
+    """``1 …; 2 …`` for options whose values are numbered items of an article (A2 Art.10, 11)."""
+    return "; ".join(f"{k} {v}" for k, v in items.items())

@@ -327,7 +327,6 @@ def dd_ceiling(root: Path, blobs: list[Path]) -> dict:
 def _daemon(role: str, config: str) -> int:
     sys.path.insert(0, str(ROOT))
     from bodycam.config import load_config
-    from syncd.cli import resolve_broker
 
     cfg, _ = load_config(Path(config))
     stop = __import__("threading").Event()
@@ -335,7 +334,7 @@ def _daemon(role: str, config: str) -> int:
     if role == "syncd":
         from syncd.uploader import Uploader
 
-        scfg = cfg.syncd.model_copy(update={"broker": resolve_broker(cfg.syncd.broker, cfg.agent.data_dir)})
+        scfg = cfg.syncd.model_copy(update={"broker": cfg.syncd.broker.resolved(cfg.agent.data_dir)})
         up = Uploader(cfg.agent, scfg, stop_event=stop)
         try:
             res = up.run(once=True)

@@ -25,6 +25,15 @@ class BrokerConfig(StrictModel):
                                   description="Broker keeps the session and queued QoS 1 messages this long.")
     connect_timeout_s: float = Field(default=10.0, gt=0, description="Give up connecting after this long.")
 
+    def resolved(self, base: Path) -> BrokerConfig:
+        """Relative credential paths in a [broker] section are relative to the section's data_dir."""
+        fields = {}
+        for name in ("ca_file", "cert_file", "key_file", "password_file"):
+            value = getattr(self, name)
+            if value is not None and not value.is_absolute():
+                fields[name] = base / value
+        return self.model_copy(update=fields)
+
 
 class SyncdConfig(StrictModel):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)

@@ -133,7 +133,7 @@ def test_dock_corrects_and_flags_a_drifted_clock(dock_dir, emulated_recorder, nt
     assert all("clock_drifted" in s["flags"] for s in segs)
     # Corrected start is the true time the emulator recorded at; the device's own time is kept too.
     # File names carry whole seconds, so the corrected time is exact to about a second.
-    start = datetime.strptime(segs[0]["start"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    start = datetime.fromisoformat(segs[0]["start"])
     assert abs((start - T0).total_seconds()) <= 1.5
     assert segs[0]["device_start"] != segs[0]["start"]
     with ledger_of(dock_dir) as ledger:

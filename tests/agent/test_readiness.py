@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from agent.link.profiles import load_profiles
-from agent.readiness import Margins, evaluate_readiness, human_bytes, storage_needed_bytes
+from agent.readiness import Margins, evaluate_readiness, storage_needed_bytes
+from bodycam.formats import human_bytes
 
 ZFY = load_profiles()["zfy-e12-gat947"]  # 9 %/h, 8000 kbit/s
 M = Margins(battery_pct=10, storage_pct=10, clock_tolerance_s=2.0)

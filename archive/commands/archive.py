@@ -1,28 +1,21 @@
-"""``bodycam archive``: the bureau side (receiver daemon, registered docks)."""
+"""``bodycam archive …``: receive and ledger what docks send; register docks; export the log key."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from pathlib import Path
 
 import click
 
 from archive.config import ArchiveConfig
-from bodycam.cliutil import app_config, echo_json, json_option
+from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option
+from bodycam.formats import rfc3339
 
 
 def archive_config(ctx: click.Context) -> ArchiveConfig:
-    from syncd.cli import resolve_broker
 
     cfg = app_config(ctx).archive
-    return cfg.model_copy(update={"broker": resolve_broker(cfg.broker, cfg.data_dir)})
-
-
-def _when(ns: int | None) -> str | None:
-    if not ns:
-        return None
-    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return cfg.model_copy(update={"broker": cfg.broker.resolved(cfg.data_dir)})
 
 
 @click.group("archive")
@@ -31,13 +24,13 @@ def archive() -> None:
 
 
 @archive.command("serve")
-@click.option("--passphrase-env", default=None, help="Environment variable holding the log key's passphrase.")
+@passphrase_option("the log key")
 @click.pass_context
 def serve(ctx: click.Context, passphrase_env: str | None) -> None:
     """Receive, verify, store and ledger what docks send; acknowledge with signed receipts.
     Runs until SIGTERM or Ctrl-C."""
     from archive.receiver import load_receiver
-    from syncd.cli import stop_on_signals
+    from bodycam.signals import stop_on_signals
 
     cfg = archive_config(ctx)
     stop = threading.Event()
@@ -49,7 +42,7 @@ def serve(ctx: click.Context, passphrase_env: str | None) -> None:
 @archive.command("log-key")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the archive's log public key (give it to every dock: syncd.archive_pubkey).")
-@click.option("--passphrase-env", default=None, help="Environment variable holding the log key's passphrase.")
+@passphrase_option("the log key")
 @json_option
 @click.pass_context
 def log_key(ctx: click.Context, out: Path, passphrase_env: str | None, as_json: bool) -> None:
@@ -76,7 +69,7 @@ def dock() -> None:
               help="The dock's public key (or its key file: only the public half is read).")
 @click.option("--broker-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Broker deployment to issue credentials in (default: archive.broker_dir).")
-@click.option("--passphrase-env", default=None, help="Environment variable holding the admin key's passphrase.")
+@passphrase_option("the admin key")
 @json_option
 @click.pass_context
 def dock_add(ctx: click.Context, name: str, pubkey: Path, broker_dir: Path | None, passphrase_env: str | None,
@@ -142,7 +135,7 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
                      for k in trust.keys.values() if k.subject_type == "device" and k.owner == name]
         last = contacts.get(name)
         rows.append({"dock": name, "keyids": [k.keyid for k in keys], "registered_index": keys[0].idx,
-                     "recorders": recorders, "last_contact": _when(last[0]) if last else None,
+                     "recorders": recorders, "last_contact": rfc3339(last[0]) if last else None,
                      "messages": last[1] if last else 0})
     if as_json:
         echo_json(rows)
@@ -156,4 +149,4 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  {rec['device_id']} (custodian {rec['custodian'] or '?'}): {rec['segments']} segment(s)")
 
 
-COMMANDS = [archive]
+COMMAND = archive

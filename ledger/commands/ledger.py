@@ -1,102 +1,32 @@
-"""``bodycam keys …`` and ``bodycam ledger …``: thin click layers over ``ledger``.
+"""``bodycam ledger …``: show, verify, checkpoint and prove a ledger file.
 
-Everything a verifier needs (proofs, checkpoints, full verification) works on the ledger file
-and public keys alone, without a bodycam.toml.
-"""
+Everything a verifier needs works on the ledger file and public keys alone, without a bodycam.toml."""
 
 from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from bodycam.cliutil import echo_json, json_option
+from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
 from bodycam.errors import BodycamError, VerificationError
+from bodycam.formats import local_time
 from ledger import merkle
 from ledger.checkpoint import verify_checkpoint, vkey
-from ledger.keys import generate_key_file, load_public_key, load_signer, write_public_key
+from ledger.keys import load_public_key
 from ledger.store import Ledger
 from ledger.verify import verify_ledger
 
 DB = click.Path(exists=True, dir_okay=False, path_type=Path)
-passphrase_option = click.option(
-    "--passphrase-env",
-    metavar="VAR",
-    help="Name of the environment variable holding the key passphrase (never the passphrase itself).",
-)
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _when(ns: int | None) -> str:
-    if ns is None:
-        return "-"
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-# --- keys ------------------------------------------------------------------------------------------
-
-
-@click.group("keys")
-def keys() -> None:
-    """Ed25519 key files: generate, show."""
-
-
-@keys.command("generate")
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Private key file to create (mode 0600); the public key goes to OUT.pub.",
-)
-@passphrase_option
-@json_option
-def keys_generate(out: Path, passphrase_env: str | None, as_json: bool) -> None:
-    """Create a new key; refuses to overwrite an existing file."""
-    pub_path = out.with_name(out.name + ".pub")
-    if pub_path.exists():
-        raise BodycamError(f"{pub_path} already exists; refusing to overwrite (move it away first)")
-    signer = generate_key_file(out, passphrase_env)
-    write_public_key(pub_path, signer.public_key)
-    info = {
-        "keyid": signer.keyid,
-        "public_key": signer.public_key.b64,
-        "private_key_file": str(out),
-        "public_key_file": str(pub_path),
-        "encrypted": bool(passphrase_env),
-    }
-    if as_json:
-        echo_json(info)
-    else:
-        click.echo(f"keyid       {signer.keyid}")
-        click.echo(f"public key  {signer.public_key.b64}")
-        click.echo(f"written     {out} (0600), {pub_path}")
-
-
-@keys.command("show")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--name", help="Key name for the signed-note verifier key (default: none shown).")
-@passphrase_option
-@json_option
-def keys_show(file: Path, name: str | None, passphrase_env: str | None, as_json: bool) -> None:
-    """Key id and public key of a public or private key file."""
-    pub = load_public_key(file, passphrase_env)
-    info = {"keyid": pub.keyid, "public_key": pub.b64, "file": str(file)}
-    if name:
-        info["vkey"] = vkey(name, pub)
-    if as_json:
-        echo_json(info)
-    else:
-        click.echo(f"keyid       {pub.keyid}")
-        click.echo(f"public key  {pub.b64}")
-        if name:
-            click.echo(f"vkey        {info['vkey']}")
 
 
 # --- ledger ----------------------------------------------------------------------------------------
@@ -143,7 +73,7 @@ def ledger_show(
                 about = " ".join(
                     f"{k}={b[k]}" for k in ("subject_id", "device_id", "seq", "officer_id", "case_id") if k in b
                 )
-                click.echo(f"{e.idx:>7}  {e.kind:<18} {e.entry_hash[:16]}  {_when(e.received_ns)}  {about}")
+                click.echo(f"{e.idx:>7}  {e.kind:<18} {e.entry_hash[:16]}  {local_time(e.received_ns)}  {about}")
         size = lg.size
     if as_json:
         echo_json({"size": size, "entries": out})
@@ -190,21 +120,14 @@ def ledger_verify(db: Path, trust: Path | None, workers: int | None, as_json: bo
 
 @ledger.command("checkpoint")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--key",
-    "key",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Private key of the ledger root or the archive log key.",
-)
+@signer_options(what="the ledger root or the archive log")
 @click.option("--origin", help="Checkpoint origin line (default: bodycam/<ledger root subject id>).")
-@passphrase_option
 @json_option
-def ledger_checkpoint(db: Path, key: Path, origin: str | None, passphrase_env: str | None, as_json: bool) -> None:
+def ledger_checkpoint(db: Path, key: KeyRef, origin: str | None, as_json: bool) -> None:
     """Sign and store a checkpoint of the current tree; prints the signed note."""
     if not db.exists():
         raise BodycamError(f"{db}: no such ledger")
-    signer = load_signer(key, passphrase_env)
+    signer = key.load()
     with Ledger.open(db, create=False) as lg:
         if origin is None:
             origin = f"bodycam/{lg.get(0).body.get('subject_id', 'ledger')}" if lg.size else "bodycam/ledger"
@@ -332,4 +255,4 @@ def ledger_check_proof(
         raise VerificationError(f"{proof_file}: {failed} does not verify; the entry is not proven to be in the log")
 
 
-COMMANDS = [keys, ledger]
+COMMAND = ledger

@@ -1,0 +1,1 @@
+"""The dock's commands, one module per command group."""

@@ -1,0 +1,85 @@
+"""``bodycam justify``: the officer's signed work record for a stop in recording (A2 Art.11)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from agent.commands.common import (
+    dock_ledger_option,
+    dock_store,
+    open_dock_ledger,
+)
+from agent.justify import ART11_REASONS, justify_gap, requester_sign
+from bodycam.cliutil import KeyRef, echo_json, json_option, numbered_help, signer_options
+from bodycam.errors import BodycamError
+from ledger.canonical import loads_strict
+from ledger.envelope import Envelope
+
+# --- justify / approve -----------------------------------------------------------------------------
+
+@click.command()
+@click.argument("gap_id")
+@click.option("--reason", type=click.IntRange(1, 5), required=True,
+              help=f"A2 Art.11 reason: {numbered_help(ART11_REASONS)}.")
+@click.option("--officer", "officer_id", required=True, help="Enrolled officer id writing the work record.")
+@signer_options("officer", what="the officer", required=False)
+@click.option("--note", required=True, help="The work record: what happened, why recording stopped.")
+@click.option("--basis", default=None, help="Legal or procedural basis, if any.")
+@click.option("--requester-name", default=None, help="Who asked to stop (reasons 1 and 3).")
+@click.option("--requester-signature", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PNG/JPEG of the requester's handwritten signature or seal.")
+@signer_options("requester", what="the requester, when they sign at the dock with an enrolled key",
+                required=False)
+@click.option("--requester-envelope", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Justification envelope the requester signed elsewhere (see --requester-sign-out).")
+@click.option("--requester-sign-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Requester's step: sign with --requester-key, write the envelope here, append nothing.")
+@dock_ledger_option
+@json_option
+@click.pass_context
+def justify(ctx: click.Context, gap_id: str, reason: int, officer_id: str, officer_key: KeyRef | None,
+            note: str, basis: str | None, requester_name: str | None,
+            requester_signature: Path | None, requester_key: KeyRef | None,
+            requester_envelope: Path | None, requester_sign_out: Path | None, ledger_path: Path | None,
+            as_json: bool) -> None:
+    """Justify a gap: the officer's signed stop-recording record (A2 Art.11).
+
+    Reasons 1 and 3 need the requester's signature: a signature/seal image or the requester's
+    enrolled key (a second signature on the same record).
+    """
+    requester = requester_key.load() if requester_key else None
+    with open_dock_ledger(ctx, ledger_path) as ledger:
+        if requester_sign_out is not None:
+            if requester is None:
+                raise click.UsageError("--requester-sign-out needs --requester-key")
+            env = requester_sign(ledger, gap_id, requester, reason=reason, officer_id=officer_id, note=note,
+                                 basis=basis, requester_name=requester_name)
+            requester_sign_out.write_text(json.dumps(env.to_json(), indent=2) + "\n", encoding="utf-8")
+            click.echo(f"requester signature written to {requester_sign_out}; the officer appends it with "
+                       f"`bodycam justify {gap_id} ... --requester-envelope {requester_sign_out}`")
+            return
+        if officer_key is None:
+            raise click.UsageError("--officer-key is required (the officer signs the justification)")
+        officer = officer_key.load()
+        req_env = None
+        if requester_envelope is not None:
+            try:
+                req_env = Envelope.from_json(loads_strict(requester_envelope.read_bytes()))
+            except BodycamError as exc:
+                raise BodycamError(f"{requester_envelope}: not a signed envelope: {exc}") from None
+        store = dock_store(ctx) if requester_signature is not None else None
+        result = justify_gap(ledger, store, gap_id, reason=reason, officer_id=officer_id, officer=officer,
+                             note=note, basis=basis, requester_name=requester_name,
+                             requester_image=requester_signature, requester=requester, requester_envelope=req_env)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(f"justification {result.entry.entry_hash[:12]} (entry {result.entry.idx}) for gap "
+                   f"{gap_id}: reason {reason}; awaiting approval: "
+                   f"`bodycam approve {result.entry.entry_hash[:12]} --supervisor ID --key FILE`")
+
+
+COMMAND = justify

@@ -1,0 +1,1 @@
+"""The bureau's commands, one module per command group."""

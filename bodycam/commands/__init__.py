@@ -1,0 +1,1 @@
+"""Commands that work on either side, by role, and the deployment commands (init, config)."""

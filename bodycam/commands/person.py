@@ -1,0 +1,68 @@
+"""``bodycam person``: people and their keys, on either side (dock or archive ledger, by role)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
+from bodycam.commands.common import admin_key_path, ledger_option, open_ledger
+from ledger.keys import load_public_key
+from ledger.people import PERSON_ROLES, enroll_person, people
+
+# --- person --------------------------------------------------------------------------------------
+
+@click.group()
+def person() -> None:
+    """People and their keys: officers, supervisors, heads, reviewers, archivists."""
+
+
+@person.command("enroll")
+@click.option("--id", "person_id", required=True, help="Person id (e.g. the enforcement certificate number).")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--role", type=click.Choice(PERSON_ROLES), required=True, help="What the person may sign.")
+@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The person's public key (PEM), from `bodycam keys generate`.")
+@click.option("--unit", default=None, help="Handling unit (A2 Art.15).")
+@signer_options("admin", what="the administrator who enrolls (default: the dock key at a dock, the admin "
+                "key at the archive)", required=False)
+@ledger_option
+@json_option
+@click.pass_context
+def person_enroll(ctx: click.Context, person_id: str, name: str, role: str, pubkey: Path, unit: str | None,
+                  admin_key: KeyRef | None, ledger_path: Path | None,
+                  as_json: bool) -> None:
+    """Enroll a person's public key with a role, signed by an administrator key."""
+    if admin_key is None:
+        admin_key = KeyRef(admin_key_path(ctx), None)
+    admin = admin_key.load()
+    pub = load_public_key(pubkey)
+    with open_ledger(ctx, ledger_path) as ledger:
+        entry = enroll_person(ledger, admin, person_id, role, pub, name=name, unit=unit)
+    out = {"id": person_id, "name": name, "role": role, "keyid": pub.keyid, "entry": entry.entry_hash,
+           "idx": entry.idx}
+    if as_json:
+        echo_json(out)
+    else:
+        click.echo(f"enrolled {role} {person_id} ({name}) key {pub.keyid[:16]}… as entry {entry.idx}")
+
+
+@person.command("list")
+@ledger_option
+@json_option
+@click.pass_context
+def person_list(ctx: click.Context, ledger_path: Path | None, as_json: bool) -> None:
+    """People enrolled in the ledger, with their roles and key ids."""
+    with open_ledger(ctx, ledger_path) as ledger:
+        found = people(ledger)
+    if as_json:
+        echo_json([p.to_json() for p in found])
+        return
+    if not found:
+        click.echo("no people enrolled; use `bodycam person enroll`")
+    for p in found:
+        click.echo(f"{p.person_id:<16} {p.role:<11} {p.keyid[:16]}…  {p.name or ''}")
+
+
+COMMAND = person

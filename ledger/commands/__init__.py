@@ -1,0 +1,1 @@
+"""A verifier's commands: key files and ledger files, no deployment needed."""

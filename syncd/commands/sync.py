@@ -1,0 +1,128 @@
+"""``bodycam sync …``: push what the archive has not committed, over MQTT; status; the dock key export."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option
+from bodycam.errors import BodycamError, RefusedError
+from bodycam.formats import human_bytes, local_time
+from bodycam.signals import stop_on_signals
+
+
+def _progress_line(prog) -> None:
+    if not prog.file_id:
+        return
+    pct = 100.0 * prog.stored / prog.chunks if prog.chunks else 100.0
+    click.echo(f"\r\x1b[2K{prog.kind} {prog.role} {prog.file_id[:12]}… {pct:5.1f}% of {human_bytes(prog.size)}, "
+               f"{prog.in_flight} in flight, {human_bytes(prog.rate_bps)}/s, "
+               f"item {prog.items_done + 1}/{prog.items_total}",
+               nl=False, err=True)
+
+
+@click.group("sync")
+def sync() -> None:
+    """Ship the dock ledger and its footage to the archive (MQTT 5, resumable, archive-acknowledged)."""
+
+
+def _sync_configs(ctx: click.Context):
+    cfg = app_config(ctx)
+    agent = cfg.agent
+    syncd = cfg.syncd.model_copy(update={"broker": cfg.syncd.broker.resolved(agent.data_dir)})
+    return agent, syncd
+
+
+@sync.command("run")
+@click.option("--once", is_flag=True, help="One pass; exit 0 when everything is committed, 3 if refused.")
+@click.option("--connect-timeout", type=float, default=None,
+              help="With --once: give up if the broker cannot be reached for this many seconds.")
+@json_option
+@click.pass_context
+def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_json: bool) -> None:
+    """Send every dock ledger entry the archive has not committed, in ledger order."""
+    from syncd.uploader import Uploader
+
+    agent, cfg = _sync_configs(ctx)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    tty = sys.stderr.isatty() and not as_json
+    up = Uploader(agent, cfg, stop_event=stop, on_progress=_progress_line if tty else None)
+    try:
+        result = up.run(once=once, connect_timeout=connect_timeout)
+    finally:
+        up.close()
+        if tty:
+            click.echo("", err=True)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(f"committed {result.committed}, queued {result.queued}, refused {len(result.rejected)}, "
+                   f"sent {result.chunks_sent} chunks ({human_bytes(result.bytes_sent)})"
+                   + (" (stopped)" if result.stopped else ""))
+    if result.rejected:
+        raise RefusedError(f"{len(result.rejected)} item(s) refused by the archive; they stay on the dock "
+                           "(see `bodycam sync status`)",
+                           [f"{r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}"
+                            for r in result.rejected])
+    if once and (result.queued or result.stopped):
+        raise BodycamError(f"{result.queued} item(s) not yet committed; run `bodycam sync run` again")
+
+
+@sync.command("dock-key")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write this dock's public key (for `bodycam archive dock add --pubkey`).")
+@passphrase_option("the dock key")
+@json_option
+@click.pass_context
+def sync_dock_key(ctx: click.Context, out: Path, passphrase_env: str | None, as_json: bool) -> None:
+    """Export the public half of the dock key, which the archivist registers."""
+    from ledger.keys import load_public_key, write_public_key
+
+    agent = app_config(ctx).agent
+    pub = load_public_key(agent.path(agent.key_file), passphrase_env)
+    write_public_key(out, pub)
+    if as_json:
+        echo_json({"dock": agent.dock_id, "keyid": pub.keyid, "file": str(out)})
+    else:
+        click.echo(f"dock {agent.dock_id} key {pub.keyid[:16]}… written to {out}; the archivist runs "
+                   f"`bodycam archive dock add {agent.dock_id} --pubkey {out.name}`")
+
+
+@sync.command("status")
+@json_option
+@click.pass_context
+def sync_status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Queued files and bytes, what is in flight, last commit, last error, refused items."""
+    from syncd.uploader import sync_status
+
+    agent, cfg = _sync_configs(ctx)
+    st = sync_status(agent, cfg)
+    if as_json:
+        echo_json(st)
+        return
+    items = st["items"]
+    click.echo(f"dock {st['dock']}: {items.get('committed', 0)} committed, {items.get('queued', 0)} queued "
+               f"(+{st['unscanned_entries']} new ledger entries), {items.get('rejected', 0)} refused")
+    click.echo(f"files to send: {st['queued_files']} ({human_bytes(st['queued_bytes'])})")
+    fl = st["in_flight"]
+    if fl and fl.get("file_id"):
+        pct = 100.0 * fl["stored"] / fl["chunks"] if fl["chunks"] else 100.0
+        click.echo(f"in flight: {fl['kind']} {fl['role']} {fl['file_id'][:16]}… {pct:.1f}% of "
+                   f"{human_bytes(fl['size'])}, {fl['in_flight']} chunks unacknowledged, "
+                   f"{human_bytes(fl['rate_bps'])}/s")
+    else:
+        click.echo("in flight: nothing")
+    lc = st["last_commit"]
+    click.echo(f"last commit: {lc['kind']} {lc['entry_hash'][:16]}… at {local_time(lc['at_ns'])}" if lc else
+               "last commit: never")
+    le = st["last_error"]
+    click.echo(f"last error: {le['message']} ({local_time(le['at_ns'])})" if le else "last error: none")
+    for r in st["rejected"]:
+        click.echo(f"  refused {r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}")
+
+
+COMMAND = sync
