@@ -14,12 +14,10 @@ chunk buffers whatever the file size.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import hashlib
 import logging
 import os
-import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,13 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from ledger import blobs
+from ledger.blobs import BlobError, BlobStore, start_writeback
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 4 * 1024 * 1024
 #: Written bytes after which write-back to disk is started (not waited for) during a copy.
 WRITEBACK_BYTES = 32 * 1024 * 1024
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 
 Progress = Callable[[int], None]
@@ -68,27 +67,25 @@ class DockStore:
         self.root = Path(root)
         self.chunk_size = chunk_size
         self.tmp_dir = self.root / "tmp"
-        self.blob_dir = self.root / "sha256"
+        self.blobs = BlobStore(self.root)
+        self.blob_dir = self.blobs.blob_dir
         for d in (self.root, self.tmp_dir, self.blob_dir):
             d.mkdir(parents=True, exist_ok=True)
 
-    # -- lookup ---------------------------------------------------------------------------------
+    # -- lookup (the layout is ledger.blobs') ----------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
-        if not _HEX64.match(sha256):
-            raise StoreError(f"not a lowercase hex SHA-256: {sha256!r}")
-        return self.blob_dir / sha256[:2] / sha256[2:4] / sha256
+        try:
+            return self.blobs.blob_path(sha256)
+        except BlobError as exc:
+            raise StoreError(str(exc)) from None
 
     def has(self, sha256: str) -> bool:
         return self.blob_path(sha256).is_file()
 
     def verify(self, sha256: str) -> bool:
         """Re-hash a stored blob: does it still hold the bytes its name promises?"""
-        path = self.blob_path(sha256)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            return hash_fd(fd, self.chunk_size)[0] == sha256
-        finally:
-            os.close(fd)
+        self.blob_path(sha256)
+        return self.blobs.verify(sha256)
 
     def clean_tmp(self) -> int:
         """Remove temporary files left by a crash (they never became blobs). Returns how many."""
@@ -166,7 +163,7 @@ class DockStore:
                 _write_all(dst, chunk, tmp, what, total)
                 total += n
                 if total - flushed >= WRITEBACK_BYTES:
-                    _start_writeback(dst, flushed, total - flushed)
+                    start_writeback(dst, flushed, total - flushed)
                     flushed = total
                 if progress is not None:
                     progress(n)
@@ -176,76 +173,21 @@ class DockStore:
         return h.hexdigest(), total
 
     def _commit(self, t: _Tmp, sha: str, size: int) -> StoredBlob:
-        path, tmp = self.blob_path(sha), t.path
         try:
-            os.fsync(t.fd)
+            fd, t.fd = t.fd, -1
+            done = self.blobs.commit(fd, t.path, sha)
         except OSError as exc:
-            _raise_write(exc, tmp, "file", size)
-        with suppress(OSError):
-            os.posix_fadvise(t.fd, 0, 0, os.POSIX_FADV_DONTNEED)  # clean now; free the page cache
-        os.fchmod(t.fd, 0o444)
-        t.close()
-        if path.is_file():
-            tmp.unlink(missing_ok=True)
-            return StoredBlob(sha, size, path, True)
-        created = []
-        for d in (path.parent.parent, path.parent):
-            if not d.is_dir():
-                d.mkdir(exist_ok=True)
-                created.append(d)
-        os.rename(tmp, path)
-        # The rename is durable once the blob's folder is synced (and any folder just created, in
-        # its parent). The temporary folder is not: a name left there by a crash is swept by
-        # ``clean_tmp`` and never referenced.
-        for d in {path.parent, *(c.parent for c in created)}:
-            _fsync_dir(d)
+            _raise_write(exc, t.path, "file", size)
         log.debug("stored %s (%d bytes)", sha, size)
-        return StoredBlob(sha, size, path, False)
-
-
-def _load_sync_file_range() -> Callable[[int, int, int], None] | None:
-    """``sync_file_range(2)`` (Linux; not in ``os``): starts write-back of a range without waiting."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-
-    def start(fd: int, offset: int, nbytes: int) -> None:
-        fn(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)  # best effort: fsync at the end is what counts
-
-    return start
-
-
-_SYNC_FILE_RANGE_WRITE = 2
-_sync_file_range = _load_sync_file_range()
-
-
-def _start_writeback(fd: int, offset: int, nbytes: int) -> None:
-    """Let the disk work while we copy, so the final fsync only waits for the last stretch."""
-    if _sync_file_range is not None:
-        _sync_file_range(fd, offset, nbytes)
+        return StoredBlob(sha, size, done.path, not done.created)
 
 
 def hash_fd(fd: int, chunk_size: int = CHUNK_SIZE, progress: Progress | None = None) -> tuple[str, int]:
-    """SHA-256 and length of everything readable from ``fd``, without copying it anywhere."""
-    h = hashlib.sha256()
-    buf = memoryview(bytearray(chunk_size))
-    total = 0
-    while True:
-        try:
-            n = os.readv(fd, [buf])
-        except OSError as exc:
-            raise SourceReadError(f"reading failed after {total} bytes: {exc.strerror}; re-dock the "
-                                  "recorder to resume") from exc
-        if n == 0:
-            return h.hexdigest(), total
-        h.update(buf[:n])
-        total += n
-        if progress is not None:
-            progress(n)
+    """SHA-256 and length of everything readable from ``fd`` (a recorder's file), without copying it."""
+    try:
+        return blobs.hash_fd(fd, chunk_size, progress)
+    except OSError as exc:
+        raise SourceReadError(f"reading failed: {exc.strerror}; re-dock the recorder to resume") from exc
 
 
 def _reserve(fd: int, size: int, tmp: Path, what: str) -> None:
@@ -296,11 +238,3 @@ class _Tmp:
         with suppress(OSError):
             self.close()
         self.path.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

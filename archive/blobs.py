@@ -13,7 +13,6 @@ content finds the blob and drops its own part file.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import logging
 import os
@@ -22,46 +21,18 @@ from contextlib import suppress
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from ledger import blobs
+from ledger.blobs import BlobError, start_writeback
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 4 << 20
+READ_CHUNK = blobs.READ_CHUNK
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DOCK = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class BlobStoreError(BodycamError):
     """The archive's blob or part folder cannot be written; check its disk and permissions."""
-
-
-def _libc_sync_file_range():
-    try:
-        fn = ctypes.CDLL("libc.so.6", use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    fn.restype = ctypes.c_int
-    return fn
-
-
-_SYNC_FILE_RANGE = _libc_sync_file_range()
-SYNC_FILE_RANGE_WRITE = 2
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start writing these bytes now (Linux ``sync_file_range``, asynchronous)
-    so the disk works while the next chunks arrive and the fdatasync before the ``stored`` ack
-    finds little left to do. Only a hint: durability still comes from that fdatasync."""
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class PartFile:
@@ -111,18 +82,20 @@ class BlobStore:
     """``blob_dir/sha256/ab/cd/<hash>`` (read-only files) and ``part_dir/<dock>/<file_id>.part``."""
 
     def __init__(self, blob_dir: Path, part_dir: Path):
-        self.blob_dir = Path(blob_dir)
+        self.blobs = blobs.BlobStore(blob_dir)
+        self.blob_dir = self.blobs.root
         self.part_dir = Path(part_dir)
         try:
-            for d in (self.blob_dir / "sha256", self.part_dir):
+            for d in (self.blobs.blob_dir, self.part_dir):
                 d.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BlobStoreError(f"cannot create the archive's blob folders: {exc}") from None
 
     def blob_path(self, sha256: str) -> Path:
-        if not _HEX64.fullmatch(sha256 or ""):
-            raise BlobStoreError(f"not a lowercase hex SHA-256: {sha256!r}")
-        return self.blob_dir / "sha256" / sha256[:2] / sha256[2:4] / sha256
+        try:
+            return self.blobs.blob_path(sha256)
+        except BlobError as exc:
+            raise BlobStoreError(str(exc)) from None
 
     def has(self, sha256: str) -> bool:
         return self.blob_path(sha256).is_file()
@@ -144,24 +117,11 @@ class BlobStore:
         return sorted(self.part_dir.glob("*/*.part"))
 
     def commit(self, part: PartFile, sha256: str) -> tuple[Path, bool]:
-        """Make the verified part file the blob ``sha256``: fsync, read-only, atomic rename,
-        directories fsynced. Returns (blob path, created); an existing blob is kept as it is and
-        the part file removed, so a retried transfer never makes a second copy."""
-        path = self.blob_path(sha256)
-        if path.is_file():
-            part.close()
-            part.path.unlink(missing_ok=True)
-            return path, False
-        os.fsync(part.fd)
-        os.fchmod(part.fd, 0o444)
-        part.close()
-        created = []
-        for d in (path.parent.parent, path.parent):
-            if not d.is_dir():
-                d.mkdir(exist_ok=True)
-                created.append(d)
-        os.rename(part.path, path)
-        for d in {path.parent, part.path.parent, *(c.parent for c in created)}:
-            fsync_dir(d)
-        log.info("blob %s stored (%d bytes)", sha256, part.size)
-        return path, True
+        """Make the verified part file the blob ``sha256`` (``ledger.blobs``' one commit rule).
+        Returns (blob path, created); an existing blob is kept as it is and the part file
+        removed, so a retried transfer never makes a second copy."""
+        fd, part.fd = part.fd, -1
+        done = self.blobs.commit(fd, part.path, sha256)
+        if done.created:
+            log.info("blob %s stored (%d bytes)", sha256, part.size)
+        return done.path, done.created

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import Field
 
@@ -48,3 +49,16 @@ class SyncdConfig(StrictModel):
     poll_s: float = Field(default=5.0, gt=0, description="How often the daemon looks for new ledger entries.")
     retry_rejected_s: float = Field(default=3600.0, gt=0,
                                     description="The daemon offers a refused item again after this long.")
+
+
+class DockSide(Protocol):
+    """What the uploader needs to know of the dock it runs on (the ``[agent]`` section satisfies
+    it): its name, where its ledger and store are. A protocol, so that the transfer package does
+    not depend on the dock's package."""
+
+    dock_id: str
+    data_dir: Path
+    ledger: Path
+    store_dir: Path
+
+    def path(self, p: Path) -> Path: ...

@@ -27,14 +27,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from agent.config import AgentConfig
-from agent.store import DockStore
 from bodycam.errors import BodycamError, ConfigError, FormatError, VerificationError
+from ledger.blobs import BlobStore
 from ledger.envelope import Envelope, body
 from ledger.keys import PublicKey, load_public_key
 from ledger.store import Ledger
 from syncd import protocol as p
-from syncd.config import SyncdConfig
+from syncd.config import DockSide, SyncdConfig
 from syncd.mqtt import MessageTooLarge, MqttClient, MqttError, NotConnected, PublishRefused, Received, tune_allocator
 from syncd.outbox import COMMITTED, QUEUED, REJECTED, FileRef, Item, Outbox, files_of
 from syncd.window import SendWindow
@@ -93,7 +92,7 @@ class _Stop(Exception):
     """The stop event was set: leave the current item as it is (it resumes next time)."""
 
 
-def load_archive_key(cfg: SyncdConfig, agent: AgentConfig) -> PublicKey:
+def load_archive_key(cfg: SyncdConfig, agent: DockSide) -> PublicKey:
     if cfg.archive_pubkey is None:
         raise ConfigError("syncd.archive_pubkey is not set: the dock needs the archive's log public key to "
                           "check `committed` replies (copy keys/log.pub from the archive)")
@@ -101,7 +100,7 @@ def load_archive_key(cfg: SyncdConfig, agent: AgentConfig) -> PublicKey:
 
 
 class Uploader:
-    def __init__(self, agent: AgentConfig, cfg: SyncdConfig, *, archive_key: PublicKey | None = None,
+    def __init__(self, agent: DockSide, cfg: SyncdConfig, *, archive_key: PublicKey | None = None,
                  stop_event: threading.Event | None = None,
                  on_progress: Callable[[Progress], None] | None = None):
         self.agent = agent
@@ -112,7 +111,7 @@ class Uploader:
         self.stop_event = stop_event or threading.Event()
         self.on_progress = on_progress
         self.ledger = Ledger.open(agent.path(agent.ledger), create=False)
-        self.store = DockStore(agent.path(agent.store_dir))
+        self.store = BlobStore(agent.path(agent.store_dir))
         self.outbox = Outbox(agent.path(cfg.state_db))
         self.acks: queue.Queue[p.Ack] = queue.Queue()
         self.client = MqttClient(cfg.broker, cfg.broker.client_id or self.dock, on_message=self._on_message)
@@ -442,7 +441,7 @@ class Uploader:
         return done
 
 
-def sync_status(agent: AgentConfig, cfg: SyncdConfig) -> dict:
+def sync_status(agent: DockSide, cfg: SyncdConfig) -> dict:
     """What ``bodycam sync status`` shows: read-only, safe while the daemon runs."""
     path = agent.path(cfg.state_db)
     ledger_path = agent.path(agent.ledger)
