@@ -29,10 +29,18 @@ from ledger.gapstate import (
     explanation_problems,
     gap_status,
 )
-from ledger.justify_records import FAULT_CAUSES, GapFault, StopApproval
 from ledger.keys import Signer
 from ledger.people import APPROVE_ROLES, JUSTIFY_ROLES, require_person_key, valid_signers
-from ledger.records import Gap, Requester, StopJustification, make_body, validate_body
+from ledger.records import (
+    FAULT_CAUSES,
+    Gap,
+    GapFault,
+    Requester,
+    StopApproval,
+    StopJustification,
+    make_body,
+    validate_body,
+)
 from ledger.store import Entry, Ledger
 
 log = logging.getLogger(__name__)

@@ -44,10 +44,10 @@ from archive.docks import ARCHIVE, Trust
 from archive.transfers import TransferState
 from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
 from ledger import checkpoint as cp
+from ledger.checks.custody import Link, chain_head, next_link
 from ledger.envelope import Envelope, body, verify_signatures
-from ledger.justify_records import attachment_hashes
 from ledger.keys import Signer
-from ledger.records import Segment, validate_body
+from ledger.records import Segment, attachment_hashes, validate_body
 from ledger.store import Entry, Ledger
 from syncd import protocol as p
 from syncd.mqtt import MqttClient, MqttError, Received, tune_allocator
@@ -351,26 +351,13 @@ class Receiver:
                           f"segment of device {seg.device_id} is not signed by that device's enrolled key")
         if dev.owner != dock:
             raise _reject(p.RejectCode.dock_mismatch, f"device {seg.device_id} belongs to dock {dev.owner}")
-        for other in self.ledger.entries(kind="segment", device_id=seg.device_id, seq=seg.seq):
-            if other.entry_hash != entry_hash:
-                raise _reject(p.RejectCode.chain,
-                              f"device {seg.device_id} already has segment seq {seg.seq} "
-                              f"({other.entry_hash[:16]}…): this one would fork its chain")
-        prev = self.ledger.by_hash(seg.prev)
-        if prev is None:
-            raise _reject(p.RejectCode.dependency,
-                          f"segment seq {seg.seq} of {seg.device_id} follows {seg.prev[:16]}… which the archive "
-                          "does not have yet; it is sent again after its predecessor")
-        if seg.seq == 0:
-            ok = (prev.kind == "enrollment" and prev.body.get("subject_type") == "device"
-                  and prev.body.get("subject_id") == seg.device_id)
-        else:
-            ok = (prev.kind == "segment" and prev.body.get("device_id") == seg.device_id
-                  and prev.body.get("seq") == seg.seq - 1)
-        if not ok:
-            raise _reject(p.RejectCode.chain,
-                          f"segment seq {seg.seq} of {seg.device_id}: prev {seg.prev[:16]}… is not its "
-                          f"{'enrollment' if seg.seq == 0 else 'segment seq ' + str(seg.seq - 1)}")
+        # The one chain rule (ledger.checks.custody), applied to this ledger's head of the chain.
+        for link, message in next_link(seg.device_id, seg.seq, seg.prev, chain_head(self.ledger, seg.device_id)):
+            if link is Link.missing:
+                raise _reject(p.RejectCode.dependency, f"{message}; it is sent again after its predecessors")
+            if link is Link.no_enrollment:
+                raise _reject(p.RejectCode.bad_signature, message)
+            raise _reject(p.RejectCode.chain, message)
 
     def _admit(self, dock: str, envelope: bytes, blob: tuple[str, int] | None) -> Entry:
         """Verify a record completely and append it (or find it appended already)."""

@@ -15,10 +15,9 @@ from typing import Literal
 
 from bodycam.errors import RefusedError
 from ledger.envelope import seal
-from ledger.justify_records import CaseFlag
 from ledger.keys import Signer
 from ledger.people import CASE_FLAG_ROLES, check_person_key, require_person_key, valid_signers
-from ledger.records import Enrollment, Segment
+from ledger.records import CaseFlag, Enrollment, Segment
 from ledger.store import Entry, Ledger
 
 RetentionClass = Literal["standard", "long_term"]

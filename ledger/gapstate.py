@@ -23,9 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ledger.justify_records import GapFault, StopApproval
 from ledger.people import APPROVE_ROLES, JUSTIFY_ROLES, check_person_key, valid_signers
-from ledger.records import Enrollment, Gap, StopJustification
+from ledger.records import Enrollment, Gap, GapFault, StopApproval, StopJustification
 from ledger.store import Entry, Ledger
 
 GapState = Literal["bare", "justified", "approved", "fault", "fault_approved", "rejected", "not_required"]

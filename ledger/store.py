@@ -319,6 +319,20 @@ class Ledger:
                 return
             cursor_idx = rows[-1][0] + 1
 
+    def latest(self, kind: str, **where: Any) -> Entry | None:
+        """The last entry of ``kind`` matching the index columns, or None."""
+        unknown = set(where) - set(INDEX_COLUMNS)
+        if unknown:
+            raise BodycamError(f"cannot filter entries by {', '.join(sorted(unknown))}")
+        clauses, params = ["kind = ?"], [kind]
+        for name, value in where.items():
+            clauses.append(f"{name} = ?")
+            params.append(value)
+        sql = _SELECT + " WHERE " + " AND ".join(clauses) + " ORDER BY idx DESC LIMIT 1"
+        with self._lock:
+            row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else self._entry(row)
+
     # -- Merkle tree ------------------------------------------------------------------------------
 
     def _node(self, level: int, index: int, memo: dict | None = None) -> bytes:

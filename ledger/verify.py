@@ -10,8 +10,8 @@ archive_log key, and its root) are recomputed from the envelopes. Rows removed o
 with raw SQL, non-canonical payloads, foreign signatures and forged checkpoints all show up
 as problems naming the entry.
 
-Later issues add per-kind semantic checks (segment chains, justifications, access grants)
-with ``@register_checker(kind)``.
+Per-kind semantic checks (segment chains, justifications, approvals, case flags) are the
+table ``ledger.checks.CHECKERS``; a caller may pass its own table (``checkers``).
 
 Ed25519 verification dominates the cost, so rows are parsed, hashed and their signatures
 checked in batches by worker processes (against every key enrolled anywhere in the ledger);
@@ -28,18 +28,18 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from bodycam.errors import BodycamError
 from ledger import checkpoint as cp
 from ledger import merkle
+from ledger.checks import CHECKERS, CheckedEntry, Checker, VerifyContext
 from ledger.envelope import Envelope, body
 from ledger.keys import PublicKey
-from ledger.records import Body, Enrollment, validate_body
+from ledger.records import Enrollment, validate_body
 from ledger.store import APPEND_ONLY_TABLES, CHECKPOINT_KEY_TYPES, Ledger
 
 BATCH = 1000
@@ -80,40 +80,6 @@ class VerifyReport:
         d["ok"] = self.ok
         d["entries_per_s"] = round(self.entries_checked / self.elapsed_s) if self.elapsed_s else None
         return d
-
-
-@dataclass
-class VerifyContext:
-    """What per-kind checkers see: keys enrolled so far (with their enrollment) and a scratch
-    ``state`` dict checkers may use to carry per-device chains across entries."""
-
-    ledger: Ledger
-    enrolled: dict[str, tuple[int, Enrollment]] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CheckedEntry:
-    idx: int
-    entry_hash: str
-    envelope: Envelope
-    body: dict
-    record: Body
-    signers: tuple[str, ...]  # key ids, enrolled before this entry, whose signatures verified
-
-
-Checker = Callable[[VerifyContext, CheckedEntry], list[str]]
-CHECKERS: dict[str, list[Checker]] = {}
-
-
-def register_checker(kind: str) -> Callable[[Checker], Checker]:
-    """Add a semantic check for records of ``kind``; it returns problem messages (empty = fine)."""
-
-    def deco(fn: Checker) -> Checker:
-        CHECKERS.setdefault(kind, []).append(fn)
-        return fn
-
-    return deco
 
 
 # --- per-row checks (run in worker processes for large ledgers) --------------------------------
@@ -176,8 +142,9 @@ def _check_rows(rows: list[tuple]) -> list[_RowResult]:
 
 
 class _Verifier:
-    def __init__(self, ledger: Ledger, trusted_root: PublicKey | None):
+    def __init__(self, ledger: Ledger, trusted_root: PublicKey | None, checkers: dict[str, tuple[Checker, ...]]):
         self.ledger = ledger
+        self.checkers = checkers
         self.trusted_root = trusted_root
         self.report = VerifyReport(path=str(ledger.path))
         self.ctx = VerifyContext(ledger)
@@ -238,13 +205,13 @@ class _Verifier:
         if r.enrollment is not None:
             keyid, b64, _ = r.enrollment
             self.keys.setdefault(keyid, PublicKey.from_b64(b64))
-        if r.enrollment is not None or r.kind in CHECKERS:
+        if r.enrollment is not None or r.kind in self.checkers:
             env = env or Envelope.from_bytes(data)
             b = body(env)
             record = validate_body(b)
             if isinstance(record, Enrollment):
                 self.ctx.enrolled[record.keyid] = (idx, record)
-            for check in CHECKERS.get(r.kind, ()):
+            for check in self.checkers.get(r.kind, ()):
                 for msg in check(self.ctx, CheckedEntry(idx, h, env, b, record, tuple(signers))):
                     self.problem(idx, h, r.kind, msg)
 
@@ -387,6 +354,7 @@ def verify_ledger(
     trusted_root: PublicKey | None = None,
     workers: int | None = None,
     process_threshold: int = PROCESS_THRESHOLD,
+    checkers: dict[str, tuple[Checker, ...]] | None = None,
 ) -> VerifyReport:
     """Check the whole ledger (see the module docstring); never raises for tampering, reports it.
 
@@ -403,18 +371,19 @@ def verify_ledger(
         count = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
         if workers > 1 and count >= process_threshold:
             try:
-                return _verify(ledger, trusted_root, workers)
+                return _verify(ledger, trusted_root, workers, checkers or CHECKERS)
             except BrokenProcessPool:
                 log.warning("verification worker processes failed to start; verifying in this process")
-        return _verify(ledger, trusted_root, 1)
+        return _verify(ledger, trusted_root, 1, checkers or CHECKERS)
     finally:
         if own_snapshot:
             conn.execute("ROLLBACK")
 
 
-def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int) -> VerifyReport:
+def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int,
+            checkers: dict[str, tuple[Checker, ...]]) -> VerifyReport:
     started = time.perf_counter()
-    v = _Verifier(ledger, trusted_root)
+    v = _Verifier(ledger, trusted_root, checkers)
     conn = ledger.conn
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     for table in APPEND_ONLY_TABLES:
@@ -463,9 +432,3 @@ def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int) -> Ver
     v.report.problems.sort(key=lambda p: (p.idx is None, p.idx if p.idx is not None else 0))
     v.report.elapsed_s = time.perf_counter() - started
     return v.report
-
-
-# Per-kind checks defined in their own modules, imported here so that every verification runs them.
-# chain_checks: segment chains, who enrolls recorders, dock records; justify_checks: people, gap
-# explanations, approvals, case flags.
-from ledger import chain_checks, justify_checks  # noqa: E402,F401

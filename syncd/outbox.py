@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bodycam.errors import BodycamError
-from ledger.justify_records import attachment_hashes
+from ledger.records import attachment_hashes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (

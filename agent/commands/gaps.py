@@ -15,7 +15,7 @@ from agent.justify import record_fault
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
 from bodycam.formats import local_time
 from ledger.gapstate import APPROVED_STATES, gap_statuses
-from ledger.justify_records import FAULT_CAUSES
+from ledger.records import FAULT_CAUSES
 
 # --- gaps ------------------------------------------------------------------------------------------
 

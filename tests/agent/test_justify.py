@@ -11,8 +11,7 @@ from agent.justify import requester_sign
 from agent.signature_image import draw_signature_image
 from ledger.envelope import seal
 from ledger.gapstate import gap_statuses
-from ledger.justify_records import attachment_hashes
-from ledger.records import StopJustification
+from ledger.records import StopJustification, attachment_hashes
 from tests.fixtures.justify import OFFICER
 
 NEEDS_REQUESTER = "needs the requester's signature"

@@ -19,8 +19,8 @@ from ledger.cases import (
     segment_retention,
 )
 from ledger.envelope import seal
-from ledger.justify_records import CaseFlag
 from ledger.keys import Signer, load_signer
+from ledger.records import CaseFlag
 from ledger.verify import verify_ledger
 from tests.fixtures.justify import DEVICE, OFFICER, OFFICER_PASS_ENV
 from tests.fixtures.media import write_opencv_video

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ledger.checks import CHECKERS, CheckedEntry, VerifyContext
 from ledger.envelope import seal
 from ledger.store import Ledger
-from ledger.verify import CHECKERS, CheckedEntry, VerifyContext, register_checker, verify_ledger
+from ledger.verify import verify_ledger
 from tests.fixtures.ledger import LedgerSetup, build_ledger, segment
 
 
@@ -56,12 +57,9 @@ def test_checker_hooks_run_per_kind(tmp_path: Path) -> None:
         assert setup.device.keyid in ctx.enrolled
         return [f"seq {entry.record.seq} is odd"] if entry.record.seq % 2 else []
 
-    register_checker("segment")(odd_seq_is_suspicious)
-    try:
-        with Ledger.open(setup.path, readonly=True) as lg:
-            report = verify_ledger(lg)
-    finally:
-        CHECKERS["segment"].remove(odd_seq_is_suspicious)
+    checkers = {**CHECKERS, "segment": (*CHECKERS["segment"], odd_seq_is_suspicious)}
+    with Ledger.open(setup.path, readonly=True) as lg:
+        report = verify_ledger(lg, checkers=checkers)
     assert seen == [2, 3, 4, 5]
     assert [(p.idx, p.check, p.message) for p in report.problems] == [
         (3, "segment", "seq 1 is odd"), (5, "segment", "seq 3 is odd")]
@@ -86,12 +84,11 @@ def test_verification_reads_one_snapshot_while_appends_continue(tmp_path: Path) 
             later.clear()
         return []
 
-    register_checker("segment")(append_meanwhile)
+    checkers = {**CHECKERS, "segment": (*CHECKERS["segment"], append_meanwhile)}
     try:
         with Ledger.open(setup.path, readonly=True) as lg:
-            report = verify_ledger(lg)
+            report = verify_ledger(lg, checkers=checkers)
     finally:
-        CHECKERS["segment"].remove(append_meanwhile)
         size = writer.size
         writer.close()
     assert report.ok, report.problems

@@ -1,5 +1,5 @@
-"""Record kinds that close a gap or keep a case: the supervisor's review, technical faults, long-term
-cases (A2 Art.8, 10, 11).
+"""The justification family: why recording stopped, the supervisor's review, technical faults
+(A2 Art.8, 11).
 
 An approval is its own record referencing the justification's entry hash rather than a second
 signature on the justification envelope: the ledger is append-only and deduplicates by envelope
@@ -10,23 +10,61 @@ is a different claim from a decision to stop (A2 Art.11), so it has its own kind
 instead of abusing a reason code.
 
 Imported at the end of ``ledger.records`` so that these kinds are known wherever bodies are
-validated (dock, sync, archive).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from ledger.records import Body, Ident, Ns, Sha256Hex, Text, register
+from ledger.records.base import Body, Ident, NonNeg, Ns, Part, Sha256Hex, Text
 
-Reason = Annotated[int, Field(ge=1, le=5)]
 FaultCause = Literal["battery", "storage", "device_fault", "other"]
 FAULT_CAUSES: tuple[str, ...] = ("battery", "storage", "device_fault", "other")
 
 
-@register
+# --- stop-recording justification (A2 Art.11) ----------------------------------------------------
+
+
+class Requester(Part):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    signature_image_sha256: Sha256Hex | None = None
+    keyid: Sha256Hex | None = None
+
+
+class StopJustification(Body):
+    """Why recording stopped (reason 1–5, A2 Art.11), signed by the officer; the supervisor's
+    approval is a separate ``stop_approval`` record (the log keeps one entry per body).
+    Reasons 1 and 3 need the requester's signature or seal."""
+
+    kind: Literal["stop_justification"] = "stop_justification"
+    gap: Sha256Hex = Field(description="entry hash of the gap record this explains")
+    device_id: Ident
+    after_seq: NonNeg | None = None
+    before_seq: NonNeg | None = None
+    start_ns: Ns | None = None
+    end_ns: Ns | None = None
+    reason: Annotated[int, Field(ge=1, le=5)]
+    officer_id: Ident
+    note: Text
+    basis: Text | None = None
+    requester: Requester | None = None
+    technical_fault: bool = False
+
+    @model_validator(mode="after")
+    def _requester(self) -> StopJustification:
+        signed = self.requester is not None and bool(self.requester.signature_image_sha256 or self.requester.keyid)
+        if self.reason in (1, 3) and not self.technical_fault and not signed:
+            raise ValueError(
+                f"reason {self.reason} needs the requester's signature or seal "
+                "(signature_image_sha256 or keyid) (A2 Art.11)"
+            )
+        if not self.note.strip():
+            raise ValueError("note (the officer's work record) must not be empty (A2 Art.11)")
+        return self
+
+
 class StopApproval(Body):
     """The supervising leader's review of a stop justification or a fault record (A2 Art.11)."""
 
@@ -43,7 +81,6 @@ class StopApproval(Body):
         return {"officer_id": self.supervisor_id, "ref": self.target}
 
 
-@register
 class GapFault(Body):
     """A gap caused by a technical fault rather than a decision to stop (A2 Art.8), recorded by the
     officer who carried the recorder."""
@@ -67,23 +104,6 @@ class GapFault(Body):
 
     def ledger_index(self) -> dict:
         return {"ref": self.gap}
-
-
-@register
-class CaseFlag(Body):
-    """A case whose footage must be kept long-term, with the A2 Art.10 item (1–5) that requires it.
-    Every segment of the case inherits the retention class; nothing un-flags a case."""
-
-    kind: Literal["case_flag"] = "case_flag"
-    case_id: Ident
-    retention: Literal["long_term"] = "long_term"
-    reason: Reason
-    by: Ident = Field(description="person id of who flagged the case")
-    note: Text = ""
-    flagged_ns: Ns
-
-    def ledger_index(self) -> dict:
-        return {"officer_id": self.by}
 
 
 def attachment_hashes(body: dict) -> list[str]:

@@ -1,0 +1,27 @@
+"""Per-kind checks of ``ledger verify``, one module per record family, each rule written once.
+
+``CHECKERS`` is the one table of which checks run for which kind, in order; the archive's
+admission and ``archive verify`` call the same rules (``custody.next_link`` for chains).
+"""
+
+from __future__ import annotations
+
+from ledger.checks import case, custody, justification
+from ledger.checks.base import CheckedEntry, Checker, VerifyContext
+
+CHECKERS: dict[str, tuple[Checker, ...]] = {
+    # custody (A2 Art.8, 12–15)
+    "enrollment": (custody.device_enrollment, justification.check_person_enrollment),
+    "segment": (custody.segment_chain,),
+    "calibration": (custody.from_a_dock,),
+    "dock_session": (custody.from_a_dock,),
+    "gap": (custody.from_a_dock, justification.remember_gap),
+    # justification (A2 Art.8, 11)
+    "stop_justification": (justification.check_explanation,),
+    "gap_fault": (justification.check_explanation,),
+    "stop_approval": (justification.check_approval,),
+    # case (A2 Art.10)
+    "case_flag": (case.check_case_flag,),
+}
+
+__all__ = ["CHECKERS", "CheckedEntry", "Checker", "VerifyContext"]

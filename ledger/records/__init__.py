@@ -1,0 +1,69 @@
+"""Typed bodies of ledger records, one pydantic model per ``kind``, grouped by family.
+
+Every signed body is validated on the way in (``seal``, ``Ledger.append``) and on the way out
+(``verify``), so a record that does not have its kind's exact shape can neither be written nor
+pass verification. Models forbid unknown keys and coerce nothing (strict mode): a signed body
+means exactly what its bytes say.
+
+Each family has its module (``custody``, ``justification``, ``case``; later ``access``,
+``retention``, ``export``, ``disclosure``, ``review``) and every kind is registered here, in one
+list, so that a reader of the ledger knows every kind whichever module it imported.
+"""
+
+from __future__ import annotations
+
+from ledger.records.base import (
+    KIND_MODELS,
+    Body,
+    Ident,
+    NonNeg,
+    Ns,
+    Part,
+    Rational,
+    Reason,
+    Role,
+    Sha256Hex,
+    Text,
+    make_body,
+    register,
+    validate_body,
+)
+from ledger.records.case import CaseFlag
+from ledger.records.custody import (
+    Calibration,
+    DockSession,
+    Enrollment,
+    Gap,
+    GapType,
+    Media,
+    Reference,
+    Segment,
+    ServerSample,
+    SubjectType,
+)
+from ledger.records.justification import (
+    FAULT_CAUSES,
+    FaultCause,
+    GapFault,
+    Requester,
+    StopApproval,
+    StopJustification,
+    attachment_hashes,
+)
+
+for _model in (
+    # custody (A2 Art.8, 12–15)
+    Enrollment, Calibration, Segment, Gap, DockSession,
+    # justification (A2 Art.8, 11)
+    StopJustification, StopApproval, GapFault,
+    # case (A2 Art.10)
+    CaseFlag,
+):
+    register(_model)
+
+__all__ = [
+    "FAULT_CAUSES", "KIND_MODELS", "Body", "Calibration", "CaseFlag", "DockSession", "Enrollment", "FaultCause",
+    "Gap", "GapFault", "GapType", "Ident", "Media", "NonNeg", "Ns", "Part", "Rational", "Reason", "Reference",
+    "Requester", "Role", "Segment", "ServerSample", "Sha256Hex", "StopApproval", "StopJustification",
+    "SubjectType", "Text", "attachment_hashes", "make_body", "register", "validate_body",
+]
