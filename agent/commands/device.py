@@ -69,7 +69,7 @@ def device_status(ctx: click.Context, port: str, profile_id: str, as_json: bool)
 @click.pass_context
 def device_ports(ctx: click.Context, as_json: bool) -> None:
     """Serial ports whose USB VID/PID match a firmware profile (recorders plugged into this dock)."""
-    cfg = agent_config(ctx)
+    cfg = ctx.find_root().obj.optional_config.agent  # reads profiles only: no deployment needed
     profiles = load_profiles(cfg.path(cfg.profiles_dir) if cfg.profiles_dir else None)
     found = discover(profiles.values())
     if as_json:

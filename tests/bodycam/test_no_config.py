@@ -76,8 +76,6 @@ def test_keys_generate_with_explicit_path_works_without_config(empty):
     assert _contents(empty) == ["K", "K.pub"]
 
 
-@pytest.mark.xfail(strict=True, reason="agent/commands/device.py: `device ports` reads the strict config "
-                                       "(agent_config) instead of optional_config; it only reads profiles")
 def test_device_ports_works_without_config(empty):
     res = _run(empty, "device", "ports", "--json")
     assert res.returncode == 0, res.stderr
