@@ -24,10 +24,9 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
 from bodycam.errors import KeyFileError
+from bodycam.files import PUBLIC_MODE, write_file, write_secret
 
 log = logging.getLogger(__name__)
-
-PRIVATE_MODE = 0o600
 
 
 def keyid_of(raw: bytes) -> str:
@@ -135,38 +134,9 @@ def _passphrase(passphrase_env: str | None) -> bytes | None:
 
 
 def write_private_key(path: Path | str, signer: Signer, passphrase_env: str | None = None) -> None:
-    """Write ``signer``'s key to a new file, mode 0600 from its creation, never over an existing one.
-
-    The key is written and fsynced under a temporary name created with O_EXCL and mode 0600
-    (so no other process can open it in between), then hard-linked to ``path``: the link
-    fails if ``path`` exists, and ``path`` never holds a partly written key.
-    """
-    path = Path(path)
-    if path.exists() or path.is_symlink():
-        raise KeyFileError(f"{path} already exists; refusing to overwrite a key (move it away first)")
-    pem = signer.private_pem(_passphrase(passphrase_env))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), PRIVATE_MODE)
-    except OSError as exc:
-        raise KeyFileError(f"cannot create a key file in {path.parent}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, PRIVATE_MODE)  # the umask may have removed bits, never added; make it exact
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise KeyFileError(f"{path} already exists; refusing to overwrite a key (move it away first)") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Write ``signer``'s key to a new file, mode 0600 from its creation, never over an existing one
+    (:func:`bodycam.files.write_secret` with ``exclusive=True``: whole or not at all, fsynced)."""
+    write_secret(path, signer.private_pem(_passphrase(passphrase_env)), exclusive=True)
 
 
 def generate_key_file(path: Path | str, passphrase_env: str | None = None) -> Signer:
@@ -238,9 +208,5 @@ def load_public_key(path: Path | str, passphrase_env: str | None = None) -> Publ
 
 
 def write_public_key(path: Path | str, pub: PublicKey) -> None:
-    """Public keys are meant to be shared: written 0644 so verifiers can read them."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(pub.to_pem())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    """Public keys are meant to be shared: written 0644 so verifiers can read them (atomically)."""
+    write_file(path, pub.to_pem(), mode=PUBLIC_MODE)

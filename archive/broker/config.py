@@ -21,13 +21,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.broker.pki import PkiPaths, check_name
 from bodycam.errors import ConfigError
+from bodycam.files import write_secret
 from syncd import protocol
 
 log = logging.getLogger(__name__)
@@ -188,25 +188,13 @@ def hash_password(password: str, *, salt: bytes | None = None, iterations: int =
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def write_secret(path: Path, text: str) -> None:
-    """Write a secret file whole or not at all: mode 0600 from creation, fsynced, renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def ensure_password(dep: BrokerDeployment, name: str) -> Path:
     """The identity's password file (0600), created with a random password if absent. The path
     is what a client's ``password_file`` setting points at."""
     path = dep.password_path(name)
     if not path.exists():
-        write_secret(path, secrets.token_urlsafe(32) + "\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_secret(path, secrets.token_urlsafe(32) + "\n", exclusive=True)  # never another writer's
     return path
 
 

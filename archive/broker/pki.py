@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bodycam.errors import BodycamError, ConfigError, KeyFileError
+from bodycam.files import write_file, write_secret
 
 log = logging.getLogger(__name__)
 
@@ -78,24 +78,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    """Create the key file 0600 from the start: it is never readable by others, not even briefly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
 
 
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -173,14 +162,14 @@ def init_pki(dir: Path, broker_hosts: list[str] | None = None, *, ca_name: str =
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private_key(paths.ca_key, ca_key)
-    _write_cert(paths.ca_cert, ca_cert)
+    write_secret(paths.ca_key, _key_pem(ca_key), exclusive=True)
+    write_file(paths.ca_cert, _cert_pem(ca_cert))
     hosts = [*DEFAULT_HOSTS, *(broker_hosts or [])]
     broker_key = ec.generate_private_key(ec.SECP256R1())
     cn = (broker_hosts or ["localhost"])[0]
     cert = _leaf(ca_cert, ca_key, cn, broker_key, ExtendedKeyUsageOID.SERVER_AUTH, hosts, LEAF_DAYS)
-    _write_private_key(paths.broker_key, broker_key)
-    _write_cert(paths.broker_cert, cert)
+    write_secret(paths.broker_key, _key_pem(broker_key), exclusive=True)
+    write_file(paths.broker_cert, _cert_pem(cert))
     log.info("PKI created in %s (broker names: %s)", dir, ", ".join(hosts))
     return paths
 
@@ -192,16 +181,15 @@ def issue_client(dir: Path, name: str, *, days: int = LEAF_DAYS, replace: bool =
     if not paths.ca_cert.exists():
         raise PkiError(f"{dir}: no CA here; run `bodycam pki init --dir {dir}` first")
     cert_path, key_path = paths.client_cert(name), paths.client_key(name)
-    if key_path.exists() or cert_path.exists():
-        if not replace:
-            raise PkiError(f"{cert_path}: {name!r} already has a certificate; pass --replace to re-issue")
-        key_path.unlink(missing_ok=True)
+    if (key_path.exists() or cert_path.exists()) and not replace:
+        raise PkiError(f"{cert_path}: {name!r} already has a certificate; pass --replace to re-issue")
     ca_key = _load_key(paths.ca_key)
     ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _leaf(ca_cert, ca_key, name, key, ExtendedKeyUsageOID.CLIENT_AUTH, None, days)
-    _write_private_key(key_path, key)
-    _write_cert(cert_path, cert)
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    write_secret(key_path, _key_pem(key), exclusive=not replace)
+    write_file(cert_path, _cert_pem(cert))
     log.info("issued client certificate for %s", name)
     return cert_path, key_path
 

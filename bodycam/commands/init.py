@@ -7,13 +7,7 @@ from pathlib import Path
 import click
 
 from bodycam.cliutil import echo_json, json_option
-
-
-def _write_new(path: Path, text: str) -> None:
-    if path.exists():
-        raise click.ClickException(f"{path} exists already; refusing to overwrite it (choose another --dir)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+from bodycam.files import write_file
 
 
 def _dock_toml(name: str) -> str:
@@ -65,14 +59,14 @@ def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_j
     (directory / "keys").mkdir(parents=True, exist_ok=True, mode=0o700)
     made: dict[str, str] = {"role": role, "dir": str(directory), "config": str(directory / "bodycam.toml")}
     if role == "dock":
-        _write_new(directory / "bodycam.toml", _dock_toml(name))
+        write_file(directory / "bodycam.toml", _dock_toml(name), exclusive=True)
         cfg = AgentConfig(dock_id=name, data_dir=directory)
         signer = generate_key_file(cfg.path(cfg.key_file), passphrase_env)
         with Ledger.open(cfg.path(cfg.ledger)) as ledger:
             create_rooted(ledger, signer, name)
         made.update(dock_id=name, dock_keyid=signer.keyid, ledger=str(cfg.path(cfg.ledger)))
     else:
-        _write_new(directory / "bodycam.toml", _archive_toml())
+        write_file(directory / "bodycam.toml", _archive_toml(), exclusive=True)
         cfg = ArchiveConfig(data_dir=directory)
         admin = generate_key_file(cfg.path(cfg.admin_key), passphrase_env)
         log = generate_key_file(cfg.path(cfg.log_key), passphrase_env)
