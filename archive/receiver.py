@@ -121,6 +121,10 @@ class Receiver:
         if enrolled is None or enrolled.subject_type != "archive_log":
             raise RefusedError(f"{self.ledger.path}: the log key {log_key.keyid[:16]}… is not enrolled as "
                                "archive_log; run `bodycam init --role archive` or fix archive.log_key")
+        if self.ledger.origin not in (None, cfg.origin):
+            raise RefusedError(f"{self.ledger.path}: this log's checkpoints are signed under the origin "
+                               f"{self.ledger.origin!r} but [archive] origin is {cfg.origin!r}; one log has one "
+                               f"origin: set [archive] origin = {self.ledger.origin!r}")
         self.trust = Trust.load(self.ledger)
         self.blobs = BlobStore(cfg.path(cfg.blob_dir), cfg.path(cfg.part_dir))
         self.state = TransferState(cfg.path(cfg.state_db))

@@ -591,6 +591,13 @@ class Ledger:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                first = self._conn.execute("SELECT origin FROM checkpoints ORDER BY id LIMIT 1").fetchone()
+                if first is not None and first[0] != origin:
+                    raise RefusedError(
+                        f"{self.path}: this log's checkpoints are signed under the origin {first[0]!r}, not "
+                        f"{origin!r}; one log has one origin (a verifier trusts a name and a key): use "
+                        f"{first[0]!r} (`--origin`, or [archive] origin in bodycam.toml)"
+                    )
                 size = self._size_locked()
                 root = self.root(size)
                 note = cp.sign_checkpoint(cp.Checkpoint(origin, size, root), signer, origin)
@@ -604,6 +611,13 @@ class Ledger:
                     self._conn.execute("ROLLBACK")
                 raise
         return note
+
+    @property
+    def origin(self) -> str | None:
+        """The name this log's checkpoints are signed under (that of its first), None before any."""
+        with self._lock:
+            row = self._conn.execute("SELECT origin FROM checkpoints ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else row[0]
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         with self._lock:

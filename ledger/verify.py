@@ -142,8 +142,10 @@ def _check_rows(rows: list[tuple]) -> list[_RowResult]:
 
 
 class _Verifier:
-    def __init__(self, ledger: Ledger, trusted_root: PublicKey | None, checkers: dict[str, tuple[Checker, ...]]):
+    def __init__(self, ledger: Ledger, trusted_root: PublicKey | None, checkers: dict[str, tuple[Checker, ...]],
+                 origin: str | None = None):
         self.ledger = ledger
+        self.origin = origin
         self.checkers = checkers
         self.trusted_root = trusted_root
         self.report = VerifyReport(path=str(ledger.path))
@@ -283,6 +285,7 @@ class _Verifier:
 
     def check_checkpoints(self, stored: list, size: int) -> None:
         log_keys = [(idx, rec) for idx, rec in self.ctx.enrolled.values() if rec.subject_type in CHECKPOINT_KEY_TYPES]
+        origin = self.origin or (stored[0].origin if stored else None)
         for c in stored:
             self.report.checkpoints_checked += 1
             what = f"checkpoint #{c.id} (size {c.size})"
@@ -292,6 +295,9 @@ class _Verifier:
             except BodycamError as exc:
                 self.problem(None, None, "checkpoint", f"{what}: malformed note: {exc}")
                 continue
+            if parsed.origin != origin:
+                self.problem(None, None, "checkpoint", f"{what}: signed for the origin {parsed.origin!r}, but this "
+                                                       f"log's origin is {origin!r} (one log, one origin)")
             good = False
             for idx, rec in log_keys:
                 if idx >= max(parsed.size, 1):
@@ -355,10 +361,12 @@ def verify_ledger(
     workers: int | None = None,
     process_threshold: int = PROCESS_THRESHOLD,
     checkers: dict[str, tuple[Checker, ...]] | None = None,
+    origin: str | None = None,
 ) -> VerifyReport:
     """Check the whole ledger (see the module docstring); never raises for tampering, reports it.
 
-    Ledgers of ``process_threshold`` entries or more are checked by ``workers`` processes
+    Every checkpoint must be signed for one origin: ``origin`` when given, else that of the
+    ledger's first checkpoint. Ledgers of ``process_threshold`` entries or more are checked by ``workers`` processes
     (default: one per CPU), since Ed25519 verification is CPU-bound. Everything is read in one
     read transaction, so a ledger that is being appended to is checked as one consistent snapshot.
     """
@@ -371,19 +379,19 @@ def verify_ledger(
         count = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
         if workers > 1 and count >= process_threshold:
             try:
-                return _verify(ledger, trusted_root, workers, checkers or CHECKERS)
+                return _verify(ledger, trusted_root, workers, checkers or CHECKERS, origin)
             except BrokenProcessPool:
                 log.warning("verification worker processes failed to start; verifying in this process")
-        return _verify(ledger, trusted_root, 1, checkers or CHECKERS)
+        return _verify(ledger, trusted_root, 1, checkers or CHECKERS, origin)
     finally:
         if own_snapshot:
             conn.execute("ROLLBACK")
 
 
 def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int,
-            checkers: dict[str, tuple[Checker, ...]]) -> VerifyReport:
+            checkers: dict[str, tuple[Checker, ...]], origin: str | None = None) -> VerifyReport:
     started = time.perf_counter()
-    v = _Verifier(ledger, trusted_root, checkers)
+    v = _Verifier(ledger, trusted_root, checkers, origin)
     conn = ledger.conn
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     for table in APPEND_ONLY_TABLES:

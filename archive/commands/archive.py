@@ -40,22 +40,36 @@ def serve(ctx: click.Context, passphrase_env: str | None) -> None:
 
 
 @archive.command("log-key")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the archive's log public key (give it to every dock: syncd.archive_pubkey).")
+@click.option("--vkey", "show_vkey", is_flag=True,
+              help="Print the C2SP verifier key (origin+keyid+key) a standard signed-note verifier trusts.")
 @passphrase_option("the log key")
 @json_option
 @click.pass_context
-def log_key(ctx: click.Context, out: Path, passphrase_env: str | None, as_json: bool) -> None:
-    """Export the public half of the log key that signs the archive's receipts and checkpoints."""
+def log_key(ctx: click.Context, out: Path | None, show_vkey: bool, passphrase_env: str | None, as_json: bool) -> None:
+    """Export the public half of the log key that signs the archive's receipts and checkpoints.
+
+    Checkpoints are signed under one origin, ``[archive] origin``; ``--vkey`` prints the verifier
+    key for that name, which is all a C2SP note verifier (e.g. Go's sumdb/note) needs."""
+    from ledger.checkpoint import vkey
     from ledger.keys import load_public_key, write_public_key
 
+    if out is None and not show_vkey:
+        raise click.UsageError("say what to export: --out FILE (the public key) and/or --vkey")
     cfg = archive_config(ctx)
     pub = load_public_key(cfg.path(cfg.log_key), passphrase_env)
-    write_public_key(out, pub)
+    if out is not None:
+        write_public_key(out, pub)
+    verifier = vkey(cfg.origin, pub)
     if as_json:
-        echo_json({"keyid": pub.keyid, "file": str(out)})
-    else:
-        click.echo(f"log key {pub.keyid[:16]}… written to {out}; set syncd.archive_pubkey to it on each dock")
+        echo_json({"keyid": pub.keyid, "file": str(out) if out else None, "origin": cfg.origin, "vkey": verifier})
+        return
+    if out is not None:
+        click.echo(f"log key {pub.keyid[:16]}… written to {out}; set syncd.archive_pubkey to it on each dock",
+                   err=show_vkey)
+    if show_vkey:
+        click.echo(verifier)
 
 
 @archive.group("dock")

@@ -73,6 +73,7 @@ def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_j
         with Ledger.open(cfg.path(cfg.ledger)) as ledger:
             create_rooted(ledger, admin, "archive-admin")
             enroll(ledger, admin, "archive_log", "archive-log", public_of(log))
+            ledger.checkpoint(log, cfg.origin)  # fixes the log's one origin, from configuration, at birth
         made.update(admin_keyid=admin.keyid, log_keyid=log.keyid, ledger=str(cfg.path(cfg.ledger)))
     if as_json:
         echo_json(made)

@@ -88,12 +88,14 @@ def ledger_show(
     help="Public key file the ledger's root (entry 0) must be enrolled with.",
 )
 @click.option("--workers", type=int, help="Verification processes (default: one per CPU).")
+@click.option("--origin", default=None, help="The log's checkpoint origin every checkpoint must name "
+                                            "(default: that of its first checkpoint).")
 @json_option
-def ledger_verify(db: Path, trust: Path | None, workers: int | None, as_json: bool) -> None:
+def ledger_verify(db: Path, trust: Path | None, workers: int | None, origin: str | None, as_json: bool) -> None:
     """Recompute every hash, signature, Merkle node and checkpoint. Exit 3 names each failing entry."""
     root = load_public_key(trust) if trust else None
     with _open(db) as lg:
-        report = verify_ledger(lg, root, workers=workers)
+        report = verify_ledger(lg, root, workers=workers, origin=origin)
     if as_json:
         d = report.to_json()
         d["problems"] = [
@@ -121,7 +123,8 @@ def ledger_verify(db: Path, trust: Path | None, workers: int | None, as_json: bo
 @ledger.command("checkpoint")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @signer_options(what="the ledger root or the archive log")
-@click.option("--origin", help="Checkpoint origin line (default: bodycam/<ledger root subject id>).")
+@click.option("--origin", help="Checkpoint origin line (default: the log's own; for a first checkpoint "
+                                "bodycam/<ledger root subject id>).")
 @json_option
 def ledger_checkpoint(db: Path, key: KeyRef, origin: str | None, as_json: bool) -> None:
     """Sign and store a checkpoint of the current tree; prints the signed note."""
@@ -129,8 +132,9 @@ def ledger_checkpoint(db: Path, key: KeyRef, origin: str | None, as_json: bool) 
         raise BodycamError(f"{db}: no such ledger")
     signer = key.load()
     with Ledger.open(db, create=False) as lg:
-        if origin is None:
-            origin = f"bodycam/{lg.get(0).body.get('subject_id', 'ledger')}" if lg.size else "bodycam/ledger"
+        if origin is None:  # one log, one origin: the one it has, else a name from its root
+            origin = lg.origin or (f"bodycam/{lg.get(0).body.get('subject_id', 'ledger')}" if lg.size
+                                   else "bodycam/ledger")
         note = lg.checkpoint(signer, origin)
         size = lg.size
     if as_json:
