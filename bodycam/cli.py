@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from bodycam.errors import BodycamError, ConfigError, RefusedError
+from bodycam.formats import printable
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -128,9 +129,10 @@ class BodycamGroup(click.Group):
 
 
 def _report(exc: BodycamError, reasons: list[str]) -> None:
-    click.echo(f"Error: {exc}", err=True)
+    # Messages quote what recorders, docks and the archive said: shown, never obeyed by the terminal.
+    click.echo(f"Error: {printable(exc, multiline=True)}", err=True)
     for reason in reasons:
-        click.echo(f"  - {reason}", err=True)
+        click.echo(f"  - {printable(reason)}", err=True)
 
 
 @click.group(cls=BodycamGroup, context_settings=CONTEXT_SETTINGS)

@@ -15,11 +15,15 @@ from typing import Any
 
 import click
 
+from bodycam.formats import printable_json
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 
 
 def echo_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True, default=str))
+    """Indented JSON; characters a terminal would act on (bidi overrides, C1 controls, DEL) are
+    written as ``\\uXXXX`` escapes, so the value is unchanged and the terminal shows them."""
+    click.echo(printable_json(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True, default=str)))
 
 
 def app_config(ctx: click.Context):

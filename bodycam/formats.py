@@ -4,10 +4,16 @@ Two forms of a time, each for its reader: RFC 3339 in UTC with its zone (``Z``) 
 precision for machines (``--json``, signed bodies' readers, feeds); local time with the zone's
 offset for people at a terminal, so an officer reads the clock on the wall and a court still
 knows which zone it was. Sizes are binary units (KiB, MiB, GiB), as disks report them.
+
+Text that comes from outside (a recorder's officer name or serial, a dock's enrollment, an
+archive's refusal) is written for people only through ``printable``: a terminal must show it,
+never obey it.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, datetime, timedelta, tzinfo
 
 NS_PER_S = 1_000_000_000
@@ -41,3 +47,60 @@ def human_bytes(n: float) -> str:
         if abs(n) >= size:
             return f"{n / size:.1f} {unit}"
     return f"{int(n)} B"
+
+
+# ---- text from outside ---------------------------------------------------------------------
+# Escaped by ``printable``: control characters (C0 with ESC, BEL, CR, TAB, NL; DEL; C1 with the
+# one-byte CSI U+009B), format characters (bidi embeddings, overrides and isolates U+202A-202E,
+# U+2066-2069, marks, zero-width characters, BOM, tags), line and paragraph separators, and lone
+# surrogates. Letters of every script, spaces (including CJK U+3000) and symbols are kept.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: object, *, multiline: bool = False) -> str:
+    """``text`` safe to show on a terminal: every character a terminal could act on (ESC and the
+    sequences it starts, BEL, CR, backspace, DEL, C1 controls, bidi overrides, zero-width and
+    other format characters) is replaced by its visible Python-style escape (``\\x1b``,
+    ``\\u202e``, ``\\U000e0001``), so ``"\\x1b[2J"`` prints as the seven characters ``\\x1b[2J``.
+    Nothing is dropped: what the recorder sent stays readable, and a name in any script (``张三``)
+    passes unchanged. ``multiline`` keeps line feeds (for multi-line messages of our own).
+    A backslash is not escaped, so a literal ``\\x1b`` in the text looks the same as an escaped
+    ESC: this is for reading, the stored data (and ``--json``) keeps the original."""
+    s = text if isinstance(text, str) else str(text)
+    if s.isprintable():
+        return s
+    return "".join(
+        _escape(ch) if unicodedata.category(ch) in _ESCAPED_CATEGORIES and not (multiline and ch == "\n") else ch
+        for ch in s)
+
+
+_NOT_ASCII_PRINTABLE = re.compile(r"[^\x00-\x7e]")
+
+
+def _json_escape(m: re.Match) -> str:
+    ch = m.group()
+    if unicodedata.category(ch) not in _ESCAPED_CATEGORIES:
+        return ch
+    code = ord(ch)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def printable_json(text: str) -> str:
+    """JSON text (``json.dumps(..., ensure_ascii=False)``) with the characters ``printable``
+    escapes written as ``\\uXXXX`` escapes: the same JSON value, byte for byte what a parser
+    reads back, but nothing a terminal acts on. (``json`` escapes C0 controls itself; structural
+    whitespace is never touched.)"""
+    return text if text.isascii() and "\x7f" not in text else _NOT_ASCII_PRINTABLE.sub(_json_escape, text)
+

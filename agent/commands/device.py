@@ -22,7 +22,7 @@ from agent.link.driver import RecorderLink, discover
 from agent.link.profiles import load_profiles
 from bodycam.cliutil import echo_json, json_option, passphrase_option
 from bodycam.errors import RefusedError
-from bodycam.formats import human_bytes
+from bodycam.formats import human_bytes, printable
 
 
 @click.group("device")
@@ -58,10 +58,10 @@ def device_status(ctx: click.Context, port: str, profile_id: str, as_json: bool)
         ("recording", "unknown" if st.recording is None else ("yes" if st.recording else "no")),
         ("verdict", "READY" if st.ready else "NOT READY"),
     ]
-    for k, v in rows:
-        click.echo(f"{k:<13} {v}")
+    for k, v in rows:  # serial, model, officer come from the recorder: shown, never obeyed
+        click.echo(f"{k:<13} {printable(v)}")
     for r in st.reasons:
-        click.echo(f"  - {r}")
+        click.echo(f"  - {printable(r)}")
 
 
 @device.command("ports")
@@ -97,7 +97,7 @@ def _report_arm(res: ArmResult, as_json: bool, what: str) -> None:
                        f"tolerance {cal.tolerance_ns / 1e9:g} s)")
         click.echo(f"verdict       {what.upper() if res.armed else 'REFUSED'}")
         for w in res.warnings:
-            click.echo(f"  warning: {w}")
+            click.echo(f"  warning: {printable(w)}")
     if not res.armed:
         raise RefusedError(f"recorder {res.device_id} is not {what} (A2 Art.13)", res.reasons)
 
@@ -159,7 +159,8 @@ def device_enroll(ctx: click.Context, port: str, profile_id: str, custodian: str
         echo_json(out)
     else:
         state = "enrolled" if dev.created else "already enrolled"
-        click.echo(f"{dev.device_id}: {state}, key {dev.signer.keyid[:16]}…, custodian {dev.custodian or '-'}")
+        click.echo(f"{dev.device_id}: {state}, key {dev.signer.keyid[:16]}…, "
+                   f"custodian {printable(dev.custodian or '-')}")
 
 
 COMMAND = device

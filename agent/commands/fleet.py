@@ -12,6 +12,7 @@ from agent.commands.common import (
     state_db,
 )
 from bodycam.cliutil import echo_json, json_option
+from bodycam.formats import printable
 
 
 @click.group("fleet")
@@ -46,13 +47,15 @@ def fleet_status(ctx: click.Context, as_json: bool, at: str | None) -> None:
         click.echo("No recorders seen yet: run `bodycam device status --port P --profile ID` on one.")
         return
     header = ("SERIAL", "PROFILE", "CUSTODIAN", "LAST CHECK", "VERDICT")
-    rows = [(e.serial, e.profile, e.custodian, e.last_check or "-", e.verdict.upper()) for e in entries]
+    # Custodian names come from recorders: escaped before their width is measured and printed.
+    rows = [tuple(printable(c) for c in (e.serial, e.profile, e.custodian, e.last_check or "-", e.verdict.upper()))
+            for e in entries]
     widths = [max(_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         click.echo("  ".join(str(c) + " " * (w - _width(str(c))) for c, w in zip(r, widths, strict=True)).rstrip())
     for e in entries:
         for reason in e.reasons:
-            click.echo(f"{e.serial}: {reason}")
+            click.echo(f"{printable(e.serial)}: {printable(reason)}")
     click.echo(f"{sum(e.ready for e in entries)} of {len(entries)} ready")
 
 

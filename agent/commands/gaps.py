@@ -13,7 +13,7 @@ from agent.commands.common import (
 )
 from agent.justify import record_fault
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
-from bodycam.formats import local_time
+from bodycam.formats import local_time, printable
 from ledger.gapstate import APPROVED_STATES, gap_statuses
 from ledger.records import FAULT_CAUSES
 
@@ -55,10 +55,11 @@ def gaps(ctx: click.Context, unjustified: bool, unapproved: bool, device: str | 
                f"officer {s.officer_id}" if s.officer_id else "",
                f"supervisor {s.supervisor_id}" if s.supervisor_id else ""]
         detail = ", ".join(w for w in why if w)
-        click.echo(f"{s.entry_hash[:12]}  {g.device_id}  seq {g.after_seq}→{g.before_seq}  "
-                   f"{local_time(g.start_ns)} – {local_time(g.end_ns)}  {s.state}" + (f" ({detail})" if detail else ""))
+        click.echo(printable(f"{s.entry_hash[:12]}  {g.device_id}  seq {g.after_seq}→{g.before_seq}  "
+                             f"{local_time(g.start_ns)} – {local_time(g.end_ns)}  {s.state}"
+                             + (f" ({detail})" if detail else "")))
         for p in s.problems:
-            click.echo(f"    ! {p}")
+            click.echo(f"    ! {printable(p)}")
 
 
 @gaps.command("fault")

@@ -9,7 +9,7 @@ from agent.commands.common import (
 )
 from agent.segments import segment_rows
 from bodycam.cliutil import echo_json, json_option
-from bodycam.formats import local_time
+from bodycam.formats import local_time, printable
 
 
 @click.command("segments")
@@ -29,7 +29,8 @@ def segments(ctx: click.Context, device_id: str | None, as_json: bool) -> None:
     for r in rows:
         flags = ",".join(r.flags) or "-"
         click.echo(f"{r.device_id:<10} #{r.seq:<4} {r.shown_name[:28]:<28} {r.sha256[:12]} "
-                   f"{r.codec:<5} {r.duration_ms / 1000:7.1f}s {local_time(r.start_ns)} → {local_time(r.end_ns)} "
+                   f"{printable(r.codec):<5} {r.duration_ms / 1000:7.1f}s "
+                   f"{local_time(r.start_ns)} → {local_time(r.end_ns)} "
                    f"{'ok' if r.decodable else 'UNDECODABLE'} {flags}")
 
 

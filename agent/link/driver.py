@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +39,9 @@ from agent.link.profiles import Profile, Step
 log = logging.getLogger(__name__)
 
 RETRYABLE = (LinkTimeout, LinkDisconnected, FramingError, DeviceBusy)
+SERIAL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+"""A serial the dock accepts: it becomes the device id (A2 Art.15), names the recorder's key file
+and mount folder, and is printed on terminals, so whatever a recorder claims is held to it."""
 _STATUS_ERRORS = {"auth": AuthError, "busy": DeviceBusy, "refused": DeviceRefused,
                   "unsupported": UnsupportedCommand}
 _STATUS_TEXT = {"auth": "the recorder asks for a valid password", "busy": "the recorder replied busy",
@@ -202,7 +206,12 @@ class RecorderLink:
     # -- canonical commands ----------------------------------------------------------------
     def identify(self) -> Identity:
         f = self.call("identify")
-        return Identity(serial=str(f["serial"]), model=str(f.get("model", "")),
+        serial_no = str(f["serial"])
+        if not SERIAL_RE.match(serial_no):
+            raise FramingError(f"the recorder reports serial {serial_no[:80]!r}, which cannot be a device id "
+                               "(letters, digits, '_' and '-', at most 64, starting with a letter or digit); "
+                               "nothing was stored", port=self.port, profile=self.profile.id, command="identify")
+        return Identity(serial=serial_no, model=str(f.get("model", "")),
                         firmware=str(f.get("firmware", "")))
 
     def get_info(self) -> OfficerInfo:

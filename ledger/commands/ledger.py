@@ -12,7 +12,7 @@ import click
 
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
 from bodycam.errors import BodycamError, VerificationError
-from bodycam.formats import local_time
+from bodycam.formats import local_time, printable
 from ledger import merkle
 from ledger.checkpoint import verify_checkpoint, vkey
 from ledger.keys import load_public_key
@@ -70,9 +70,9 @@ def ledger_show(
                 )
             else:
                 b = e.body
-                about = " ".join(
+                about = printable(" ".join(
                     f"{k}={b[k]}" for k in ("subject_id", "device_id", "seq", "officer_id", "case_id") if k in b
-                )
+                ))
                 click.echo(f"{e.idx:>7}  {e.kind:<18} {e.entry_hash[:16]}  {local_time(e.received_ns)}  {about}")
         size = lg.size
     if as_json:
