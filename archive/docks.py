@@ -67,7 +67,15 @@ class Trust:
     def refresh(self, ledger: Ledger) -> None:
         for entry in ledger.entries(kind="enrollment", start=self.upto):
             self.add(entry)
+        for entry in ledger.entries(kind="revocation", start=self.upto):
+            self.revoke(entry.record.keyid)
         self.upto = max(self.upto, ledger.size)
+
+    def revoke(self, keyid: str) -> None:
+        """A revoked key signs nothing more here (``ledger.trust``)."""
+        info = self.keys.pop(keyid, None)
+        if info is not None and self.devices.get(info.subject_id) is info:
+            del self.devices[info.subject_id]
 
     def add(self, entry: Entry) -> None:
         rec = entry.record

@@ -47,8 +47,9 @@ from ledger import checkpoint as cp
 from ledger.checks.custody import Link, chain_head, next_link
 from ledger.envelope import Envelope, body, verify_signatures
 from ledger.keys import Signer
-from ledger.records import Segment, attachment_hashes, validate_body
+from ledger.records import Enrollment, Segment, attachment_hashes, validate_body
 from ledger.store import Entry, Ledger
+from ledger.trust import reenrollment_problem
 from syncd import protocol as p
 from syncd.mqtt import MqttClient, MqttError, Received, tune_allocator
 
@@ -372,6 +373,12 @@ class Receiver:
             return existing
         if data["kind"] == "segment":
             self._check_chain(dock, env, data, entry_hash)
+        if data["kind"] == "enrollment":
+            rec = validate_body(data)
+            assert isinstance(rec, Enrollment)
+            problem = reenrollment_problem(rec.keyid, self.ledger.key_record(rec.keyid))
+            if problem:
+                raise _reject(p.RejectCode.key_reused, problem)
         try:
             entry = self.ledger.append(envelope, received_ns=self.clock(), require_trusted=True)
         except RefusedError as exc:

@@ -7,7 +7,9 @@ knows which zone it was. Sizes are binary units (KiB, MiB, GiB), as disks report
 
 Text that comes from outside (a recorder's officer name or serial, a dock's enrollment, an
 archive's refusal) is written for people only through ``printable``: a terminal must show it,
-never obey it.
+never obey it. Data from outside is parsed only after ``check_nesting`` has bounded how deep
+its brackets go, so a hostile document is refused with an error instead of exhausting the
+parser's recursion.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, tzinfo
+
+from bodycam.errors import FormatError
 
 NS_PER_S = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -104,3 +108,45 @@ def printable_json(text: str) -> str:
     whitespace is never touched.)"""
     return text if text.isascii() and "\x7f" not in text else _NOT_ASCII_PRINTABLE.sub(_json_escape, text)
 
+
+# ---- nesting of data from outside ----------------------------------------------------------
+MAX_NESTING = 64
+"""Deepest nesting of arrays/objects (JSON) or arrays/inline tables (TOML) accepted from outside.
+Every document this project reads nests fewer than ten levels; Python's parsers recurse once per
+level and fail with RecursionError near a thousand."""
+
+_JSON_SKIP = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_TOML_SKIP = (r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\']|\'(?!\'\'))*\'\'\''
+              r'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|\'[^\'\n]*\'|#[^\n]*')
+_NEST = {
+    ("json", str): re.compile(_JSON_SKIP + r"|([\[\]{}])", re.DOTALL),
+    ("json", bytes): re.compile(_JSON_SKIP.encode() + rb"|([\[\]{}])", re.DOTALL),
+    ("toml", str): re.compile(_TOML_SKIP + r"|([\[\]{}])", re.DOTALL),
+}
+
+
+def check_nesting(data: str | bytes, *, syntax: str = "json", limit: int = MAX_NESTING,
+                  what: str = "document") -> None:
+    """FormatError when ``data`` nests arrays/objects deeper than ``limit`` (strings and, for
+    TOML, comments are skipped). Runs before the parser, in linear time and without recursion,
+    so a document of 100,000 ``[`` is refused quickly; a document with no more than ``limit``
+    brackets at all (almost every one) costs two ``count`` calls."""
+    if isinstance(data, bytearray | memoryview):
+        data = bytes(data)
+    if isinstance(data, bytes):
+        if data.count(b"[") + data.count(b"{") <= limit:
+            return
+    elif data.count("[") + data.count("{") <= limit:
+        return
+    depth = 0
+    for m in _NEST[(syntax, type(data))].finditer(data):
+        bracket = m.group(1)
+        if not bracket:
+            continue
+        if bracket in ("[", "{", b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                raise FormatError(f"{what} nests arrays/objects deeper than {limit} levels "
+                                  "(bodycam.formats.MAX_NESTING); refused before parsing")
+        else:
+            depth = max(depth - 1, 0)

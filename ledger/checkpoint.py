@@ -43,7 +43,7 @@ def vkey(name: str, pub: PublicKey) -> str:
 
 def parse_vkey(text: str) -> tuple[str, PublicKey]:
     try:
-        name, keyhash, b64 = text.strip().split("+")
+        name, keyhash, b64 = text.strip().split("+", 2)  # base64 may contain "+"
         raw = base64.b64decode(b64, validate=True)
     except (ValueError, binascii.Error):
         raise FormatError("verifier key must be name+hash+base64") from None

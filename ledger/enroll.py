@@ -12,6 +12,7 @@ from ledger.envelope import seal
 from ledger.keys import PublicKey, Signer
 from ledger.records import Enrollment, make_body
 from ledger.store import Entry, Ledger
+from ledger.trust import reenrollment_problem
 
 
 def enrollment_body(subject_type: str, subject_id: str, pub: PublicKey, *, now_ns: int | None = None,
@@ -42,11 +43,15 @@ def create_rooted(ledger: Ledger, root: Signer, subject_id: str, *, now_ns: int 
 def enroll(ledger: Ledger, enroller: Signer, subject_type: str, subject_id: str, pub: PublicKey, *,
            now_ns: int | None = None, **fields) -> Entry:
     """Append an enrollment of ``pub`` signed by ``enroller`` (which must be enrolled already).
-    Returns the existing entry when that key is already enrolled, so re-running is harmless."""
-    existing = ledger.enrollment(pub.keyid)
+    Returns the existing entry when that key is already enrolled as the same subject, so re-running
+    is harmless; a key enrolled as anything else is refused (``ledger.trust``: one key, one identity)."""
+    existing = ledger.key_record(pub.keyid)
     if existing is not None:
-        for entry in ledger.entries(kind="enrollment"):
-            if entry.body.get("keyid") == pub.keyid:
-                return entry
+        old = existing.enrollment
+        if (old.subject_type, old.subject_id) == (subject_type, subject_id) and existing.revoked_at is None:
+            return ledger.get(existing.idx)
+        from bodycam.errors import RefusedError
+
+        raise RefusedError(reenrollment_problem(pub.keyid, existing))
     body = enrollment_body(subject_type, subject_id, pub, now_ns=now_ns, **fields)
     return ledger.append(seal(body, enroller))

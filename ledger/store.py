@@ -16,18 +16,20 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
+from bodycam.permissions import create_private_file
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.envelope import Envelope, body, verify_signatures
 from ledger.keys import PublicKey, Signer
-from ledger.records import Body, Enrollment, validate_body
+from ledger.records import Body, Enrollment, Revocation, validate_body
+from ledger.trust import KeyRecord, reenrollment_problem, revocation_problems, signed_by_revoked
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +221,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._keyring: dict[str, PublicKey] = {}
         self._enrollments: dict[str, Enrollment] = {}
+        self._keys: dict[str, KeyRecord] = {}  # keyid → first enrollment, its signers, revocation
         self._keyring_upto = 0
 
     @classmethod
@@ -233,6 +236,7 @@ class Ledger:
                 uri = path.resolve().as_uri() + "?mode=ro"
                 conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
             else:
+                create_private_file(path)  # 0600; SQLite gives its -wal and -shm the same mode
                 conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
                 conn.execute("PRAGMA journal_mode=WAL")
                 # FULL: a commit is on disk before append returns, since callers acknowledge
@@ -245,6 +249,9 @@ class Ledger:
                 raise BodycamError(f"{path}: not a bodycam ledger (no entries table)")
         except sqlite3.DatabaseError as exc:
             raise BodycamError(f"{path}: cannot open ledger: {exc}") from None
+        except OSError as exc:
+            raise BodycamError(f"{path}: cannot create ledger: {exc.strerror} (check the folder exists and "
+                               "is writable)") from None
         return cls(conn, path, clock)
 
     def close(self) -> None:
@@ -429,15 +436,30 @@ class Ledger:
 
     def _refresh_keyring(self) -> None:
         rows = self._conn.execute(
-            "SELECT idx, envelope FROM entries WHERE kind = 'enrollment' AND idx >= ? ORDER BY idx",
+            "SELECT idx, envelope FROM entries WHERE kind IN ('enrollment', 'revocation') AND idx >= ? ORDER BY idx",
             (self._keyring_upto,),
         ).fetchall()
         for idx, data in rows:
-            model = validate_body(body(Envelope.from_bytes(data)))
-            assert isinstance(model, Enrollment)
-            self._keyring.setdefault(model.keyid, PublicKey.from_b64(model.public_key))
-            self._enrollments[model.keyid] = model
+            env = Envelope.from_bytes(data)
+            model = validate_body(body(env))
+            if isinstance(model, Revocation):
+                old = self._keys.get(model.keyid)
+                if old is not None and old.revoked_at is None:
+                    self._keys[model.keyid] = replace(old, revoked_at=idx)
+            else:
+                assert isinstance(model, Enrollment)
+                # One key, one identity: the first enrollment counts (a later one is refused on
+                # append, and reported by verify if written behind the ledger's back).
+                self._keyring.setdefault(model.keyid, PublicKey.from_b64(model.public_key))
+                self._enrollments.setdefault(model.keyid, model)
+                self._keys.setdefault(model.keyid, KeyRecord(idx, model, tuple(env.keyids)))
             self._keyring_upto = idx + 1
+
+    def key_record(self, keyid: str) -> KeyRecord | None:
+        """Where and as what ``keyid`` is enrolled here, by whom, and whether it was revoked."""
+        with self._lock:
+            self._refresh_keyring()
+            return self._keys.get(keyid)
 
     def keyring(self) -> dict[str, PublicKey]:
         """Public keys enrolled in this ledger, by keyid (cached, refreshed incrementally)."""
@@ -482,6 +504,29 @@ class Ledger:
         if isinstance(m, Enrollment):
             pending[m.keyid] = PublicKey.from_b64(m.public_key)
 
+    def _check_keys(self, p: _Prepared, idx: int, pending: dict[str, KeyRecord], trusted: bool) -> None:
+        """The key rules (``ledger.trust``), on every append: a keyid is enrolled once; a
+        revocation names an enrolled key and is signed by its enroller; and, when signatures
+        are to be trusted, none is by a key revoked before this entry."""
+        m = p.model
+        if trusted:
+            revoked = signed_by_revoked(p.envelope.keyids, {**self._keys, **pending}, idx)
+            if revoked:
+                rec = ({**self._keys, **pending})[revoked[0]].enrollment
+                raise RefusedError(f"entry {p.entry_hash[:16]}… ({p.envelope.kind}) is signed by the key of "
+                                   f"{rec.subject_type} {rec.subject_id}, which was revoked: sign with its new key")
+        if isinstance(m, Enrollment):
+            problem = reenrollment_problem(m.keyid, pending.get(m.keyid) or self._keys.get(m.keyid))
+            if problem:
+                raise RefusedError(problem)
+            pending[m.keyid] = KeyRecord(idx, m, tuple(p.envelope.keyids))
+        elif isinstance(m, Revocation):
+            target = pending.get(m.keyid) or self._keys.get(m.keyid)
+            problems = revocation_problems(m, target, tuple(p.envelope.keyids))
+            if problems:
+                raise RefusedError(f"revocation {p.entry_hash[:16]}… refused: " + "; ".join(problems))
+            pending[m.keyid] = replace(target, revoked_at=idx)
+
     def append(
         self, envelope: Envelope | bytes, received_ns: int | None = None, require_trusted: bool = False
     ) -> Entry:
@@ -521,8 +566,9 @@ class Ledger:
         conn = self._conn
         size = self._size_locked()
         now = self._clock() if received_ns is None else received_ns
-        if require_trusted:
+        if require_trusted or any(isinstance(p.model, (Enrollment, Revocation)) for p in prepared):
             self._refresh_keyring()
+        pending_keys: dict[str, KeyRecord] = {}
         # Frontier: hashes of the perfect subtrees of the current tree, left to right.
         frontier = [(level, self._node(level, index)) for level, index in merkle.perfect_subtrees(size)]
         results: list[Entry] = []
@@ -549,6 +595,7 @@ class Ledger:
             if dup is not None:
                 results.append(dup)
                 continue
+            self._check_keys(p, size, pending_keys, require_trusted)
             if require_trusted:
                 self._check_trusted(p, pending, size == 0)
             idx = size

@@ -37,6 +37,7 @@ from bodycam.errors import BodycamError
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.checks import CHECKERS, CheckedEntry, Checker, VerifyContext
+from ledger.checks.custody import revoked_signers
 from ledger.envelope import Envelope, body
 from ledger.keys import PublicKey
 from ledger.records import Enrollment, validate_body
@@ -202,6 +203,9 @@ class _Verifier:
                 )
                 continue
             signers.append(keyid)
+        for keyid in revoked_signers(self.ctx, idx, signers):
+            self.problem(idx, h, "trust", f"signed by key {keyid[:16]}… which was revoked before this entry")
+            signers.remove(keyid)
         if not signers:
             self.problem(idx, h, "trust", "no valid signature by a key enrolled in this ledger")
         if r.enrollment is not None:
@@ -212,7 +216,7 @@ class _Verifier:
             b = body(env)
             record = validate_body(b)
             if isinstance(record, Enrollment):
-                self.ctx.enrolled[record.keyid] = (idx, record)
+                self.ctx.enrolled.setdefault(record.keyid, (idx, record))  # one key, one identity: the first
             for check in self.checkers.get(r.kind, ()):
                 for msg in check(self.ctx, CheckedEntry(idx, h, env, b, record, tuple(signers))):
                     self.problem(idx, h, r.kind, msg)

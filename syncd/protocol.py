@@ -113,6 +113,8 @@ class RejectCode(StrEnum):
     dock_mismatch = "dock_mismatch"
     chain = "chain"
     dependency = "dependency"
+    key_reused = "key_reused"  # the record enrolls a key this archive already knows as another identity
+    not_owner = "not_owner"    # the record is about a recorder another dock owns
     aborted = "aborted"
     internal = "internal"
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
-from bodycam.commands.common import admin_key_path, ledger_option, open_ledger
+from bodycam.cliutil import KeyRef, app_config, echo_json, json_option, signer_options
+from bodycam.commands.common import admin_key_path, deployment_role, ledger_option, open_ledger
+from bodycam.errors import RefusedError
+from bodycam.formats import printable
 from ledger.keys import load_public_key
 from ledger.people import PERSON_ROLES, enroll_person, people
 
@@ -38,6 +40,7 @@ def person_enroll(ctx: click.Context, person_id: str, name: str, role: str, pubk
         admin_key = KeyRef(admin_key_path(ctx), None)
     admin = admin_key.load()
     pub = load_public_key(pubkey)
+    _refuse_foreign_key(ctx, pub, ledger_path)
     with open_ledger(ctx, ledger_path) as ledger:
         entry = enroll_person(ledger, admin, person_id, role, pub, name=name, unit=unit)
     out = {"id": person_id, "name": name, "role": role, "keyid": pub.keyid, "entry": entry.entry_hash,
@@ -46,6 +49,21 @@ def person_enroll(ctx: click.Context, person_id: str, name: str, role: str, pubk
         echo_json(out)
     else:
         click.echo(f"enrolled {role} {person_id} ({name}) key {pub.keyid[:16]}… as entry {entry.idx}")
+
+
+def _refuse_foreign_key(ctx: click.Context, pub, ledger_path: Path | None) -> None:
+    """A dock cannot see the archive's ledger, but it holds the archive's log key (to check
+    receipts): a person enrolled with that key would be refused at the archive after sync, so
+    refuse it here, where the mistake is made (one key, one identity, ``ledger.trust``)."""
+    if ledger_path is not None or deployment_role(ctx) != "dock":
+        return
+    cfg = app_config(ctx)
+    if cfg.syncd.archive_pubkey is None:
+        return
+    archive_pub = cfg.agent.path(cfg.syncd.archive_pubkey)
+    if archive_pub.is_file() and load_public_key(archive_pub).keyid == pub.keyid:
+        raise RefusedError(f"key {pub.keyid[:16]}… is the archive's log key ({archive_pub}); a key is one "
+                           "identity: the person needs a key of their own (`bodycam keys generate`)")
 
 
 @person.command("list")
@@ -62,7 +80,7 @@ def person_list(ctx: click.Context, ledger_path: Path | None, as_json: bool) -> 
     if not found:
         click.echo("no people enrolled; use `bodycam person enroll`")
     for p in found:
-        click.echo(f"{p.person_id:<16} {p.role:<11} {p.keyid[:16]}…  {p.name or ''}")
+        click.echo(printable(f"{p.person_id:<16} {p.role:<11} {p.keyid[:16]}…  {p.name or ''}"))
 
 
 COMMAND = person

@@ -11,7 +11,8 @@ from ledger.checks.base import CheckedEntry, Checker, VerifyContext
 
 CHECKERS: dict[str, tuple[Checker, ...]] = {
     # custody (A2 Art.8, 12–15)
-    "enrollment": (custody.device_enrollment, justification.check_person_enrollment),
+    "enrollment": (custody.key_enrolled_once, custody.device_enrollment, justification.check_person_enrollment),
+    "revocation": (custody.check_revocation,),
     "segment": (custody.segment_chain,),
     "calibration": (custody.from_a_dock,),
     "dock_session": (custody.from_a_dock,),

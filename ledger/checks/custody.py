@@ -18,7 +18,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ledger.checks.base import CheckedEntry, VerifyContext
-from ledger.records import Enrollment, Segment
+from ledger.records import Enrollment, Revocation, Segment
+from ledger.trust import KeyRecord, reenrollment_problem, revocation_problems, signed_by_revoked
 
 if TYPE_CHECKING:
     from ledger.store import Ledger
@@ -67,6 +68,35 @@ def chain_head(ledger: Ledger, device_id: str) -> ChainHead | None:
     if segment is None or segment.idx < enrollment.idx:
         return ChainHead(-1, enrollment.entry_hash)
     return ChainHead(segment.record.seq, segment.entry_hash)
+
+
+_KEYS = "keys.records"  # keyid → KeyRecord (first enrollment; revocation)
+
+
+def key_enrolled_once(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
+    rec = e.record
+    assert isinstance(rec, Enrollment)
+    keys = ctx.state.setdefault(_KEYS, {})
+    problem = reenrollment_problem(rec.keyid, keys.get(rec.keyid))
+    if problem:
+        return [problem]
+    keys[rec.keyid] = KeyRecord(e.idx, rec, tuple(e.envelope.keyids))
+    return []
+
+
+def check_revocation(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
+    rec = e.record
+    assert isinstance(rec, Revocation)
+    keys = ctx.state.setdefault(_KEYS, {})
+    target = keys.get(rec.keyid)
+    problems = revocation_problems(rec, target, e.signers)
+    if not problems and target is not None:
+        keys[rec.keyid] = KeyRecord(target.idx, target.enrollment, target.enrolled_by, e.idx)
+    return problems
+
+
+def revoked_signers(ctx: VerifyContext, idx: int, keyids: list[str]) -> list[str]:
+    return signed_by_revoked(keyids, ctx.state.get(_KEYS, {}), idx)
 
 
 _HEADS = "chain.heads"  # device_id → (last seq or -1, head entry hash; None after a forged entry)

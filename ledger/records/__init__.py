@@ -37,6 +37,7 @@ from ledger.records.custody import (
     GapType,
     Media,
     Reference,
+    Revocation,
     Segment,
     ServerSample,
     SubjectType,
@@ -53,7 +54,7 @@ from ledger.records.justification import (
 
 for _model in (
     # custody (A2 Art.8, 12–15)
-    Enrollment, Calibration, Segment, Gap, DockSession,
+    Enrollment, Revocation, Calibration, Segment, Gap, DockSession,
     # justification (A2 Art.8, 11)
     StopJustification, StopApproval, GapFault,
     # case (A2 Art.10)
@@ -64,6 +65,6 @@ for _model in (
 __all__ = [
     "FAULT_CAUSES", "KIND_MODELS", "Body", "Calibration", "CaseFlag", "DockSession", "Enrollment", "FaultCause",
     "Gap", "GapFault", "GapType", "Ident", "Media", "NonNeg", "Ns", "Part", "Rational", "Reason", "Reference",
-    "Requester", "Role", "Segment", "ServerSample", "Sha256Hex", "StopApproval", "StopJustification",
+    "Requester", "Revocation", "Role", "Segment", "ServerSample", "Sha256Hex", "StopApproval", "StopJustification",
     "SubjectType", "Text", "attachment_hashes", "make_body", "register", "validate_body",
 ]

@@ -57,6 +57,20 @@ class Enrollment(Body):
         return self
 
 
+class Revocation(Body):
+    """A key withdrawn from this ledger: entries after this one may not rely on its signature.
+    Signed by who enrolled it (the enrollment's signer), so only the party that vouched for a key
+    can withdraw it; rotating a key is a revocation followed by the enrollment of a new key (a
+    key is enrolled once per ledger, even after its revocation)."""
+
+    kind: Literal["revocation"] = "revocation"
+    keyid: Sha256Hex
+    subject_type: SubjectType
+    subject_id: Ident
+    reason: Text
+    revoked_ns: Ns
+
+
 # --- calibration (A2 Art.13) --------------------------------------------------------------------
 
 
