@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from bodycam.permissions import create_private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transfers (
@@ -52,11 +53,12 @@ class TransferState:
     def __init__(self, path: Path):
         self.path = Path(path)
         try:
+            create_private_file(self.path)  # 0600, and so its -wal and -shm
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise BodycamError(f"{path}: cannot open the receiver's state: {exc}") from None
         self._lock = threading.Lock()
 
@@ -81,13 +83,35 @@ class TransferState:
         return [self._row(r) for r in rows]
 
     def begin(self, dock: str, file_id: str, size: int, chunk_size: int, sha256: str, envelope: bytes) -> None:
+        """Open (or re-open) a transfer. An open transfer announced again the same way keeps its
+        stored chunks (a resume); anything else — a finished transfer sent again, or a different
+        size, chunk size, hash or record — starts afresh with what this init announces, so a dock
+        whose chunk size changed between attempts is never held to the old one."""
         now = time.time_ns()
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO transfers (dock, file_id, size, chunk_size, sha256, envelope, status, created_ns, "
-                "updated_ns) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (dock, file_id) DO UPDATE "
-                "SET status='open', code=NULL, reason=NULL, updated_ns=excluded.updated_ns",
-                (dock, file_id, size, chunk_size, sha256, envelope, now, now))
+            self._conn.execute("BEGIN")
+            try:
+                row = self._conn.execute(
+                    "SELECT status, size, chunk_size, sha256, envelope FROM transfers WHERE dock=? AND file_id=?",
+                    (dock, file_id)).fetchone()
+                if row is not None and tuple(row) == ("open", size, chunk_size, sha256, envelope):
+                    self._conn.execute("UPDATE transfers SET updated_ns=? WHERE dock=? AND file_id=?",
+                                       (now, dock, file_id))
+                else:
+                    self._conn.execute("DELETE FROM chunks WHERE dock=? AND file_id=?", (dock, file_id))
+                    self._conn.execute(
+                        "INSERT INTO transfers (dock, file_id, size, chunk_size, sha256, envelope, status, "
+                        "created_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?) "
+                        "ON CONFLICT (dock, file_id) DO UPDATE SET size=excluded.size, "
+                        "chunk_size=excluded.chunk_size, sha256=excluded.sha256, envelope=excluded.envelope, "
+                        "status='open', entry_hash=NULL, code=NULL, reason=NULL, chunks_received=0, "
+                        "updated_ns=excluded.updated_ns",
+                        (dock, file_id, size, chunk_size, sha256, envelope, now, now))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def stored(self, dock: str, file_id: str) -> set[int]:
         with self._lock:
@@ -104,9 +128,9 @@ class TransferState:
             self._conn.execute("BEGIN")
             try:
                 self._conn.executemany("INSERT OR IGNORE INTO chunks (dock, file_id, idx) VALUES (?, ?, ?)", items)
-                self._conn.executemany(
-                    "UPDATE transfers SET chunks_received = chunks_received + ? WHERE dock=? AND file_id=?",
-                    [(n, d, f) for (d, f), n in counts.items()])
+                self._conn.executemany(  # counted from the rows, so a chunk flushed twice counts once
+                    "UPDATE transfers SET chunks_received = (SELECT count(*) FROM chunks c WHERE c.dock = ? AND "
+                    "c.file_id = ?) WHERE dock=? AND file_id=?", [(d, f, d, f) for d, f in counts])
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
