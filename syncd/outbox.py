@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 QUEUED, COMMITTED, REJECTED, SKIPPED = "queued", "committed", "rejected", "skipped"
+MISSING = "missing"  # queued, then gone from the dock ledger (rewritten or lost): an inconsistency
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,11 @@ class Outbox:
             args.append(status)
         with self._lock:
             return [self._item(r) for r in self._conn.execute(q + " ORDER BY idx", args).fetchall()]
+
+    def entry_hashes(self) -> set[str]:
+        """Every entry hash that has an item (to find ledger entries not yet seen after a rewrite)."""
+        with self._lock:
+            return {r[0] for r in self._conn.execute("SELECT entry_hash FROM items")}
 
     def item(self, entry_hash: str) -> Item | None:
         with self._lock:

@@ -15,10 +15,17 @@ and sends only what the archive's ``missing`` bitmap lists. The dock deletes not
 
 The daemon is one class with one stop event (SIGTERM sets it); ``run(once=True)`` returns after
 one pass and reports what the archive refused.
+
+The dock ledger is read by entry hash, never trusted to keep its indexes: an item queued for an
+entry that is no longer in the ledger (the file was rewritten without it, or restored from an
+older copy) is an inconsistency. It is logged and reported (``missing`` in the result and in
+``sync status``), skipped, and asked about again on every pass (it goes out if the entry comes
+back); everything else is still sent, and entries the rewritten ledger gained are still found.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -35,13 +42,15 @@ from ledger.store import Ledger
 from syncd import protocol as p
 from syncd.config import DockSide, SyncdConfig
 from syncd.mqtt import MessageTooLarge, MqttClient, MqttError, NotConnected, PublishRefused, Received, tune_allocator
-from syncd.outbox import COMMITTED, QUEUED, REJECTED, FileRef, Item, Outbox, files_of
+from syncd.outbox import COMMITTED, MISSING, QUEUED, REJECTED, FileRef, Item, Outbox, files_of
 from syncd.window import SendWindow
 
 log = logging.getLogger(__name__)
 
 ROOT_SKIP_REASON = ("the dock's self-signed ledger root is not copied: at the archive the admin's `dock` "
                     "enrollment (bodycam archive dock add) stands for it")
+MISSING_REASON = ("queued for the archive but missing from the dock ledger: the ledger lost entries (rewritten "
+                  "or restored from an older copy); compare it with the archive's copy")
 PROGRESS_EVERY_S = 0.5
 POLL_ACK_S = 0.05
 
@@ -79,6 +88,7 @@ class Outcome:
 class SyncResult:
     committed: int = 0
     rejected: list[dict] = field(default_factory=list)
+    missing: list[dict] = field(default_factory=list)  # queued items gone from the dock ledger
     queued: int = 0
     chunks_sent: int = 0
     bytes_sent: int = 0
@@ -196,27 +206,45 @@ class Uploader:
 
     def scan(self) -> int:
         """Give every new dock ledger entry its item (and its files). Returns how many were added."""
-        rows = self.ledger.conn.execute("SELECT idx, kind, envelope, entry_hash FROM entries WHERE idx >= ? "
-                                        "ORDER BY idx", (self.outbox.cursor,)).fetchall()
+        rows, position = new_entries(self.ledger, self.outbox)
         new = []
+        next_idx = self.outbox.cursor
         for idx, kind, data, entry_hash in rows:
             record = body(Envelope.from_bytes(bytes(data)))
             skip = None
             if idx == 0 and kind == "enrollment" and record.get("subject_type") == "ledger_root":
                 skip = ROOT_SKIP_REASON
-            new.append((idx, entry_hash, kind, [] if skip else files_of(record), skip))
+            # the item's idx orders items; it is the ledger index unless a rewrite shortened the ledger
+            item_idx = max(idx, next_idx)
+            next_idx = item_idx + 1
+            new.append((item_idx, entry_hash, kind, [] if skip else files_of(record), skip))
         if new:
             self.outbox.add_many(new)
+        if position is not None and position != self.outbox.get_meta("ledger_scanned"):
+            self.outbox.set_meta(ledger_scanned=position)
         return len(new)
 
-    def _envelope(self, idx: int) -> bytes:
-        row = self.ledger.conn.execute("SELECT envelope FROM entries WHERE idx = ?", (idx,)).fetchone()
-        return bytes(row[0])
+    def _envelope(self, entry_hash: str) -> bytes | None:
+        row = self.ledger.conn.execute("SELECT envelope FROM entries WHERE entry_hash = ?",
+                                       (entry_hash,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _missing(self, item: Item) -> Outcome:
+        """The item's entry is no longer in the dock ledger: report it once, skip it."""
+        if item.status != MISSING:
+            self.outbox.mark(item.entry_hash, status=MISSING, code=MISSING, reason=MISSING_REASON)
+            self._error(f"inconsistency: {item.kind} {item.entry_hash} (dock ledger entry {item.idx} when queued) "
+                        f"was {MISSING_REASON}; skipped, the rest is sent")
+        return Outcome(False, MISSING, MISSING_REASON)
 
     # -- one item ----------------------------------------------------------------------------------
 
     def send_item(self, item: Item) -> Outcome:
-        envelope = self._envelope(item.idx)
+        envelope = self._envelope(item.entry_hash)
+        if envelope is None:
+            return self._missing(item)
+        if item.status == MISSING:
+            log.warning("%s %s is back in the dock ledger; sending it", item.kind, item.entry_hash)
         self.progress.entry_hash, self.progress.kind = item.entry_hash, item.kind
         all_files = self.outbox.files(item.entry_hash)
         files = [f for f in all_files if f.status != COMMITTED]
@@ -409,6 +437,7 @@ class Uploader:
                 self.scan()
                 items = self.outbox.pending(retry_rejected_before_ns=retry_before,
                                             retry_codes=p.RETRY_CODES if not once else frozenset())
+                items = sorted(items + self.outbox.items(MISSING), key=lambda i: i.idx)
                 progress = self._pass(items)
                 retry_before = time.time_ns() - int(self.cfg.retry_rejected_s * 1e9)
                 if once:
@@ -426,6 +455,7 @@ class Uploader:
             self.outbox.set_meta(progress=None)
         self.result.rejected = [{"entry_hash": i.entry_hash, "kind": i.kind, "code": i.code, "reason": i.reason}
                                 for i in self.outbox.items(REJECTED)]
+        self.result.missing = missing_items(self.outbox)
         self.result.queued = len(self.outbox.items(QUEUED))
         self.result.stopped = self.result.stopped or self.stop_event.is_set()
         return self.result
@@ -441,6 +471,36 @@ class Uploader:
         return done
 
 
+def new_entries(ledger: Ledger, outbox: Outbox | None) -> tuple[list[tuple[int, str, bytes, str]], list | None]:
+    """Dock ledger entries that have no item yet, in ledger order (``idx, kind, envelope,
+    entry_hash``), and the ledger position they reach (``[size, last entry hash]``, None when
+    the ledger is empty). Normally the entries past the position the last scan reached; when the
+    ledger no longer holds the entry the last scan ended on (it was rewritten or shortened), or
+    no position was kept, every entry is looked up by hash."""
+    conn = ledger.conn
+    last = conn.execute("SELECT idx, entry_hash FROM entries ORDER BY idx DESC LIMIT 1").fetchone()
+    position = None if last is None else [int(last[0]) + 1, last[1]]
+    seen = outbox.get_meta("ledger_scanned") if outbox is not None else [0, None]
+    if seen and seen[0] == 0:
+        start = 0
+    elif seen and conn.execute("SELECT 1 FROM entries WHERE idx = ? AND entry_hash = ?",
+                               (seen[0] - 1, seen[1])).fetchone():
+        start = seen[0]
+    else:  # no position kept (a sync.db from before it was), or the ledger was rewritten
+        known = outbox.entry_hashes()
+        rows = [r for r in conn.execute("SELECT idx, kind, envelope, entry_hash FROM entries ORDER BY idx")
+                if r[3] not in known]
+        return [(int(i), k, bytes(e), h) for i, k, e, h in rows], position
+    rows = conn.execute("SELECT idx, kind, envelope, entry_hash FROM entries WHERE idx >= ? ORDER BY idx",
+                        (start,)).fetchall()
+    return [(int(i), k, bytes(e), h) for i, k, e, h in rows], position
+
+
+def missing_items(outbox: Outbox) -> list[dict]:
+    """Queued items whose entries left the dock ledger (see :data:`MISSING_REASON`)."""
+    return [{"entry_hash": i.entry_hash, "kind": i.kind} for i in outbox.items(MISSING)]
+
+
 def sync_status(agent: DockSide, cfg: SyncdConfig) -> dict:
     """What ``bodycam sync status`` shows: read-only, safe while the daemon runs."""
     path = agent.path(cfg.state_db)
@@ -448,13 +508,21 @@ def sync_status(agent: DockSide, cfg: SyncdConfig) -> dict:
     if not ledger_path.exists():
         raise BodycamError(f"{ledger_path}: no dock ledger; run `bodycam init --role dock` or check agent.data_dir")
     out: dict = {"dock": agent.dock_id, "state": str(path), "items": {}, "queued_files": 0, "queued_bytes": 0,
-                 "unscanned_entries": 0, "in_flight": None, "last_commit": None, "last_error": None, "rejected": []}
-    cursor = 0
-    if path.exists():
-        with Outbox(path, readonly=True) as ob:
+                 "unscanned_entries": 0, "in_flight": None, "last_commit": None, "last_error": None, "rejected": [],
+                 "missing": []}
+    with contextlib.ExitStack() as stack:
+        ob = stack.enter_context(Outbox(path, readonly=True)) if path.exists() else None
+        lg = stack.enter_context(Ledger.open(ledger_path, readonly=True))
+        for _idx, _kind, data, _hash in new_entries(lg, ob)[0]:
+            out["unscanned_entries"] += 1
+            for f in files_of(body(Envelope.from_bytes(data))):
+                out["queued_files"] += 1
+                out["queued_bytes"] += f.size or 0
+        if ob is not None:
             out["items"] = ob.counts()
-            out["queued_files"], out["queued_bytes"] = ob.queued_files()
-            cursor = ob.cursor
+            files, size = ob.queued_files()
+            out["queued_files"] += files
+            out["queued_bytes"] += size
             last = ob.last_commit()
             if last:
                 out["last_commit"] = {"at_ns": last[0], "entry_hash": last[1], "kind": last[2]}
@@ -466,10 +534,5 @@ def sync_status(agent: DockSide, cfg: SyncdConfig) -> dict:
                 out["in_flight"] = prog
             out["rejected"] = [{"entry_hash": i.entry_hash, "kind": i.kind, "code": i.code, "reason": i.reason}
                                for i in ob.items(REJECTED)]
-    with Ledger.open(ledger_path, readonly=True) as lg:
-        for _idx, data in lg.conn.execute("SELECT idx, envelope FROM entries WHERE idx >= ? ORDER BY idx", (cursor,)):
-            out["unscanned_entries"] += 1
-            for f in files_of(body(Envelope.from_bytes(bytes(data)))):
-                out["queued_files"] += 1
-                out["queued_bytes"] += f.size or 0
+            out["missing"] = missing_items(ob)
     return out

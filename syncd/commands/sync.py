@@ -37,7 +37,8 @@ def _sync_configs(ctx: click.Context):
 
 
 @sync.command("run")
-@click.option("--once", is_flag=True, help="One pass; exit 0 when everything is committed, 3 if refused.")
+@click.option("--once", is_flag=True, help="One pass; exit 0 when everything is committed, 3 if refused or if "
+              "queued entries are missing from the dock ledger.")
 @click.option("--connect-timeout", type=float, default=None,
               help="With --once: give up if the broker cannot be reached for this many seconds.")
 @json_option
@@ -61,13 +62,21 @@ def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_j
         echo_json(result.to_json())
     else:
         click.echo(f"committed {result.committed}, queued {result.queued}, refused {len(result.rejected)}, "
-                   f"sent {result.chunks_sent} chunks ({human_bytes(result.bytes_sent)})"
+                   + (f"missing from the dock ledger {len(result.missing)}, " if result.missing else "")
+                   + f"sent {result.chunks_sent} chunks ({human_bytes(result.bytes_sent)})"
                    + (" (stopped)" if result.stopped else ""))
-    if result.rejected:
-        raise RefusedError(f"{len(result.rejected)} item(s) refused by the archive; they stay on the dock "
-                           "(see `bodycam sync status`)",
-                           [f"{r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}"
-                            for r in result.rejected])
+    if result.rejected or result.missing:
+        problems = []
+        if result.missing:
+            problems.append(f"{len(result.missing)} queued entr{'y is' if len(result.missing) == 1 else 'ies are'} "
+                            "missing from the dock ledger (it lost entries: compare it with the archive's copy)")
+        if result.rejected:
+            problems.append(f"{len(result.rejected)} item(s) refused by the archive; they stay on the dock")
+        raise RefusedError("; ".join(problems) + "; the rest was sent (see `bodycam sync status`)",
+                           [f"missing {m['kind']} {m['entry_hash']}: not in the dock ledger any more"
+                            for m in result.missing]
+                           + [f"{r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}"
+                              for r in result.rejected])
     if once and (result.queued or result.stopped):
         raise BodycamError(f"{result.queued} item(s) not yet committed; run `bodycam sync run` again")
 
@@ -106,7 +115,8 @@ def sync_status_cmd(ctx: click.Context, as_json: bool) -> None:
         return
     items = st["items"]
     click.echo(f"dock {st['dock']}: {items.get('committed', 0)} committed, {items.get('queued', 0)} queued "
-               f"(+{st['unscanned_entries']} new ledger entries), {items.get('rejected', 0)} refused")
+               f"(+{st['unscanned_entries']} new ledger entries), {items.get('rejected', 0)} refused"
+               + (f", {len(st['missing'])} missing from the dock ledger" if st["missing"] else ""))
     click.echo(f"files to send: {st['queued_files']} ({human_bytes(st['queued_bytes'])})")
     fl = st["in_flight"]
     if fl and fl.get("file_id"):
@@ -123,6 +133,9 @@ def sync_status_cmd(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"last error: {le['message']} ({local_time(le['at_ns'])})" if le else "last error: none")
     for r in st["rejected"]:
         click.echo(f"  refused {r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}")
+    for m in st["missing"]:
+        click.echo(f"  missing {m['kind']} {m['entry_hash'][:16]}…: queued, then gone from the dock ledger "
+                   "(inconsistency: compare the ledger with the archive's copy)")
 
 
 COMMAND = sync
