@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from bodycam.configfile import StrictModel
+from bodycam.permissions import sqlite_files
 
 DOCK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 """A dock name becomes an MQTT topic level and a broker user name: keep it to safe characters."""
@@ -66,3 +67,9 @@ class AgentConfig(StrictModel):
     def path(self, p: Path) -> Path:
         """Resolve a configured path against ``data_dir``."""
         return p if p.is_absolute() else self.data_dir / p
+
+    def private_trees(self) -> list[Path]:
+        """What only the service user may read (``bodycam.permissions.check_private``): the
+        ledger, the store, the state database (``sync run`` adds its own)."""
+        return [*sqlite_files(self.path(self.ledger)), self.path(self.store_dir),
+                *sqlite_files(self.path(self.state_db))]

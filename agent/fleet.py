@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from bodycam.errors import BodycamError
+from bodycam.permissions import create_private_file
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -89,6 +90,7 @@ class StateDB:
     def __init__(self, path: Path):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(path)  # 0600, and so its -wal and -shm
             self.db = sqlite_utils.Database(path)
             self.db.enable_wal()
             self._migrate()

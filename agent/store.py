@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from bodycam.permissions import private_dir
 from ledger import blobs
 from ledger.blobs import BlobError, BlobStore, start_writeback
 
@@ -70,7 +71,7 @@ class DockStore:
         self.blobs = BlobStore(self.root)
         self.blob_dir = self.blobs.blob_dir
         for d in (self.root, self.tmp_dir, self.blob_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)  # 0700: footage is the service user's only (A2 Art.17-18)
 
     # -- lookup (the layout is ledger.blobs') ----------------------------------------------------
     def blob_path(self, sha256: str) -> Path:

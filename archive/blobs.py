@@ -21,6 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from bodycam.permissions import private_dir
 from ledger import blobs
 from ledger.blobs import BlobError, start_writeback
 
@@ -86,8 +87,8 @@ class BlobStore:
         self.blob_dir = self.blobs.root
         self.part_dir = Path(part_dir)
         try:
-            for d in (self.blobs.blob_dir, self.part_dir):
-                d.mkdir(parents=True, exist_ok=True)
+            for d in (self.blobs.root, self.blobs.blob_dir, self.part_dir):
+                private_dir(d)  # 0700: footage is the service user's only (A2 Art.17-18)
         except OSError as exc:
             raise BlobStoreError(f"cannot create the archive's blob folders: {exc}") from None
 
@@ -107,7 +108,7 @@ class BlobStore:
 
     def open_part(self, dock: str, file_id: str, size: int) -> PartFile:
         path = self.part_path(dock, file_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         return PartFile(path, size)
 
     def drop_part(self, dock: str, file_id: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from bodycam.configfile import StrictModel
+from bodycam.permissions import sqlite_files
 from syncd.config import BrokerConfig
 
 
@@ -31,3 +32,9 @@ class ArchiveConfig(StrictModel):
 
     def path(self, p: Path) -> Path:
         return p if p.is_absolute() else self.data_dir / p
+
+    def private_trees(self) -> list[Path]:
+        """What only the service user may read (``bodycam.permissions.check_private``, checked by
+        ``archive serve`` at start-up): the ledger, blobs, part files, the receiver's state."""
+        return [*sqlite_files(self.path(self.ledger)), self.path(self.blob_dir), self.path(self.part_dir),
+                *sqlite_files(self.path(self.state_db))]

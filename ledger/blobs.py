@@ -9,6 +9,8 @@ leaves either the complete blob or the temporary file it came from, never a blob
 differ from its name, and a temporary name can never survive as a second name of a blob (the
 archive resumes transfers into part files: such a name would let a resumed write reach a blob).
 The path comes only from the content hash, never from a name a recorder or a network gave.
+Blobs are the service user's only (A2 Art.17-18: every viewing goes through the access log):
+0400 files in 0700 folders (``bodycam.permissions``), whatever the umask.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from bodycam.permissions import private_dir
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 4 << 20
-BLOB_MODE = 0o444
+BLOB_MODE = 0o400  # read-only, and readable by the service user only
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 Progress = Callable[[int], None]
@@ -57,7 +60,7 @@ class BlobStore:
         self.blob_dir = self.root / "sha256"
 
     def ensure(self) -> BlobStore:
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.blob_dir)
         return self
 
     def blob_path(self, sha256: str) -> Path:
@@ -93,11 +96,7 @@ class BlobStore:
         if path.is_file():
             tmp_path.unlink(missing_ok=True)
             return Committed(path, False)
-        created = []
-        for d in (path.parent.parent, path.parent):
-            if not d.is_dir():
-                d.mkdir(parents=True, exist_ok=True)
-                created.append(d)
+        created = private_dir(path.parent)  # the fan-out folders, 0700
         os.rename(tmp_path, path)
         for d in {path.parent, tmp_path.parent, *(c.parent for c in created)}:
             fsync_dir(d)

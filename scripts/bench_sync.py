@@ -124,6 +124,8 @@ def make_dock(root: Path, sizes: list[int], seed: int) -> tuple[Path, list[Path]
     import numpy as np
 
     from agent.store import DockStore
+    from bodycam.permissions import private_dir
+    from ledger.blobs import BLOB_MODE
     from ledger.enroll import create_rooted, enroll, public_of
     from ledger.envelope import seal
     from ledger.keys import Signer, generate_key_file
@@ -131,7 +133,7 @@ def make_dock(root: Path, sizes: list[int], seed: int) -> tuple[Path, list[Path]
     from ledger.store import Ledger
 
     d = root / "dock"
-    (d / "keys").mkdir(parents=True, mode=0o700)
+    private_dir(d / "keys")
     dock_key = generate_key_file(d / "keys" / "dock.key")
     device = Signer.generate()
     store = DockStore(d / "store")
@@ -156,8 +158,8 @@ def make_dock(root: Path, sizes: list[int], seed: int) -> tuple[Path, list[Path]
                 os.fsync(f.fileno())
             sha = h.hexdigest()
             path = store.blob_path(sha)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o444)
+            private_dir(path.parent)
+            os.chmod(tmp, BLOB_MODE)
             os.rename(tmp, path)
             blobs.append(path)
             start = T0 + seq * 600 * 10**9
@@ -175,6 +177,7 @@ def make_dock(root: Path, sizes: list[int], seed: int) -> tuple[Path, list[Path]
 
 def make_archive(root: Path, dock_dir: Path) -> Path:
     from archive.docks import register_dock
+    from bodycam.permissions import private_dir
     from ledger.enroll import create_rooted, enroll, public_of
     from ledger.keys import generate_key_file, load_public_key, write_public_key
     from ledger.store import Ledger
@@ -182,7 +185,7 @@ def make_archive(root: Path, dock_dir: Path) -> Path:
     a = root / "archive"
     if a.exists():
         shutil.rmtree(a)
-    (a / "keys").mkdir(parents=True, mode=0o700)
+    private_dir(a / "keys")
     admin = generate_key_file(a / "keys" / "admin.key")
     log_key = generate_key_file(a / "keys" / "log.key")
     write_public_key(a / "keys" / "log.pub", log_key.public_key)

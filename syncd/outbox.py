@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bodycam.errors import BodycamError
+from bodycam.permissions import create_private_file
 from ledger.records import attachment_hashes
 
 SCHEMA = """
@@ -99,11 +100,12 @@ class Outbox:
                 self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
                                              check_same_thread=False, timeout=30)
             else:
+                create_private_file(self.path)  # 0600, and so its -wal and -shm
                 self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=FULL")
                 self._conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise BodycamError(f"{path}: cannot open the sync state: {exc}; delete it to start over "
                                "(the archive answers again for what it has)") from None
         self._lock = threading.Lock()

@@ -24,13 +24,18 @@ def agent_group() -> None:
 @click.pass_context
 def agent_run(ctx: click.Context, no_clock: bool, ntp_servers: tuple[str, ...], passphrase_env: str | None) -> None:
     """Watch for recorders ([agent] ports and USB discovery) and dock each one as it appears,
-    for its custodian. Stops cleanly on SIGTERM or Ctrl-C."""
+    for its custodian. Stops cleanly on SIGTERM or Ctrl-C.
+
+    Refuses to start (exit 1) while footage, ledger or state can be read by other local users,
+    naming each path and the chmod that fixes it."""
     import logging
     import signal
 
     from agent.daemon import AgentDaemon
+    from bodycam.permissions import require_private
 
     cfg = agent_config(ctx)
+    require_private("bodycam agent run", cfg.data_dir, cfg.private_trees())
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a daemon logs each step
     daemon = AgentDaemon(cfg, None if no_clock else reference_from(ctx, ntp_servers), passphrase_env)

@@ -28,11 +28,16 @@ def archive() -> None:
 @click.pass_context
 def serve(ctx: click.Context, passphrase_env: str | None) -> None:
     """Receive, verify, store and ledger what docks send; acknowledge with signed receipts.
-    Runs until SIGTERM or Ctrl-C."""
+    Runs until SIGTERM or Ctrl-C.
+
+    Refuses to start (exit 1) while blobs, parts, ledger or state can be read by other local
+    users, naming each path and the chmod that fixes it."""
     from archive.receiver import load_receiver
+    from bodycam.permissions import require_private
     from bodycam.signals import stop_on_signals
 
     cfg = archive_config(ctx)
+    require_private("bodycam archive serve", cfg.data_dir, cfg.private_trees())
     stop = threading.Event()
     stop_on_signals(stop)
     receiver = load_receiver(cfg, passphrase_env, stop_event=stop)

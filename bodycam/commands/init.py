@@ -8,6 +8,7 @@ import click
 
 from bodycam.cliutil import echo_json, json_option
 from bodycam.files import write_file
+from bodycam.permissions import PRIVATE_DIR_MODE, private_dir
 
 
 def _dock_toml(name: str) -> str:
@@ -42,6 +43,7 @@ def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_j
 
     A dock gets its own key, rooting its ledger; the archive gets an administrator key rooting
     its ledger and a log key, enrolled by the administrator, that signs checkpoints and receipts.
+    The folder is made 0700 (also when it exists): footage and ledgers are the service user's only.
     """
     import re
 
@@ -56,7 +58,8 @@ def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_j
                                  param_hint="--name")
     if (directory / "bodycam.toml").exists():
         raise click.ClickException(f"{directory / 'bodycam.toml'} exists already; refusing to overwrite it")
-    (directory / "keys").mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(directory / "keys")
+    directory.chmod(PRIVATE_DIR_MODE)  # the data folder: `agent run`, `sync run`, `archive serve` check it
     made: dict[str, str] = {"role": role, "dir": str(directory), "config": str(directory / "bodycam.toml")}
     if role == "dock":
         write_file(directory / "bodycam.toml", _dock_toml(name), exclusive=True)

@@ -44,10 +44,16 @@ def _sync_configs(ctx: click.Context):
 @json_option
 @click.pass_context
 def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_json: bool) -> None:
-    """Send every dock ledger entry the archive has not committed, in ledger order."""
+    """Send every dock ledger entry the archive has not committed, in ledger order.
+
+    Refuses to start (exit 1) while footage, ledger or state can be read by other local users,
+    naming each path and the chmod that fixes it."""
+    from bodycam.permissions import require_private, sqlite_files
     from syncd.uploader import Uploader
 
     agent, cfg = _sync_configs(ctx)
+    require_private("bodycam sync run", agent.data_dir, [*agent.private_trees(),
+                                                          *sqlite_files(agent.path(cfg.state_db))])
     stop = threading.Event()
     stop_on_signals(stop)
     tty = sys.stderr.isatty() and not as_json

@@ -31,7 +31,7 @@ def test_copy_is_hashed_content_addressed_and_read_only(tmp_path):
     assert blob.sha256 == want and blob.size == src.stat().st_size and not blob.existed
     assert blob.path == tmp_path / "store" / "sha256" / want[:2] / want[2:4] / want
     assert blob.path.read_bytes() == src.read_bytes()
-    assert stat.S_IMODE(blob.path.stat().st_mode) == 0o444
+    assert stat.S_IMODE(blob.path.stat().st_mode) == 0o400  # read-only, the service user's only
     assert sum(seen) == blob.size and max(seen) <= 1 << 20
     assert list(store.tmp_dir.iterdir()) == []
     assert store.has(want) and store.verify(want)

@@ -25,7 +25,7 @@ def test_segments_and_records_arrive_once_and_verify(sync_world):
     assert sorted(b.name for b in blobs) == sorted(set(shas))
     for b in blobs:
         assert sha256_file(b) == b.name
-        assert b.stat().st_mode & 0o777 == 0o444
+        assert b.stat().st_mode & 0o777 == 0o400
     assert w.parts() == []
     dock_entries = a.entries()
     with w.archive_ledger() as lg:
