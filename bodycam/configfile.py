@@ -13,7 +13,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bodycam.errors import ConfigError
+from bodycam.errors import ConfigError, FormatError
+from bodycam.formats import check_nesting
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -24,6 +25,21 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def parse_toml(text: str, path: Path | object) -> dict:
+    """``tomllib.loads`` of a file's text; ConfigError (naming ``path``) for invalid TOML and for
+    arrays or inline tables nested deeper than ``bodycam.formats.MAX_NESTING`` (tomllib recurses
+    once per level: a file of 100,000 ``[`` would otherwise end in RecursionError)."""
+    try:
+        check_nesting(text, syntax="toml", what="the file")
+        return tomllib.loads(text)
+    except FormatError as exc:
+        raise ConfigError(f"{path}: not accepted: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not accepted: the file nests too deeply to parse") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def read_toml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
@@ -31,10 +47,7 @@ def read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_toml(text, path)
 
 
 def _line_of(text: str, loc: tuple) -> int | None:

@@ -21,6 +21,7 @@ from typing import Any
 import rfc8785
 
 from bodycam.errors import FormatError
+from bodycam.formats import check_nesting
 
 MAX_SAFE_INT = 2**53 - 1
 
@@ -134,8 +135,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
 
 
 def loads_strict(data: bytes | str) -> Any:
-    """Parse JSON refusing floats, NaN/Infinity and duplicate keys (all ambiguous in evidence)."""
+    """Parse JSON refusing floats, NaN/Infinity and duplicate keys (all ambiguous in evidence), and
+    documents nested deeper than ``bodycam.formats.MAX_NESTING`` (refused before parsing)."""
     try:
+        check_nesting(data, what="JSON")
         return json.loads(
             data, parse_float=_reject_float, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
         )
@@ -166,6 +169,7 @@ def parse_canonical(data: bytes) -> dict:
     # Plain json.loads is enough here: a duplicate key, float, NaN or any other deviation
     # cannot survive the byte-for-byte comparison with the re-serialised form below.
     try:
+        check_nesting(data, what="JSON")
         obj = _strict_decoder.decode(data.decode("utf-8"))
     except FormatError:
         raise

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bodycam.errors import FormatError, VerificationError
+from bodycam.formats import check_nesting
 from ledger.canonical import canonical_json, parse_canonical
 from ledger.keys import PublicKey, Signer
 
@@ -119,6 +120,7 @@ class Envelope:
     def from_bytes(cls, data: bytes) -> Envelope:
         """Parse stored envelope bytes, refusing anything but the one canonical encoding."""
         data = bytes(data)
+        check_nesting(data, what="envelope")
         try:
             obj = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -50,6 +50,7 @@ from enum import StrEnum
 from typing import Any
 
 from bodycam.errors import FormatError, VerificationError
+from bodycam.formats import check_nesting
 from ledger.canonical import canonical_json
 from ledger.checkpoint import verify_checkpoint
 from ledger.envelope import Envelope, pae, payload_type_for
@@ -303,6 +304,10 @@ def _loads(payload: bytes, what: str) -> dict:
         raise ProtocolError(RejectCode.bad_message, f"{what}: payload must be bytes")
     if len(payload) > MAX_CONTROL_BYTES:
         raise ProtocolError(RejectCode.too_large, f"{what}: {len(payload)} bytes > {MAX_CONTROL_BYTES}")
+    try:
+        check_nesting(payload, what=what)
+    except FormatError as exc:
+        raise ProtocolError(RejectCode.bad_message, str(exc)) from None
     try:
         obj = json.loads(bytes(payload).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):

@@ -17,6 +17,8 @@ from typing import Any
 
 from agent.link.errors import FramingError
 from agent.link.profiles import FieldType, Message, ParseSpec, Profile, StatusSpec
+from bodycam.errors import FormatError
+from bodycam.formats import check_nesting
 
 _FORMATTER = string.Formatter()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -161,8 +163,10 @@ def match_request(msg: Message, payload: bytes, encoding: str) -> dict[str, Any]
         return {k: int(v) if k in ints else v for k, v in m.groupdict().items()}
     if msg.json_ is not None:
         try:
-            got = json.loads(payload.decode(encoding))
-        except (UnicodeDecodeError, ValueError):
+            text = payload.decode(encoding)
+            check_nesting(text, what="request JSON")
+            got = json.loads(text)
+        except (UnicodeDecodeError, ValueError, FormatError, RecursionError):
             return None
         out: dict[str, Any] = {}
         return out if _match_json(msg.json_, got, out) else None
@@ -259,7 +263,10 @@ def parse_reply(spec: ParseSpec, payload: bytes, encoding: str) -> dict[str, Any
     else:
         text = _decode(payload, encoding)
         try:
+            check_nesting(text, what="reply JSON")
             obj = json.loads(text)
+        except FormatError as exc:
+            raise FramingError(str(exc)) from None
         except ValueError as exc:
             raise FramingError(f"reply is not JSON: {exc}") from None
         except RecursionError:

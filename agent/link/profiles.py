@@ -15,7 +15,6 @@ written for a newer bodycam is refused with a clear message instead of misread.
 from __future__ import annotations
 
 import re
-import tomllib
 from datetime import timedelta, timezone
 from enum import StrEnum
 from importlib.resources import files
@@ -25,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from bodycam.configfile import StrictModel, validate_data
+from bodycam.configfile import StrictModel, parse_toml, validate_data
 from bodycam.errors import ConfigError
 
 CANONICAL_COMMANDS = (
@@ -409,10 +408,7 @@ def load_profile(path: Path | Traversable) -> Profile:
         raise ConfigError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = parse_toml(text, path)
     version = data.get("format")
     if version is None:
         raise ConfigError(f"{path}: format: missing; a profile starts with the version of its file format, "

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
-from bodycam.errors import BodycamError, VerificationError
-from bodycam.formats import local_time, printable
+from bodycam.errors import BodycamError, FormatError, VerificationError
+from bodycam.formats import check_nesting, local_time, printable
 from ledger import merkle
 from ledger.checkpoint import verify_checkpoint, vkey
 from ledger.keys import load_public_key
@@ -230,12 +230,14 @@ def ledger_check_proof(
     """Verify an inclusion proof offline, without the ledger: hashes, optionally the envelope and a
     signed checkpoint. Exit 3 if anything does not verify."""
     try:
-        proof = json.loads(proof_file.read_text(encoding="utf-8"))
+        text = proof_file.read_text(encoding="utf-8")
+        check_nesting(text, what="the proof")
+        proof = json.loads(text)
         index, size = int(proof["leaf_index"]), int(proof["tree_size"])
         leaf = base64.b64decode(proof["leaf_hash"], validate=True)
         root = base64.b64decode(proof["root_hash"], validate=True)
         path = [base64.b64decode(p, validate=True) for p in proof["inclusion_path"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, FormatError) as exc:
         raise BodycamError(f"{proof_file}: not a proof from `bodycam ledger proof --json`: {exc}") from None
     checks = {"inclusion": merkle.verify_inclusion(leaf, index, size, path, root)}
     if envelope_file is not None:
