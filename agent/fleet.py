@@ -16,10 +16,18 @@ from typing import Any
 
 import sqlite_utils
 
+from agent.link.driver import SERIAL_RE
 from bodycam.errors import BodycamError
 from bodycam.permissions import create_private_file
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _require_serial(serial: str) -> None:
+    """A malformed serial never reaches the database (``RecorderLink.identify`` refuses it first)."""
+    if not isinstance(serial, str) or not SERIAL_RE.match(serial):
+        raise BodycamError(f"recorder serial {str(serial)[:80]!r} is not a device id (letters, digits, '_' and "
+                           "'-', at most 64): not stored")
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -110,6 +118,7 @@ class StateDB:
                 self.db["migrations"].insert({"name": name, "applied_ns": int(datetime.now(UTC).timestamp() * 1e9)})
 
     def record_check(self, c: CheckRecord) -> None:
+        _require_serial(c.serial)
         with self.db.conn:
             existing = self.db["recorders"].rows_where("serial = ?", [c.serial])
             row = next(iter(existing), None)
@@ -131,6 +140,7 @@ class StateDB:
     def set_custodian(self, serial: str, officer_id: str, officer_name: str = "", *, profile: str = "",
                       at_ns: int | None = None) -> None:
         """Name the officer answerable for a recorder (A2 Art.12); enrollment calls this."""
+        _require_serial(serial)
         at = at_ns if at_ns is not None else int(datetime.now(UTC).timestamp() * 1e9)
         with self.db.conn:
             if self.db["recorders"].count_where("serial = ?", [serial]):

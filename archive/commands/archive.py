@@ -9,7 +9,7 @@ import click
 
 from archive.config import ArchiveConfig
 from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option
-from bodycam.formats import rfc3339
+from bodycam.formats import printable, rfc3339
 
 
 def archive_config(ctx: click.Context) -> ArchiveConfig:
@@ -31,12 +31,15 @@ def serve(ctx: click.Context, passphrase_env: str | None) -> None:
     Runs until SIGTERM or Ctrl-C.
 
     Refuses to start (exit 1) while blobs, parts, ledger or state can be read by other local
-    users, naming each path and the chmod that fixes it."""
+    users, naming each path and the chmod that fixes it, or while another `archive serve` uses
+    the folder (two would evict each other from the broker)."""
     from archive.receiver import load_receiver
+    from bodycam.locks import exclusive_lock
     from bodycam.permissions import require_private
     from bodycam.signals import stop_on_signals
 
     cfg = archive_config(ctx)
+    ctx.with_resource(exclusive_lock(cfg.data_dir, "archive", "bodycam archive serve"))  # held until it returns
     require_private("bodycam archive serve", cfg.data_dir, cfg.private_trees())
     stop = threading.Event()
     stop_on_signals(stop)
@@ -165,7 +168,9 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{r['dock']}: key {r['keyids'][0][:16]}…, last contact {r['last_contact'] or 'never'}, "
                    f"{len(r['recorders'])} recorder(s)")
         for rec in r["recorders"]:
-            click.echo(f"  {rec['device_id']} (custodian {rec['custodian'] or '?'}): {rec['segments']} segment(s)")
+            # ids and custodians come from docks' enrollments: shown, never obeyed by the terminal
+            click.echo(printable(f"  {rec['device_id']} (custodian {rec['custodian'] or '?'}): "
+                                 f"{rec['segments']} segment(s)"))
 
 
 COMMAND = archive

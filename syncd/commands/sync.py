@@ -10,7 +10,7 @@ import click
 
 from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option
 from bodycam.errors import BodycamError, RefusedError
-from bodycam.formats import human_bytes, local_time
+from bodycam.formats import human_bytes, local_time, printable
 from bodycam.signals import stop_on_signals
 
 
@@ -47,11 +47,14 @@ def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_j
     """Send every dock ledger entry the archive has not committed, in ledger order.
 
     Refuses to start (exit 1) while footage, ledger or state can be read by other local users,
-    naming each path and the chmod that fixes it."""
+    naming each path and the chmod that fixes it, or while another `sync run` (with or without
+    --once) uses the folder."""
+    from bodycam.locks import exclusive_lock
     from bodycam.permissions import require_private, sqlite_files
     from syncd.uploader import Uploader
 
     agent, cfg = _sync_configs(ctx)
+    ctx.with_resource(exclusive_lock(agent.data_dir, "sync", "bodycam sync run"))  # held until it returns
     require_private("bodycam sync run", agent.data_dir, [*agent.private_trees(),
                                                           *sqlite_files(agent.path(cfg.state_db))])
     stop = threading.Event()
@@ -136,9 +139,10 @@ def sync_status_cmd(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"last commit: {lc['kind']} {lc['entry_hash'][:16]}… at {local_time(lc['at_ns'])}" if lc else
                "last commit: never")
     le = st["last_error"]
-    click.echo(f"last error: {le['message']} ({local_time(le['at_ns'])})" if le else "last error: none")
+    # error messages and refusal reasons quote the archive: shown, never obeyed by the terminal
+    click.echo(f"last error: {printable(le['message'])} ({local_time(le['at_ns'])})" if le else "last error: none")
     for r in st["rejected"]:
-        click.echo(f"  refused {r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}")
+        click.echo(printable(f"  refused {r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}"))
     for m in st["missing"]:
         click.echo(f"  missing {m['kind']} {m['entry_hash'][:16]}…: queued, then gone from the dock ledger "
                    "(inconsistency: compare the ledger with the archive's copy)")

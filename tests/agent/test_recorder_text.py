@@ -13,8 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from agent.emulator.state import EmulatorState
+from agent.fleet import CheckRecord, StateDB
 from agent.link.profiles import BUILTIN_PROFILES_DIR
 from bodycam.cli import cli
+from bodycam.errors import BodycamError
 from bodycam.formats import printable, printable_json
 from tests.fixtures.recorder import DEFAULT_STATE
 
@@ -122,3 +124,13 @@ def test_a_recorder_reporting_a_malformed_serial_is_refused_and_nothing_is_store
     res = run(dock, "fleet", "status", "--json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["recorders"] == []
+
+
+def test_the_fleet_database_itself_refuses_a_malformed_serial(tmp_path):
+    db = StateDB(tmp_path / "state.db")
+    with pytest.raises(BodycamError, match="not a device id"):
+        db.record_check(CheckRecord(serial="AB\x1b[31mC", profile="p", port="/dev/x", checked_at_ns=1,
+                                    ready=False, reasons=[]))
+    with pytest.raises(BodycamError, match="not a device id"):
+        db.set_custodian("../x", "010203", "张三")
+    assert db.fleet(2, 3600) == []
