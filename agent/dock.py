@@ -34,6 +34,7 @@ from agent.offload.files import OffloadSummary, Progress, offload, open_session
 from agent.readiness import Margins, evaluate_readiness
 from agent.store import DockStore
 from bodycam.errors import BodycamError, RefusedError
+from ledger.checks.custody import custody_of
 from ledger.enroll import enroll, public_of
 from ledger.envelope import seal
 from ledger.keys import Signer, generate_key_file, load_signer
@@ -112,6 +113,15 @@ class DockContext:
         device_id = device_id_for(ident)
         existing = self.find_enrollment(device_id)
         key_path = self.device_key_path(device_id)
+        held = custody_of(self.ledger, device_id) if existing is not None else None
+        if held is not None and held.handover is not None:
+            if held.handover.to_dock != self.cfg.dock_id:
+                raise RefusedError(f"recorder {device_id} was handed over to dock {held.handover.to_dock}; dock it "
+                                   "there (its chain on this dock has ended)")
+            # Handed over to this dock itself: a new key for it, a new chain; the old key is kept aside.
+            if key_path.exists():
+                key_path.rename(key_path.with_name(f"{device_id}.{held.keyid[:16]}.retired.key"))
+            existing = None
         if existing is not None:
             if not key_path.exists():
                 raise BodycamError(f"recorder {device_id} is enrolled in {self.ledger.path} but its key "

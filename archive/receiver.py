@@ -41,13 +41,21 @@ from pathlib import Path
 from archive.blobs import BlobStore, PartFile
 from archive.config import ArchiveConfig
 from archive.docks import ARCHIVE, Trust
-from archive.transfers import TransferState
+from archive.transfers import TransferState, drop_transfer, over_quota
 from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
+from bodycam.formats import human_bytes
 from ledger import checkpoint as cp
-from ledger.checks.custody import Link, chain_head, next_link
+from ledger.checks.custody import (
+    Link,
+    chain_head,
+    custody_of,
+    enrollment_custody_problems,
+    handover_problems,
+    next_link,
+)
 from ledger.envelope import Envelope, body, verify_signatures
 from ledger.keys import Signer
-from ledger.records import Enrollment, Segment, attachment_hashes, validate_body
+from ledger.records import Enrollment, Handover, Segment, attachment_hashes, validate_body
 from ledger.store import Entry, Ledger
 from ledger.trust import reenrollment_problem
 from syncd import protocol as p
@@ -128,7 +136,7 @@ class Receiver:
                                f"origin: set [archive] origin = {self.ledger.origin!r}")
         self.trust = Trust.load(self.ledger)
         self.blobs = BlobStore(cfg.path(cfg.blob_dir), cfg.path(cfg.part_dir))
-        self.state = TransferState(cfg.path(cfg.state_db))
+        self.state = TransferState(cfg.path(cfg.state_db), clock=clock, max_rejections=cfg.max_rejections)
         self.transfers: dict[tuple[str, str], _Transfer] = {}
         self._cond = threading.Condition()
         self._pending: list[tuple[_Transfer, int, bytes]] = []
@@ -141,7 +149,10 @@ class Receiver:
         self._cp_ns = last.created_ns if last else 0
         self.client: MqttClient | None = None
         self._flusher = threading.Thread(target=self._flush_loop, name="archive-flush", daemon=True)
+        # handle() and the idle sweep of the main loop never run at once
+        self._handling = threading.RLock()
         self._recover()
+        self.expire_idle()
 
     # -- start-up ----------------------------------------------------------------------------------
 
@@ -177,6 +188,7 @@ class Receiver:
         try:
             while not self.stop_event.wait(CONTACT_FLUSH_S):
                 self._flush_contacts()
+                self.expire_idle()
         finally:
             self.close()
 
@@ -239,6 +251,10 @@ class Receiver:
     # -- the message handler (paho's thread) -------------------------------------------------------
 
     def handle(self, msg: Received) -> None:
+        with self._handling:
+            self._handle(msg)
+
+    def _handle(self, msg: Received) -> None:
         try:
             topic = p.parse_topic(msg.topic)
         except p.ProtocolError as exc:
@@ -356,6 +372,10 @@ class Receiver:
                           f"segment of device {seg.device_id} is not signed by that device's enrolled key")
         if dev.owner != dock:
             raise _reject(p.RejectCode.dock_mismatch, f"device {seg.device_id} belongs to dock {dev.owner}")
+        held = custody_of(self.ledger, seg.device_id)
+        if held is not None and held.handover is not None:
+            raise _reject(p.RejectCode.chain, f"segment of {seg.device_id} after its hand-over to "
+                                              f"{held.handover.to_dock}: the chain of key {dev.keyid[:16]}… ended")
         # The one chain rule (ledger.checks.custody), applied to this ledger's head of the chain.
         for link, message in next_link(seg.device_id, seg.seq, seg.prev, chain_head(self.ledger, seg.device_id)):
             if link is Link.missing:
@@ -379,6 +399,17 @@ class Receiver:
             problem = reenrollment_problem(rec.keyid, self.ledger.key_record(rec.keyid))
             if problem:
                 raise _reject(p.RejectCode.key_reused, problem)
+            if rec.subject_type == "device":
+                problems = enrollment_custody_problems(rec.subject_id, dock, custody_of(self.ledger, rec.subject_id))
+                if problems:
+                    raise _reject(p.RejectCode.not_owner, problems[0])
+        if data["kind"] == "handover":
+            rec = validate_body(data)
+            assert isinstance(rec, Handover)
+            problems = handover_problems(rec, {dock}, False, custody_of(self.ledger, rec.device_id),
+                                         chain_head(self.ledger, rec.device_id))
+            if problems:
+                raise _reject(p.RejectCode.not_owner, "; ".join(problems))
         try:
             entry = self.ledger.append(envelope, received_ns=self.clock(), require_trusted=True)
         except RefusedError as exc:
@@ -440,6 +471,8 @@ class Receiver:
             self._end(self._transfer(dock, file_id), "reset")
             row = None
         if row is None or row.status != "open":
+            self._forget(dock, file_id)  # dropped by `archive transfers drop` while cached here
+            self._check_quota(dock, file_id, init.size)
             self.state.begin(dock, file_id, init.size, init.chunk_size, init.sha256, init.envelope)
         tr = self._transfer(dock, file_id)
         assert tr is not None
@@ -449,6 +482,43 @@ class Receiver:
             tr.durable = self.state.stored(dock, file_id)
             missing = set(range(init.chunks)) - tr.durable
         self._reply(dock, p.Missing(p.Subject.xfer, file_id, init.chunks, frozenset(missing)))
+
+    def _check_quota(self, dock: str, file_id: str, size: int) -> None:
+        """One dock's unfinished transfers cannot take the archive's disk from the others."""
+        held, count = self.state.open_bytes(dock, exclude=file_id)
+        limit = self.cfg.max_open_bytes_per_dock
+        if over_quota(held, count, size, limit):
+            raise _reject(p.RejectCode.quota,
+                          f"dock {dock} has {count} unfinished transfer(s) holding {human_bytes(held)} ({held} "
+                          f"bytes); this {human_bytes(size)} file would pass its quota of {human_bytes(limit)} "
+                          f"([archive] max_open_bytes_per_dock); finish or abort them first (idle ones expire "
+                          f"after {self.cfg.transfer_idle_s} s)")
+
+    def _forget(self, dock: str, file_id: str) -> None:
+        """Drop the in-memory side of a transfer (its rows and part file are gone or going)."""
+        tr = self.transfers.pop((dock, file_id), None)
+        if tr is not None and tr.part is not None:
+            tr.part.close()
+
+    def expire_idle(self) -> list[tuple[str, str]]:
+        """Drop open transfers idle for ``[archive] transfer_idle_s`` by the receiver's clock
+        (rows, part file, memory), and forget cached transfers dropped from the command line.
+        Run at start-up and by the main loop. Returns the expired ``(dock, file_id)``."""
+        with self._handling:
+            idle = self.state.idle(self.clock(), self.cfg.transfer_idle_s)
+            if idle or self.transfers:
+                self._drain()  # chunks in flight are written (and their rows added) first
+            for dock, file_id in idle:
+                self._forget(dock, file_id)
+                drop_transfer(self.state, self.blobs, dock, file_id)
+                log.warning("transfer %s from %s expired: no init or chunk for %d s; part file removed",
+                            file_id[:16], dock, self.cfg.transfer_idle_s)
+            for (dock, file_id), tr in list(self.transfers.items()):
+                row = self.state.get(dock, file_id)
+                if row is None or row.status != "open":
+                    log.info("transfer %s from %s was dropped; forgetting it", file_id[:16], dock)
+                    self._forget(tr.dock, tr.file_id)
+            return idle
 
     def _on_chunk(self, dock: str, file_id: str, chunk: p.Chunk) -> None:
         tr = self._transfer(dock, file_id)

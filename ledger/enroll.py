@@ -55,3 +55,29 @@ def enroll(ledger: Ledger, enroller: Signer, subject_type: str, subject_id: str,
         raise RefusedError(reenrollment_problem(pub.keyid, existing))
     body = enrollment_body(subject_type, subject_id, pub, now_ns=now_ns, **fields)
     return ledger.append(seal(body, enroller))
+
+
+def hand_over(ledger: Ledger, signer: Signer, device_id: str, to_dock: str, reason: str, *,
+              now_ns: int | None = None) -> Entry:
+    """Append a ``handover`` ending ``device_id``'s chain so that ``to_dock`` may enroll it (with
+    a new key). ``signer`` is the owning dock's key, or an administrator's when that dock is lost;
+    the rule is ``ledger.checks.custody.handover_problems``, the one every verifier applies."""
+    from bodycam.errors import RefusedError
+    from ledger.checks.custody import chain_head, custody_of, handover_problems
+    from ledger.records import Handover
+
+    current = custody_of(ledger, device_id)
+    if current is None:
+        raise RefusedError(f"recorder {device_id} is not enrolled in {ledger.path}: nothing to hand over")
+    head = chain_head(ledger, device_id)
+    record = ledger.key_record(signer.keyid)
+    me = record.enrollment if record is not None else None
+    docks = {me.subject_id} if me is not None and me.subject_type in ("ledger_root", "dock") else set()
+    by_admin = me is not None and (me.subject_type == "ledger_root" or me.role == "admin")
+    body = Handover(device_id=device_id, keyid=current.keyid, from_dock=current.owner, to_dock=to_dock,
+                    last_seq=head.seq if head is not None else -1, reason=reason,
+                    handed_ns=time.time_ns() if now_ns is None else now_ns)
+    problems = handover_problems(body, docks, by_admin, current, head)
+    if problems:
+        raise RefusedError(f"hand-over of {device_id} refused", problems)
+    return ledger.append(seal(make_body(body), signer), require_trusted=True)

@@ -163,4 +163,31 @@ def device_enroll(ctx: click.Context, port: str, profile_id: str, custodian: str
                    f"custodian {printable(dev.custodian or '-')}")
 
 
+@device.command("transfer")
+@click.argument("device_id")
+@click.option("--to", "to_dock", required=True,
+              help="Dock that takes the recorder over (this dock's own name: a new key for it here).")
+@click.option("--reason", required=True, help="Why, in words (moved to another station, key compromised, …).")
+@passphrase_option("the dock key")
+@json_option
+@click.pass_context
+def device_transfer(ctx: click.Context, device_id: str, to_dock: str, reason: str, passphrase_env: str | None,
+                    as_json: bool) -> None:
+    """Hand a recorder over to another dock, or to a new key on this one: its chain ends here.
+
+    The receiving dock enrolls it afterwards (`bodycam device enroll`) and a new chain starts;
+    sync this dock first, so that the archive knows of the hand-over before the new enrollment."""
+    from ledger.enroll import hand_over
+
+    with dock_context(ctx, passphrase_env) as dock:
+        entry = hand_over(dock.ledger, dock.signer, device_id, to_dock, reason)
+    rec = entry.body
+    if as_json:
+        echo_json({"handover": entry.entry_hash, "idx": entry.idx, "device_id": device_id, "to_dock": to_dock,
+                   "last_seq": rec["last_seq"]})
+    else:
+        click.echo(f"{device_id} handed over to {to_dock} after seq {rec['last_seq']} (entry {entry.idx}); "
+                   f"enroll it at {to_dock} with `bodycam device enroll`")
+
+
 COMMAND = device

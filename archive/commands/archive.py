@@ -173,4 +173,36 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
                                  f"{rec['segments']} segment(s)"))
 
 
+@archive.group("device")
+def device() -> None:
+    """Recorders as the archive knows them."""
+
+
+@device.command("transfer")
+@click.argument("device_id")
+@click.option("--to", "to_dock", required=True, help="Registered dock that takes the recorder over.")
+@click.option("--reason", required=True, help="Why (e.g. the old dock was lost or stolen).")
+@passphrase_option("the admin key")
+@json_option
+@click.pass_context
+def device_transfer(ctx: click.Context, device_id: str, to_dock: str, reason: str, passphrase_env: str | None,
+                    as_json: bool) -> None:
+    """Hand a recorder over as an administrator, when the dock that holds it is lost or stolen.
+
+    Its chain at the archive ends at its last archived segment; `to_dock` may then enroll it."""
+    from ledger.enroll import hand_over
+    from ledger.keys import load_signer
+    from ledger.store import Ledger
+
+    cfg = archive_config(ctx)
+    admin = load_signer(cfg.path(cfg.admin_key), passphrase_env)
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as ledger:
+        entry = hand_over(ledger, admin, device_id, to_dock, reason)
+    if as_json:
+        echo_json({"handover": entry.entry_hash, "idx": entry.idx, "device_id": device_id, "to_dock": to_dock,
+                   "last_seq": entry.body["last_seq"]})
+    else:
+        click.echo(f"{device_id} handed over to {to_dock} after seq {entry.body['last_seq']} (entry {entry.idx})")
+
+
 COMMAND = archive

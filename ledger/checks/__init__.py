@@ -13,6 +13,7 @@ CHECKERS: dict[str, tuple[Checker, ...]] = {
     # custody (A2 Art.8, 12–15)
     "enrollment": (custody.key_enrolled_once, custody.device_enrollment, justification.check_person_enrollment),
     "revocation": (custody.check_revocation,),
+    "handover": (custody.check_handover,),
     "segment": (custody.segment_chain,),
     "calibration": (custody.from_a_dock,),
     "dock_session": (custody.from_a_dock,),

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ledger.checks.base import CheckedEntry, VerifyContext
-from ledger.records import Enrollment, Revocation, Segment
+from ledger.records import Enrollment, Handover, Revocation, Segment
 from ledger.trust import KeyRecord, reenrollment_problem, revocation_problems, signed_by_revoked
 
 if TYPE_CHECKING:
@@ -56,6 +56,71 @@ def next_link(device_id: str, seq: int, prev: str, head: ChainHead | None) -> li
         found.append((Link.spliced, f"{device_id} seq {seq}: prev {prev[:16]}… is not the entry before it "
                                     f"({head.entry_hash[:16]}…): the chain was cut or spliced"))
     return found
+
+
+# --- who holds a recorder ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Custody:
+    """Who holds a recorder in a ledger: the dock that enrolled it, its current key, and the
+    hand-over its owner signed, if it let it go (A2 Art.12: every device has its custodian)."""
+
+    owner: str
+    keyid: str
+    handover: Handover | None = None
+
+
+def enrollment_custody_problems(device_id: str, enroller_dock: str | None, current: Custody | None) -> list[str]:
+    """A recorder belongs to the dock that first enrolled it; another enrollment of it (another
+    dock, or a new key) needs a hand-over to the enrolling dock first."""
+    if enroller_dock is None:
+        return [f"recorder {device_id} was enrolled by a key that is not a dock's"]
+    if current is None:
+        return []
+    if current.handover is None:
+        return [f"recorder {device_id} belongs to dock {current.owner}: a new enrollment of it needs a hand-over "
+                f"signed by {current.owner} (`bodycam device transfer`), or by an archive administrator when that "
+                "dock is lost"]
+    if current.handover.to_dock != enroller_dock:
+        return [f"recorder {device_id} was handed over to dock {current.handover.to_dock}, not {enroller_dock}"]
+    return []
+
+
+def handover_problems(h: Handover, signer_docks: set[str], by_admin: bool, current: Custody | None,
+                      head: ChainHead | None) -> list[str]:
+    """A hand-over is signed by the recorder's owner (or an administrator), names its current key
+    and the true end of its chain, and happens once per enrollment."""
+    if current is None:
+        return [f"hand-over of recorder {h.device_id}, which is not enrolled here"]
+    problems = []
+    if current.handover is not None:
+        problems.append(f"recorder {h.device_id} was already handed over to {current.handover.to_dock}")
+    if h.from_dock != current.owner:
+        problems.append(f"hand-over names {h.from_dock} as the owner of {h.device_id}, but it belongs to "
+                        f"{current.owner}")
+    if current.owner not in signer_docks and not by_admin:
+        problems.append(f"hand-over of {h.device_id} is not signed by its owner dock {current.owner} (nor by an "
+                        "archive administrator)")
+    if h.keyid != current.keyid:
+        problems.append(f"hand-over of {h.device_id} names key {h.keyid[:16]}…, not its current key "
+                        f"{current.keyid[:16]}…")
+    if head is not None and h.last_seq != head.seq:
+        problems.append(f"hand-over of {h.device_id} says its chain ends at seq {h.last_seq}, but its last "
+                        f"segment is seq {head.seq}")
+    return problems
+
+
+def custody_of(ledger: Ledger, device_id: str) -> Custody | None:
+    """A recorder's custody in a ledger that holds only admitted records (the archive's)."""
+    enrollment = ledger.latest("enrollment", device_id=device_id)
+    if enrollment is None:
+        return None
+    docks = [r.enrollment.subject_id for k in enrollment.envelope.keyids
+             if (r := ledger.key_record(k)) is not None and r.enrollment.subject_type in _DOCK_TYPES]
+    handover = ledger.latest("handover", device_id=device_id)
+    ended = handover.record if handover is not None and handover.idx > enrollment.idx else None
+    return Custody(docks[0] if docks else "?", enrollment.record.keyid, ended)
 
 
 def chain_head(ledger: Ledger, device_id: str) -> ChainHead | None:
@@ -107,15 +172,38 @@ def _signer_types(ctx: VerifyContext, e: CheckedEntry) -> list[Enrollment]:
     return [ctx.enrolled[k][1] for k in e.signers if k in ctx.enrolled and ctx.enrolled[k][0] < e.idx]
 
 
+_CUSTODY = "custody"  # device_id → Custody
+
+
+def _signer_docks(ctx: VerifyContext, e: CheckedEntry) -> set[str]:
+    return {s.subject_id for s in _signer_types(ctx, e) if s.subject_type in _DOCK_TYPES}
+
+
 def device_enrollment(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     if not isinstance(rec, Enrollment) or rec.subject_type != "device":
         return []
-    # A recorder (re-)enrolled by a dock starts a new chain at seq 0 from this entry.
-    ctx.state.setdefault(_HEADS, {})[rec.subject_id] = ChainHead(-1, e.entry_hash)
-    if not any(s.subject_type in _DOCK_TYPES for s in _signer_types(ctx, e)):
-        return [f"recorder {rec.subject_id} was enrolled by a key that is not a dock's"]
-    return []
+    custody = ctx.state.setdefault(_CUSTODY, {})
+    docks = sorted(_signer_docks(ctx, e))
+    problems = enrollment_custody_problems(rec.subject_id, docks[0] if docks else None, custody.get(rec.subject_id))
+    if not problems:
+        # A recorder enrolled (or handed over and enrolled again) starts a new chain at seq 0 here.
+        custody[rec.subject_id] = Custody(docks[0], rec.keyid)
+        ctx.state.setdefault(_HEADS, {})[rec.subject_id] = ChainHead(-1, e.entry_hash)
+    return problems
+
+
+def check_handover(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
+    rec = e.record
+    assert isinstance(rec, Handover)
+    custody = ctx.state.setdefault(_CUSTODY, {})
+    current = custody.get(rec.device_id)
+    by_admin = any(s.subject_type == "ledger_root" or s.role == "admin" for s in _signer_types(ctx, e))
+    problems = handover_problems(rec, _signer_docks(ctx, e), by_admin, current,
+                                 ctx.state.get(_HEADS, {}).get(rec.device_id))
+    if not problems and current is not None:
+        custody[rec.device_id] = Custody(current.owner, current.keyid, rec)
+    return problems
 
 
 def segment_chain(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
@@ -125,6 +213,9 @@ def segment_chain(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     signed = any(s.subject_type == "device" and s.subject_id == rec.device_id for s in _signer_types(ctx, e))
     if not signed:
         problems.append(f"segment of {rec.device_id} is not signed by that recorder's enrolled key")
+    held = ctx.state.get(_CUSTODY, {}).get(rec.device_id)
+    if held is not None and held.handover is not None:
+        problems.append(f"segment of {rec.device_id} after its hand-over to {held.handover.to_dock}")
     heads = ctx.state.setdefault(_HEADS, {})
     problems += [msg for _, msg in next_link(rec.device_id, rec.seq, rec.prev, heads.get(rec.device_id))]
     heads[rec.device_id] = ChainHead(rec.seq, e.entry_hash if signed else None)

@@ -35,6 +35,7 @@ from ledger.records.custody import (
     Enrollment,
     Gap,
     GapType,
+    Handover,
     Media,
     Reference,
     Revocation,
@@ -54,7 +55,7 @@ from ledger.records.justification import (
 
 for _model in (
     # custody (A2 Art.8, 12–15)
-    Enrollment, Revocation, Calibration, Segment, Gap, DockSession,
+    Enrollment, Revocation, Handover, Calibration, Segment, Gap, DockSession,
     # justification (A2 Art.8, 11)
     StopJustification, StopApproval, GapFault,
     # case (A2 Art.10)
@@ -64,7 +65,7 @@ for _model in (
 
 __all__ = [
     "FAULT_CAUSES", "KIND_MODELS", "Body", "Calibration", "CaseFlag", "DockSession", "Enrollment", "FaultCause",
-    "Gap", "GapFault", "GapType", "Ident", "Media", "NonNeg", "Ns", "Part", "Rational", "Reason", "Reference",
-    "Requester", "Revocation", "Role", "Segment", "ServerSample", "Sha256Hex", "StopApproval", "StopJustification",
-    "SubjectType", "Text", "attachment_hashes", "make_body", "register", "validate_body",
+    "Gap", "GapFault", "GapType", "Handover", "Ident", "Media", "NonNeg", "Ns", "Part", "Rational", "Reason",
+    "Reference", "Requester", "Revocation", "Role", "Segment", "ServerSample", "Sha256Hex", "StopApproval",
+    "StopJustification", "SubjectType", "Text", "attachment_hashes", "make_body", "register", "validate_body",
 ]

@@ -71,6 +71,22 @@ class Revocation(Body):
     revoked_ns: Ns
 
 
+class Handover(Body):
+    """A recorder let go by the dock that holds it, to another dock (or to a new key on the same
+    dock): its chain ends at ``last_seq`` and the next enrollment of ``device_id`` by ``to_dock``
+    starts a new one. Signed by the owning dock, or by an archive administrator when that dock
+    is lost or stolen."""
+
+    kind: Literal["handover"] = "handover"
+    device_id: Ident
+    keyid: Sha256Hex = Field(description="the recorder key whose chain ends here")
+    from_dock: Ident
+    to_dock: Ident
+    last_seq: Annotated[int, Field(ge=-1)] = Field(description="last segment of the ended chain; -1: none")
+    reason: Text
+    handed_ns: Ns
+
+
 # --- calibration (A2 Art.13) --------------------------------------------------------------------
 
 
