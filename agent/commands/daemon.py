@@ -27,14 +27,16 @@ def agent_run(ctx: click.Context, no_clock: bool, ntp_servers: tuple[str, ...], 
     for its custodian. Stops cleanly on SIGTERM or Ctrl-C.
 
     Refuses to start (exit 1) while footage, ledger or state can be read by other local users,
-    naming each path and the chmod that fixes it."""
+    naming each path and the chmod that fixes it, or while another `agent run` uses the folder."""
     import logging
     import signal
 
     from agent.daemon import AgentDaemon
+    from bodycam.locks import exclusive_lock
     from bodycam.permissions import require_private
 
     cfg = agent_config(ctx)
+    ctx.with_resource(exclusive_lock(cfg.data_dir, "agent", "bodycam agent run"))  # held until it returns
     require_private("bodycam agent run", cfg.data_dir, cfg.private_trees())
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a daemon logs each step
