@@ -26,6 +26,12 @@ class ArchiveConfig(StrictModel):
     max_file_size: int = Field(default=64 << 30, gt=0, description="Largest segment accepted, in bytes.")
     state_db: Path = Field(default=Path("receiver.db"),
                            description="Transfers in progress, docks' last contact (operational, not evidence).")
+    max_open_bytes_per_dock: int = Field(default=8 << 30, gt=0,
+                                         description="Bytes one dock's unfinished transfers may hold; "
+                                                     "more is refused (quota) until some finish.")
+    transfer_idle_s: int = Field(default=24 * 3600, ge=1,
+                                 description="Drop a transfer (and its part file) idle this many seconds.")
+    max_rejections: int = Field(default=10_000, ge=1, description="Refusals kept in state_db (the newest).")
     broker_dir: Path | None = Field(default=None,
                                     description="Broker deployment folder (acl, passwd, pki/) `dock add` updates.")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The archive's broker identity.")

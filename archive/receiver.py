@@ -496,8 +496,11 @@ class Receiver:
 
     def _forget(self, dock: str, file_id: str) -> None:
         """Drop the in-memory side of a transfer (its rows and part file are gone or going)."""
-        tr = self.transfers.pop((dock, file_id), None)
-        if tr is not None and tr.part is not None:
+        if (dock, file_id) not in self.transfers:
+            return
+        self._drain()  # no chunk of it is still being written when its file is closed
+        tr = self.transfers.pop((dock, file_id))
+        if tr.part is not None:
             tr.part.close()
 
     def expire_idle(self) -> list[tuple[str, str]]:
@@ -506,18 +509,16 @@ class Receiver:
         Run at start-up and by the main loop. Returns the expired ``(dock, file_id)``."""
         with self._handling:
             idle = self.state.idle(self.clock(), self.cfg.transfer_idle_s)
-            if idle or self.transfers:
-                self._drain()  # chunks in flight are written (and their rows added) first
             for dock, file_id in idle:
                 self._forget(dock, file_id)
                 drop_transfer(self.state, self.blobs, dock, file_id)
                 log.warning("transfer %s from %s expired: no init or chunk for %d s; part file removed",
                             file_id[:16], dock, self.cfg.transfer_idle_s)
-            for (dock, file_id), tr in list(self.transfers.items()):
+            for dock, file_id in list(self.transfers):
                 row = self.state.get(dock, file_id)
                 if row is None or row.status != "open":
                     log.info("transfer %s from %s was dropped; forgetting it", file_id[:16], dock)
-                    self._forget(tr.dock, tr.file_id)
+                    self._forget(dock, file_id)
             return idle
 
     def _on_chunk(self, dock: str, file_id: str, chunk: p.Chunk) -> None:

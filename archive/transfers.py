@@ -4,6 +4,12 @@ Not evidence (the ledger and the blobs are): it only lets a restarted receiver a
 with the right ``missing`` bitmap. Each row it holds is written *after* the bytes it describes
 are on disk, so losing the last rows (a crash, ``synchronous=NORMAL``) can only make the archive
 ask for a chunk again, never claim one it does not have.
+
+It is also what bounds one dock's claim on the archive's disk (issue 11, hole 5): the bytes a
+dock's open transfers announce count against ``[archive] max_open_bytes_per_dock``
+(:func:`over_quota`), a transfer with no ``init`` or chunk for ``transfer_idle_s`` expires
+(:func:`idle_expired`, :func:`drop_transfer`), and the rejection log keeps the newest
+``max_rejections`` rows. Times are the receiver's clock, injected, so tests decide them.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from archive.blobs import BlobStore
 from bodycam.errors import BodycamError
 from bodycam.permissions import create_private_file
 
@@ -47,11 +54,29 @@ class TransferRow:
     status: str  # open | committed | rejected
     entry_hash: str | None
     chunks_received: int
+    # when it was opened and last active (init or stored chunk), by the receiver's clock
+    created_ns: int = field(default=0, compare=False)
+    updated_ns: int = field(default=0, compare=False)
+
+
+def over_quota(open_bytes: int, open_count: int, size: int, limit: int) -> bool:
+    """Would a new transfer of ``size`` bytes take a dock whose other open transfers announce
+    ``open_bytes`` (``open_count`` of them) past ``limit``? A dock with nothing open may always
+    start one transfer (a file larger than the quota still goes, one at a time; ``max_file_size``
+    bounds it)."""
+    return open_count > 0 and open_bytes + size > limit
+
+
+def idle_expired(last_ns: int, now_ns: int, idle_s: float) -> bool:
+    """Has a transfer last active at ``last_ns`` been idle for ``idle_s`` seconds at ``now_ns``?"""
+    return now_ns - last_ns >= idle_s * 1_000_000_000
 
 
 class TransferState:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, clock: Callable[[], int] = time.time_ns, max_rejections: int | None = None):
         self.path = Path(path)
+        self.clock = clock
+        self.max_rejections = max_rejections
         try:
             create_private_file(self.path)  # 0600, and so its -wal and -shm
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -67,9 +92,10 @@ class TransferState:
             self._conn.close()
 
     def _row(self, r: tuple) -> TransferRow:
-        return TransferRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8])
+        return TransferRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8], r[9], r[10])
 
-    _COLS = "dock, file_id, size, chunk_size, sha256, envelope, status, entry_hash, chunks_received"
+    _COLS = ("dock, file_id, size, chunk_size, sha256, envelope, status, entry_hash, chunks_received, created_ns, "
+             "updated_ns")
 
     def get(self, dock: str, file_id: str) -> TransferRow | None:
         with self._lock:
@@ -82,12 +108,40 @@ class TransferState:
             rows = self._conn.execute(f"SELECT {self._COLS} FROM transfers WHERE status='open'").fetchall()  # noqa: S608
         return [self._row(r) for r in rows]
 
+    def open_bytes(self, dock: str, exclude: str | None = None) -> tuple[int, int]:
+        """Announced bytes and count of ``dock``'s open transfers (but ``exclude``)."""
+        with self._lock:
+            n, count = self._conn.execute("SELECT coalesce(sum(size), 0), count(*) FROM transfers WHERE dock=? AND "
+                                          "status='open' AND file_id IS NOT ?", (dock, exclude)).fetchone()
+        return int(n), int(count)
+
+    def idle(self, now_ns: int, idle_s: float) -> list[tuple[str, str]]:
+        """Open transfers idle for ``idle_s`` seconds at ``now_ns`` (:func:`idle_expired`)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT dock, file_id, updated_ns FROM transfers WHERE status='open'").fetchall()
+        return [(d, f) for d, f, last in rows if idle_expired(last, now_ns, idle_s)]
+
+    def drop(self, dock: str, file_id: str) -> bool:
+        """Forget an open transfer and its chunk rows (its part file is the caller's to remove)."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                cur = self._conn.execute("DELETE FROM transfers WHERE dock=? AND file_id=? AND status='open'",
+                                         (dock, file_id))
+                self._conn.execute("DELETE FROM chunks WHERE dock=? AND file_id=?", (dock, file_id))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        return cur.rowcount > 0
+
     def begin(self, dock: str, file_id: str, size: int, chunk_size: int, sha256: str, envelope: bytes) -> None:
         """Open (or re-open) a transfer. An open transfer announced again the same way keeps its
         stored chunks (a resume); anything else — a finished transfer sent again, or a different
         size, chunk size, hash or record — starts afresh with what this init announces, so a dock
         whose chunk size changed between attempts is never held to the old one."""
-        now = time.time_ns()
+        now = self.clock()
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -124,13 +178,15 @@ class TransferState:
         counts: dict[tuple[str, str], int] = {}
         for d, f, _ in items:
             counts[(d, f)] = counts.get((d, f), 0) + 1
+        now = self.clock()
         with self._lock:
             self._conn.execute("BEGIN")
             try:
                 self._conn.executemany("INSERT OR IGNORE INTO chunks (dock, file_id, idx) VALUES (?, ?, ?)", items)
                 self._conn.executemany(  # counted from the rows, so a chunk flushed twice counts once
                     "UPDATE transfers SET chunks_received = (SELECT count(*) FROM chunks c WHERE c.dock = ? AND "
-                    "c.file_id = ?) WHERE dock=? AND file_id=?", [(d, f, d, f) for d, f in counts])
+                    "c.file_id = ?), updated_ns = ? WHERE dock=? AND file_id=?",
+                    [(d, f, now, d, f) for d, f in counts])
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # a COMMIT interrupted after it landed leaves none
@@ -145,7 +201,7 @@ class TransferState:
             try:
                 self._conn.execute(
                     "UPDATE transfers SET status=?, entry_hash=?, code=?, reason=?, updated_ns=? "
-                    "WHERE dock=? AND file_id=?", (status, entry_hash, code, reason, time.time_ns(), dock, file_id))
+                    "WHERE dock=? AND file_id=?", (status, entry_hash, code, reason, self.clock(), dock, file_id))
                 self._conn.execute("DELETE FROM chunks WHERE dock=? AND file_id=?", (dock, file_id))
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -154,9 +210,13 @@ class TransferState:
                 raise
 
     def reject(self, dock: str, subject: str, item: str, code: str, reason: str) -> None:
+        """Log a refusal; only the newest ``max_rejections`` rows are kept (a dock sending
+        garbage in a loop cannot grow the file)."""
         with self._lock:
-            self._conn.execute("INSERT INTO rejections (dock, subject, item, code, reason, at_ns) VALUES "
-                               "(?, ?, ?, ?, ?, ?)", (dock, subject, item, code, reason[:1000], time.time_ns()))
+            cur = self._conn.execute("INSERT INTO rejections (dock, subject, item, code, reason, at_ns) VALUES "
+                                     "(?, ?, ?, ?, ?, ?)", (dock, subject, item, code, reason[:1000], self.clock()))
+            if self.max_rejections is not None:
+                self._conn.execute("DELETE FROM rejections WHERE id <= ?", (cur.lastrowid - self.max_rejections,))
 
     def rejections(self, limit: int = 100) -> list[dict]:
         with self._lock:
@@ -181,3 +241,11 @@ class TransferState:
     def chunks_received(self, dock: str, file_id: str) -> int:
         row = self.get(dock, file_id)
         return 0 if row is None else row.chunks_received
+
+
+def drop_transfer(state: TransferState, blobs: BlobStore, dock: str, file_id: str) -> bool:
+    """Remove an open transfer: its rows, then its part file (a crash in between leaves a part
+    file no transfer owns, which the receiver removes at start-up). False if none was open."""
+    dropped = state.drop(dock, file_id)
+    blobs.drop_part(dock, file_id)
+    return dropped

@@ -116,14 +116,16 @@ class RejectCode(StrEnum):
     dependency = "dependency"
     key_reused = "key_reused"  # the record enrolls a key this archive already knows as another identity
     not_owner = "not_owner"    # the record is about a recorder another dock owns
+    quota = "quota"            # the dock's unfinished transfers hold its share of the archive's disk
     aborted = "aborted"
     internal = "internal"
 
 
-RETRY_CODES = frozenset({"dependency", "incomplete", "unknown_transfer", "internal"})
+RETRY_CODES = frozenset({"dependency", "incomplete", "unknown_transfer", "internal", "quota"})
 """Whole-item rejections that are not the item's fault: something it depends on (the record it
-chains to, the archive's transfer state) is not there yet. The dock sends ``init`` or the record
-again after a pause instead of reporting the item as refused."""
+chains to, the archive's transfer state, room in the dock's quota of open transfers) is not
+there yet. The dock sends ``init`` or the record again after a pause instead of reporting the
+item as refused."""
 
 
 class ProtocolError(FormatError):
