@@ -40,14 +40,18 @@ def parse_toml(text: str, path: Path | object) -> dict:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def read_toml(path: Path) -> dict:
+def read_text(path) -> str:
+    """The text of a configuration file (a ``Path`` or a package resource); ConfigError names it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return parse_toml(text, path)
+
+
+def read_toml(path: Path) -> dict:
+    return parse_toml(read_text(path), path)
 
 
 def _line_of(text: str, loc: tuple) -> int | None:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from bodycam.configfile import StrictModel, parse_toml, validate_data
+from bodycam.configfile import StrictModel, parse_toml, read_text, validate_data
 from bodycam.errors import ConfigError
 
 CANONICAL_COMMANDS = (
@@ -402,12 +402,7 @@ def load_profile(path: Path | Traversable) -> Profile:
     """Load one profile (a file of the site folder or a built-in resource); ConfigError names the
     file, the key and the line. The ``format`` key is checked first: a profile in a format this
     bodycam does not read gets that one message, not a list of keys it does not know."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    text = read_text(path)
     data = parse_toml(text, path)
     version = data.get("format")
     if version is None:

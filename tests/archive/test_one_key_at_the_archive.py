@@ -10,12 +10,7 @@ from ledger.enroll import enroll, public_of
 from ledger.keys import write_public_key
 from ledger.store import Ledger
 from ledger.verify import verify_ledger
-from tests.fixtures.sync import BODYCAM, T0
-
-
-def _sync_once(w, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([BODYCAM, "--config", str(w.docks[name].config_path), "sync", "run", "--once"],
-                          capture_output=True, text=True, timeout=60)
+from tests.fixtures.sync import BODYCAM, T0, sync_once
 
 
 def test_the_archive_log_key_enrolled_as_a_person_at_a_dock_is_refused_and_the_archive_keeps_working(sync_world):
@@ -25,7 +20,7 @@ def test_the_archive_log_key_enrolled_as_a_person_at_a_dock_is_refused_and_the_a
     with Ledger.open(a.ledger_path) as lg:  # the dock ledger cannot know the archive's keys
         bad = enroll(lg, a.dock_key, "person", "mallory", w.log_key.public_key, now_ns=T0, role="admin")
     with w.receiver():
-        out = _sync_once(w, "dock-a")
+        out = sync_once(w, "dock-a")
         assert out.returncode == 3, out.stdout + out.stderr
         assert "key_reused" in out.stderr and "archive_log archive-log" in out.stderr
     with w.archive_ledger() as lg:
@@ -42,11 +37,11 @@ def test_a_dock_cannot_enroll_another_docks_recorder_key_as_its_own(sync_world):
     a, b = w.docks["dock-a"], w.docks["dock-b"]
     b.add_segments([100 << 10], device_id="rec-b")
     with w.receiver():
-        assert _sync_once(w, "dock-b").returncode == 0
+        assert sync_once(w, "dock-b").returncode == 0
         stolen = b.devices["rec-b"]
         with Ledger.open(a.ledger_path) as lg:
             bad = enroll(lg, a.dock_key, "device", "rec-x", public_of(stolen), now_ns=T0, custodian="officer-7")
-        out = _sync_once(w, "dock-a")
+        out = sync_once(w, "dock-a")
     assert out.returncode == 3 and "key_reused" in out.stderr, out.stderr
     with w.archive_ledger() as lg:
         assert lg.by_hash(bad.entry_hash) is None

@@ -11,12 +11,7 @@ from ledger.enroll import enroll, hand_over, public_of
 from ledger.keys import Signer
 from ledger.store import Ledger
 from ledger.verify import verify_ledger
-from tests.fixtures.sync import BODYCAM, T0
-
-
-def _sync_once(w, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([BODYCAM, "--config", str(w.docks[name].config_path), "sync", "run", "--once"],
-                          capture_output=True, text=True, timeout=60)
+from tests.fixtures.sync import BODYCAM, T0, sync_once
 
 
 def _segments_at_archive(w, device_id: str) -> list[int]:
@@ -29,13 +24,13 @@ def test_a_dock_cannot_take_over_another_docks_recorder(sync_world):
     a, b = w.docks["dock-a"], w.docks["dock-b"]
     b.add_segments([100 << 10], device_id="rec-b")
     with w.receiver():
-        assert _sync_once(w, "dock-b").returncode == 0
+        assert sync_once(w, "dock-b").returncode == 0
         a.add_segments([100 << 10], device_id="rec-b")  # dock A's own key under B's recorder id
-        out = _sync_once(w, "dock-a")
+        out = sync_once(w, "dock-a")
         assert out.returncode == 3 and "not_owner" in out.stderr and "belongs to dock dock-b" in out.stderr, \
             out.stderr
         b.add_segments([100 << 10], device_id="rec-b", seed=2)  # B's genuine footage still arrives
-        assert _sync_once(w, "dock-b").returncode == 0
+        assert sync_once(w, "dock-b").returncode == 0
     assert _segments_at_archive(w, "rec-b") == [0, 1]
     with w.archive_ledger() as lg:
         assert verify_ledger(lg).ok
@@ -49,9 +44,9 @@ def test_a_recorder_handed_over_by_its_dock_is_archived_from_its_new_dock(sync_w
         h = hand_over(lg, b.dock_key, "rec-m", "dock-a", "moved to station A", now_ns=T0)
     assert h.body["last_seq"] == 1
     with w.receiver():
-        assert _sync_once(w, "dock-b").returncode == 0
+        assert sync_once(w, "dock-b").returncode == 0
         a.add_segments([100 << 10], device_id="rec-m")  # A enrolls it with a new key: seq 0 again
-        out = _sync_once(w, "dock-a")
+        out = sync_once(w, "dock-a")
         assert out.returncode == 0, out.stderr
     assert _segments_at_archive(w, "rec-m") == [0, 1, 0]
     with w.archive_ledger() as lg:
@@ -64,7 +59,7 @@ def test_an_administrator_hands_over_a_recorder_of_a_lost_dock(sync_world, tmp_p
     a, b = w.docks["dock-a"], w.docks["dock-b"]
     b.add_segments([100 << 10], device_id="rec-l")
     with w.receiver():
-        assert _sync_once(w, "dock-b").returncode == 0
+        assert sync_once(w, "dock-b").returncode == 0
     # dock-b is stolen: the archivist ends rec-l's chain at the archive.
     res = subprocess.run([BODYCAM, "--config", str(w.archive_config_path), "archive", "device", "transfer",
                           "rec-l", "--to", "dock-a", "--reason", "dock-b stolen", "--json"],
@@ -72,7 +67,7 @@ def test_an_administrator_hands_over_a_recorder_of_a_lost_dock(sync_world, tmp_p
     assert res.returncode == 0, res.stderr
     with w.receiver():
         a.add_segments([100 << 10], device_id="rec-l")
-        assert _sync_once(w, "dock-a").returncode == 0
+        assert sync_once(w, "dock-a").returncode == 0
     assert _segments_at_archive(w, "rec-l") == [0, 0]
     with w.archive_ledger() as lg:
         assert verify_ledger(lg).ok

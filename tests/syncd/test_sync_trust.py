@@ -20,7 +20,7 @@ from ledger.store import Ledger
 from syncd import protocol as p
 from syncd.mqtt import MessageTooLarge, MqttClient, PublishRefused, Received
 from syncd.outbox import Outbox
-from tests.fixtures.sync import BODYCAM, T0
+from tests.fixtures.sync import BODYCAM, T0, sync_once
 
 
 class Acks:
@@ -50,11 +50,6 @@ def session_record(signer: Signer, dock: str = "dock-a") -> bytes:
     body = DockSession(session_id="s-x", dock_id=dock, device_id="rec-1", officer_id="officer-7", case_id="case-1",
                        started_ns=T0, status="open")
     return seal(make_body(body), signer).to_bytes()
-
-
-def sync_once(w, name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([BODYCAM, "--config", str(w.docks[name].config_path), "sync", "run", "--once", *args],
-                          capture_output=True, text=True, timeout=60)
 
 
 def test_envelope_signed_by_unknown_key_is_refused_and_kept(sync_world):
