@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.justify",
     "tests.fixtures.ledger",
     "tests.fixtures.sync",
+    "tests.fixtures.offload",
 ]

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
@@ -18,93 +17,17 @@ from agent.offload.files import (
     OffloadError,
     OffloadIncomplete,
     RecorderGoneError,
-    SessionRef,
-    offload,
-    open_session,
 )
 from agent.offload.mount import MountTimeoutError, wait_for_mount
 from agent.offload.names import decode_source_name
 from agent.segments import segment_rows
-from agent.store import DiskFullError, DockStore
-from ledger.enroll import create_rooted, enroll, public_of
+from agent.store import DiskFullError
+from ledger.enroll import public_of
 from ledger.envelope import verify_signatures
 from ledger.keys import Signer
-from ledger.store import Ledger
 from ledger.verify import verify_ledger
 from tests.fixtures.media import fill_with, write_ffmpeg_h264, write_opencv_video
-
-NS = 1_000_000_000
-DEVICE = "rec-SN123"
-
-
-@dataclass
-class Dock:
-    root: Path
-    mount_root: Path
-    mount: Path
-    ledger: Ledger
-    store: DockStore
-    dock: Signer
-    device: Signer
-    enrollment: str
-    clock_ns: list[int]
-    sessions: int = 0
-
-    def now(self) -> int:
-        self.clock_ns[0] += NS
-        return self.clock_ns[0]
-
-    def session(self) -> SessionRef:
-        self.sessions += 1
-        return open_session(self.ledger, self.dock, session_id=f"s{self.sessions}", dock_id="dock-1",
-                            device_id=DEVICE, officer_id="officer-7", case_id="case-42", now_ns=self.now())
-
-    def run(self, **kw):
-        args = dict(device_id=DEVICE, device_signer=self.device, dock_signer=self.dock, ledger=self.ledger,
-                    store=self.store, session=kw.pop("session", None) or self.session(),
-                    officer_id="officer-7", case_id="case-42", calibration="c" * 64, mount_wait_s=2,
-                    clock=self.now)
-        args.update(kw)
-        return offload(self.mount, **args)
-
-    def segments(self):
-        return [e for e in self.ledger.entries(kind="segment")]
-
-    def gaps(self):
-        return [e for e in self.ledger.entries(kind="gap")]
-
-    def sessions_closed(self):
-        return [e.body for e in self.ledger.entries(kind="dock_session") if e.body["status"] != "open"]
-
-
-def make_dock(tmp_path: Path, store_dir: Path | None = None) -> Dock:
-    dock, device = Signer.generate(), Signer.generate()
-    ledger = Ledger.open(tmp_path / "ledger.db")
-    create_rooted(ledger, dock, "dock-1", now_ns=1)
-    entry = enroll(ledger, dock, "device", DEVICE, public_of(device), now_ns=2, custodian="officer-7")
-    mount_root = tmp_path / "mnt"
-    mount_root.mkdir()
-    store = DockStore(store_dir or tmp_path / "store")
-    return Dock(tmp_path, mount_root, mount_root / "SN123", ledger, store, dock, device, entry.entry_hash,
-                [1_796_000_000 * NS])
-
-
-@pytest.fixture
-def dock(tmp_path):
-    d = make_dock(tmp_path)
-    yield d
-    d.ledger.close()
-
-
-def recorder_card(mount: Path) -> dict[str, Path]:
-    """Three real files in the recorder's DCIM folder: two back to back, then a 58 s gap."""
-    media = mount / "DCIM" / "100MEDIA"
-    media.mkdir(parents=True)
-    return {
-        "a": write_opencv_video(media / "VID_20261130_081500_0001.mp4", frames=20, fps=10),  # 2 s
-        "b": write_ffmpeg_h264(media / "VID_20261130_081502_0002.mp4", seconds=1),           # 1 s
-        "c": write_opencv_video(media / "VID_20261130_081601_0003.mp4", frames=10, fps=10),   # +58 s
-    }
+from tests.fixtures.offload import DEVICE, NS, Dock, make_dock, recorder_card  # noqa: F401
 
 
 def test_offload_signs_chains_and_finds_the_gap(dock):

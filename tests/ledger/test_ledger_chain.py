@@ -6,7 +6,7 @@ from ledger.enroll import create_rooted, enroll, public_of
 from ledger.keys import Signer
 from ledger.store import Ledger
 from ledger.verify import verify_ledger
-from tests.agent.test_offload import make_dock, recorder_card
+from tests.fixtures.offload import make_dock, recorder_card
 
 
 def _rebuild(tmp_path, name, envelopes):
