@@ -9,7 +9,7 @@ import stat
 
 from agent.config import AgentConfig
 from bodycam.permissions import check_private, sqlite_files
-from tests.agent.test_offload import make_dock, recorder_card
+from tests.fixtures.offload import make_dock, recorder_card
 
 
 def test_docked_footage_and_ledger_are_private_whatever_the_umask(tmp_path):
