@@ -473,7 +473,8 @@ class Receiver:
         if row is None or row.status != "open":
             self._forget(dock, file_id)  # dropped by `archive transfers drop` while cached here
             self._check_quota(dock, file_id, init.size)
-            self.state.begin(dock, file_id, init.size, init.chunk_size, init.sha256, init.envelope)
+        # opens it, or (the same init again: a resume) keeps its chunks and counts as activity
+        self.state.begin(dock, file_id, init.size, init.chunk_size, init.sha256, init.envelope)
         tr = self._transfer(dock, file_id)
         assert tr is not None
         if tr.part is None:

@@ -205,4 +205,105 @@ def device_transfer(ctx: click.Context, device_id: str, to_dock: str, reason: st
         click.echo(f"{device_id} handed over to {to_dock} after seq {entry.body['last_seq']} (entry {entry.idx})")
 
 
+# -- transfers in progress (issue 11, hole 5) -------------------------------------------------------
+
+
+def _open_transfers(cfg: ArchiveConfig) -> list:
+    from archive.transfers import TransferState
+
+    path = cfg.path(cfg.state_db)
+    if not path.exists():
+        return []
+    st = TransferState(path)
+    try:
+        return st.open_transfers()
+    finally:
+        st.close()
+
+
+@archive.group("transfers", invoke_without_command=True)
+@json_option
+@click.pass_context
+def transfers(ctx: click.Context, as_json: bool) -> None:
+    """Transfers docks opened and have not finished: dock, file id, size, chunks stored, idle time.
+
+    Each counts against its dock's ``[archive] max_open_bytes_per_dock`` until it is committed,
+    refused, aborted, dropped, or idle for ``transfer_idle_s`` (then the receiver drops it)."""
+    import time
+
+    from archive.transfers import idle_expired
+    from syncd.protocol import chunk_count
+
+    if ctx.invoked_subcommand is not None:
+        return
+    cfg = archive_config(ctx)
+    now = time.time_ns()
+    rows = []
+    for t in sorted(_open_transfers(cfg), key=lambda t: (t.dock, t.updated_ns)):
+        rows.append({"dock": t.dock, "file_id": t.file_id, "size": t.size, "chunk_size": t.chunk_size,
+                     "chunks": chunk_count(t.size, t.chunk_size), "stored_chunks": t.chunks_received,
+                     "sha256": t.sha256, "opened": rfc3339(t.created_ns), "last_activity": rfc3339(t.updated_ns),
+                     "idle_s": max(0, (now - t.updated_ns) // 1_000_000_000),
+                     "expired": idle_expired(t.updated_ns, now, cfg.transfer_idle_s)})
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no open transfers")
+        return
+    from bodycam.formats import human_bytes
+
+    held: dict[str, int] = {}
+    for r in rows:
+        held[r["dock"]] = held.get(r["dock"], 0) + r["size"]
+        click.echo(f"{r['file_id'][:12]}  {r['dock']}  {human_bytes(r['size'])}  {r['stored_chunks']}/{r['chunks']} "
+                   f"chunks  idle {r['idle_s']} s" + ("  (expired: dropped at the next sweep)" if r["expired"] else ""))
+    for dock_name, n in sorted(held.items()):
+        click.echo(f"{dock_name}: {human_bytes(n)} open of its {human_bytes(cfg.max_open_bytes_per_dock)} quota")
+
+
+@transfers.command("drop")
+@click.argument("transfer_id", metavar="ID")
+@json_option
+@click.pass_context
+def transfers_drop(ctx: click.Context, transfer_id: str, as_json: bool) -> None:
+    """Drop the open transfer ID (its file id, or a unique prefix of 6+ hex digits, as
+    `archive transfers` shows it): its state rows and part file go, and the bytes no longer count
+    against its dock's quota. A running receiver forgets it within seconds; if the dock sends it
+    again it starts from the first chunk."""
+    import logging
+    import re
+
+    from archive.blobs import BlobStore
+    from archive.transfers import TransferState, drop_transfer
+    from bodycam.errors import BodycamError
+
+    ref = transfer_id.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{6,64}", ref):
+        raise BodycamError(f"{transfer_id!r} is not a transfer id; use the id `bodycam archive transfers` shows "
+                           "(6+ hex digits)")
+    cfg = archive_config(ctx)
+    matches = [t for t in _open_transfers(cfg) if t.file_id.startswith(ref)]
+    if not matches:
+        raise BodycamError(f"no open transfer {ref}; list them with `bodycam archive transfers`")
+    if len(matches) > 1:
+        raise BodycamError(f"{ref} matches {len(matches)} open transfers; give more digits")
+    t = matches[0]
+    st = TransferState(cfg.path(cfg.state_db))
+    try:
+        dropped = drop_transfer(st, BlobStore(cfg.path(cfg.blob_dir), cfg.path(cfg.part_dir)), t.dock, t.file_id)
+    finally:
+        st.close()
+    if not dropped:
+        raise BodycamError(f"transfer {t.file_id[:12]} of {t.dock} finished while being dropped; nothing dropped")
+    logging.getLogger("archive.transfers").warning(
+        "transfer %s from %s dropped by an operator (%d bytes announced, %d chunks stored); part file removed",
+        t.file_id, t.dock, t.size, t.chunks_received)
+    if as_json:
+        echo_json({"dropped": t.file_id, "dock": t.dock, "size": t.size, "stored_chunks": t.chunks_received})
+    else:
+        click.echo(f"dropped transfer {t.file_id[:12]} of {t.dock} ({t.size} bytes announced, "
+                   f"{t.chunks_received} chunks stored); its part file is removed")
+
+
 COMMAND = archive
