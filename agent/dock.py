@@ -24,7 +24,7 @@ from agent.clock.calibrate import (
     clock_params,
     measure_recorder,
 )
-from agent.clock.measure import ClockError
+from agent.clock.measure import ClockError, ClockUnknown
 from agent.clock.reference import ReferenceClock
 from agent.config import AgentConfig
 from agent.device_check import DeviceStatus, check_device
@@ -260,10 +260,11 @@ class DockResult:
     offset_s: float | None
     clock_entry: str | None
     complete: bool
+    clock_unknown: bool = False
 
     def as_dict(self) -> dict:
         return {"device_id": self.device_id, "offset_s": self.offset_s, "clock_entry": self.clock_entry,
-                "complete": self.complete, **self.summary.as_dict()}
+                "clock_unknown": self.clock_unknown, "complete": self.complete, **self.summary.as_dict()}
 
 
 def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | None, case_id: str | None,
@@ -273,7 +274,9 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
     """Identify, record the session, measure the clock, switch to mass storage, offload.
 
     The clock is measured before the recorder leaves the serial side: the offset found here
-    corrects the footage times (both kept) and, beyond tolerance, flags them (A2 Art.13)."""
+    corrects the footage times (both kept) and, beyond tolerance, flags them (A2 Art.13). A clock
+    that cannot be read or represented is "clock unknown": a refused calibration says so, and
+    the footage is offloaded all the same, its times uncorrected and flagged ``clock_unknown``."""
     profile = link.profile
     ident = link.identify()
     info: OfficerInfo | None = link.get_info() if profile.supports("get_info") else None
@@ -283,10 +286,16 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
     dev = ctx.ensure_device(ident, profile.id, custodian=officer,
                             custodian_name=info.officer_name if info else "", unit=info.unit_id if info else None)
     params = clock_params(profile, ctx.cfg.clock)
-    offset_ns, clock_entry, clock_problem = 0, None, None
+    offset_ns, clock_entry, clock_problem, clock_unknown = 0, None, None, False
     if reference is not None and profile.supports("get_time"):
         try:
             clock_entry, offset_ns = _docking_clock(ctx, link, reference, dev.device_id, params)
+        except ClockUnknown as exc:
+            clock_unknown = True
+            clock_problem = (f"clock unknown at docking: {exc}; footage offloaded with the recorder's own times "
+                             "where a record holds them (else the dock's receive time), flagged clock_unknown")
+            clock_entry = _record_clock_unknown(ctx, link, dev.device_id, params, exc, clock_problem, now_ns)
+            log.warning("%s: %s", dev.device_id, clock_problem)
         except (RefusedError, ClockError) as exc:
             # Evidence is offloaded all the same; the times stay as the recorder reported them.
             clock_problem = f"clock not measured at docking: {exc} {' '.join(getattr(exc, 'reasons', []))}"
@@ -306,13 +315,28 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
                       dock_signer=ctx.signer, ledger=ctx.ledger, store=ctx.store, session=session,
                       officer_id=officer, case_id=case_id, activity=activity,
                       unit=info.unit_id if info else None, calibration=clock_entry, offset_ns=offset_ns,
-                      tolerance_ns=params.tolerance_ns, gap_bound_ns=int(ctx.cfg.gap_bound_s * NS_PER_S),
+                      clock_unknown=clock_unknown, tolerance_ns=params.tolerance_ns,
+                      gap_bound_ns=int(ctx.cfg.gap_bound_s * NS_PER_S),
                       recorder_tz=params.tz, mount_wait_s=ctx.cfg.mount_wait_s, clock=now_ns,
                       progress=progress, stop=stop)
     if clock_problem:
         summary.problems.insert(0, clock_problem)
     measured = clock_problem is None
-    return DockResult(dev.device_id, summary, offset_ns / NS_PER_S if measured else None, clock_entry, True)
+    return DockResult(dev.device_id, summary, offset_ns / NS_PER_S if measured else None, clock_entry, True,
+                      clock_unknown)
+
+
+def _record_clock_unknown(ctx: DockContext, link: RecorderLink, device_id: str, params, exc: ClockUnknown,
+                          reason: str, now_ns: Callable[[], int]) -> str | None:
+    """A refused calibration record (``clock_set = false``, no offset) for a clock found unknown."""
+    reading = exc.reference
+    if reading is None:
+        return None
+    result = CalibrationResult(passed=False, reference=reading, tolerance_ns=params.tolerance_ns,
+                               resolution_ns=params.resolution_ns, reasons=(reason,),
+                               measured_ns=now_ns() + reading.offset_ns, clock_unknown=True,
+                               device_time=exc.device_time[:64] or None)
+    return ctx.record_calibration(result, device_id, link.profile.id).entry_hash
 
 
 def _docking_clock(ctx: DockContext, link: RecorderLink, reference: ReferenceClock, device_id: str,

@@ -7,6 +7,11 @@ every outcome instead of raising: the refusal reasons are part of the evidence.
 
 The recorder is reached through ``RecorderClock`` (``get_time``/``set_time``), which the serial
 ``RecorderLink`` satisfies; tests drive a simulated clock through the same protocol.
+
+A clock that cannot be read as a time, or only as one beyond what a record holds
+(``agent.clock.measure.ClockUnknown``), is "clock unknown": the attempt is refused with that
+reason, and its time is still set and re-measured (blind: there is no offset to schedule by), so
+that the next calibration can pass.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from agent.clock.measure import (
     NS_PER_S,
     CalibrationPoint,
     ClockError,
+    ClockUnknown,
     DeviceReading,
     DriftEstimate,
     OffsetEstimate,
@@ -35,6 +41,7 @@ from agent.clock.measure import (
 )
 from agent.clock.reference import ReferenceClock, ReferenceReading
 from agent.config import ClockConfig
+from agent.link.errors import FramingError
 from agent.link.profiles import Profile
 from bodycam.errors import BodycamError, ConfigError, RefusedError
 
@@ -80,6 +87,21 @@ def datetime_to_ns(dt: datetime, tz: tzinfo = UTC) -> int:
 def ns_to_datetime(ns: int, tz: tzinfo = UTC) -> datetime:
     """Aware datetime in ``tz`` for UTC ns (microsecond precision, truncated)."""
     return (EPOCH + timedelta(microseconds=ns // 1000)).astimezone(tz)
+
+
+def device_reader(clock: RecorderClock, tz: tzinfo) -> Callable[[], DeviceReading]:
+    """``measure_offset``'s reader for ``clock``. A time reply the dock cannot read is ClockUnknown:
+    a time beyond the calendar (``TimeUnreadable``), or a reply the profile cannot parse at all
+    (``FramingError``, e.g. a five-digit year a fixed-width pattern does not match); other link
+    errors (no answer, refused) pass through."""
+    def read_device() -> DeviceReading:
+        try:
+            dt = clock.get_time()
+        except FramingError as exc:
+            raise ClockUnknown(f"its time cannot be read: {exc}") from None
+        return DeviceReading(datetime_to_ns(dt, tz), dt.isoformat())
+
+    return read_device
 
 
 def default_tolerance_ns(resolution_ns: int) -> int:
@@ -137,6 +159,8 @@ class CalibrationResult:
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     measured_ns: int = 0  # reference time when the attempt ended
+    clock_unknown: bool = False  # the clock could not be read or represented (see the module notes)
+    device_time: str | None = None  # what the recorder said when nothing could be measured from it
 
     def as_dict(self) -> dict:
         """JSON-able summary (for ``--json`` output and logs; the signed body is ``calibration_body``)."""
@@ -147,7 +171,7 @@ class CalibrationResult:
                 "offset_after_s": s(self.offset_after_ns), "uncertainty_s": s(self.uncertainty_ns),
                 "tolerance_s": s(self.tolerance_ns), "resolution_s": s(self.resolution_ns),
                 "drift_ppm": None if self.drift is None else self.drift.ppm, "set_to": self.set_to,
-                "clock_set": self.clock_set,
+                "clock_set": self.clock_set, "clock_unknown": self.clock_unknown,
                 "reasons": list(self.reasons), "warnings": list(self.warnings),
                 "reference": self.reference.as_dict(), "measured_ns": self.measured_ns,
                 "before": None if self.before is None else self.before.as_dict(),
@@ -179,7 +203,8 @@ class _Attempt:
             offset_after_ns=after.offset_ns if after else None, uncertainty_ns=unc,
             before=before, after=after, set_to=v.get("set_to"),
             clock_set=v.get("clock_set", False), drift=v.get("drift"),
-            reasons=tuple(reasons), warnings=tuple(warnings), measured_ns=self.now_ns())
+            reasons=tuple(reasons), warnings=tuple(warnings), measured_ns=self.now_ns(),
+            clock_unknown=v.get("clock_unknown", False), device_time=v.get("device_time"))
 
 
 def calibrate(
@@ -217,9 +242,7 @@ def calibrate(
     if not reading.healthy:
         return att.refuse(*(f"reference clock ({reading.kind}) unhealthy: {r}" for r in reading.reasons))
 
-    def read_device() -> DeviceReading:
-        dt = clock.get_time()
-        return DeviceReading(datetime_to_ns(dt, tz), dt.isoformat())
+    read_device = device_reader(clock, tz)
 
     def measure() -> OffsetEstimate:
         return measure_offset(read_device, now_ns, samples, resolution_ns, sleep=sleep,
@@ -227,6 +250,9 @@ def calibrate(
 
     try:
         before = measure()
+    except ClockUnknown as exc:
+        return _set_unknown_clock(att, clock, f"clock unknown: {exc}", exc.device_time, measure, tz,
+                                  resolution_ns, now_ns, sleep)
     except ClockError as exc:
         return att.refuse(f"measuring before setting: {exc}")
     except BodycamError as exc:
@@ -283,6 +309,29 @@ def calibrate(
     return att._result(True, (), warnings)
 
 
+def _set_unknown_clock(att: _Attempt, clock: RecorderClock, unknown: str, device_time: str,
+                       measure: Callable[[], OffsetEstimate], tz: tzinfo, resolution_ns: int,
+                       now_ns: Callable[[], int], sleep: Callable[[float], None]) -> CalibrationResult:
+    """Refuse an attempt on an unknown clock, after setting it (the cure) and re-measuring it."""
+    att.values.update(clock_unknown=True, device_time=device_time[:64] or None)
+    set_to = ns_to_datetime(_schedule_set(0, resolution_ns, now_ns, sleep), tz)
+    att.values["set_to"] = set_to.isoformat()
+    try:
+        clock.set_time(set_to)
+    except BodycamError as exc:
+        return att.refuse(unknown, f"recorder rejected set_time({set_to.isoformat()}): {exc}")
+    att.values["clock_set"] = True
+    try:
+        after = measure()
+    except ClockError as exc:
+        return att.refuse(unknown, f"re-measuring after setting: {exc}")
+    except BodycamError as exc:
+        return att.refuse(unknown, f"could not read the recorder's clock after setting it: {exc}")
+    att.values["after"] = after
+    return att.refuse(unknown, f"its clock was set and now reads {after.offset_ns / NS_PER_S:+.3f} s "
+                               f"± {after.uncertainty_ns / NS_PER_S:.3f} s off: calibrate it again to arm it")
+
+
 def measure_recorder(
     clock: RecorderClock,
     reference: ReferenceClock | ReferenceReading,
@@ -299,19 +348,19 @@ def measure_recorder(
     are corrected by this offset; both are kept). Accepts ``ClockParams.as_kwargs()``.
 
     RefusedError when the reference is unhealthy (an offset against an unproven clock proves
-    nothing); ClockError when the recorder clock misbehaves; link errors pass through.
+    nothing); ClockUnknown (carrying the reference reading) when the recorder's clock cannot be
+    read or represented; ClockError when it misbehaves; link errors pass through.
     """
     reading = reference.read() if not isinstance(reference, ReferenceReading) else reference
     if not reading.healthy:
         raise RefusedError(f"reference clock ({reading.kind}) unhealthy; cannot measure the recorder's clock",
                            list(reading.reasons))
-
-    def read_device() -> DeviceReading:
-        dt = clock.get_time()
-        return DeviceReading(datetime_to_ns(dt, tz), dt.isoformat())
-
-    est = measure_offset(read_device, lambda: local_ns() + reading.offset_ns, samples, resolution_ns,
-                         sleep=sleep, poll_interval_s=poll_interval_s)
+    try:
+        est = measure_offset(device_reader(clock, tz), lambda: local_ns() + reading.offset_ns, samples,
+                             resolution_ns, sleep=sleep, poll_interval_s=poll_interval_s)
+    except ClockUnknown as exc:
+        exc.reference = reading
+        raise
     return reading, est
 
 
@@ -383,7 +432,8 @@ def calibration_body(result: CalibrationResult, device_id: str, *, dock_id: str 
         "dock_id": dock_id,
         "profile": profile,
         "reference": reference,
-        "device_time": result.before.device_time if result.before and result.before.device_time else None,
+        "device_time": (result.before.device_time if result.before and result.before.device_time
+                        else result.device_time),
         "offset_before_us": _us(result.offset_before_ns),
         "offset_after_us": _us(result.offset_after_ns),
         "uncertainty_us": _us(result.uncertainty_ns) if measured else 0,

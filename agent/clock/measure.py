@@ -14,6 +14,13 @@ behaving like a clock (jumped, stalled), which is refused rather than averaged a
 
 Conventions: all times are integer nanoseconds since the Unix epoch (UTC); ``offset_ns`` is
 *device minus reference* (positive: the recorder is ahead).
+
+What the dock can carry is bounded here, from the record model's own bounds: a recorder time
+must fit a record's 64-bit nanoseconds (``ledger.records.base.MAX_NS``: 1677-09-21 to
+2262-04-11 UTC, well inside the years 1–9999 that RFC 3339 and ``datetime`` hold), and an offset
+must fit a calibration record's JSON integer of microseconds (RFC 8785: ±(2^53−1) µs, about
+±285 years). A clock read outside these bounds, or whose reply is not a time at all, is
+*unknown* (``ClockUnknown``): it is recorded as such, never carried as a number that overflows.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bodycam.errors import BodycamError
+from ledger.canonical import MAX_SAFE_INT
+from ledger.records.base import MAX_NS, MIN_NS
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +40,38 @@ NS_PER_S = 1_000_000_000
 #: Resolutions at or above this are "coarse": a single poll cannot beat them, so the tick is located.
 COARSE_RESOLUTION_NS = 100_000_000
 
+#: The recorder times the dock represents: what a record's ``Ns`` field holds (64-bit nanoseconds,
+#: as the ledger indexes them), 1677-09-21 to 2262-04-11 UTC.
+MIN_TIME_NS, MAX_TIME_NS = MIN_NS, MAX_NS
+#: The largest offset a calibration record holds: its ``*_us`` fields are JSON-safe integers.
+MAX_OFFSET_NS = MAX_SAFE_INT * 1000
+YEAR_NS = 31_556_952 * NS_PER_S  # a Gregorian year on average, for messages
+
+
+def representable_time(ns: int) -> bool:
+    """Whether ``ns`` (since the epoch, UTC) is a time the dock can record (and write as a date)."""
+    return MIN_TIME_NS <= ns <= MAX_TIME_NS
+
+
+def representable_offset(ns: int) -> bool:
+    """Whether a clock offset of ``ns`` fits a calibration record (about ±285 years)."""
+    return -MAX_OFFSET_NS <= ns <= MAX_OFFSET_NS
+
 
 class ClockError(BodycamError):
     """A clock did not behave like a clock (jumped backwards, stalled, leapt ahead) while measured."""
+
+
+class ClockUnknown(ClockError):
+    """The recorder's clock cannot be read as a time the dock can represent: its reply is not a
+    time, or the time or the offset lies beyond what a record holds (see the module notes).
+    ``device_time`` is what the recorder said, when it said something; ``reference`` the
+    reference reading it was measured against, when one was taken."""
+
+    def __init__(self, message: str, device_time: str = ""):
+        super().__init__(message)
+        self.device_time = device_time
+        self.reference = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +164,9 @@ def measure_offset(
                              "during the measurement; check that nothing else steps the system clock, "
                              "then retry")
         poll = Poll(t0, t1, reading.time_ns, reading.raw)
+        if not representable_time(reading.time_ns):
+            raise ClockUnknown(f"the recorder reports {reading.raw or reading.time_ns}, outside the times a record "
+                               "holds (1677-09-21 to 2262-04-11 UTC)", reading.raw)
         if not polls:
             first_raw = reading.raw
         else:
@@ -161,6 +202,10 @@ def measure_offset(
 
     method = "second-boundary" if coarse and ticked else ("coarse" if coarse else "midpoint")
     end = polls[-1].t1_ns
+    if not (representable_offset(lo) and representable_offset(hi)):
+        raise ClockUnknown(f"the recorder's clock ({first_raw or polls[0].device_ns}) is about "
+                           f"{(lo + hi) // 2 / YEAR_NS:+,.0f} years off, beyond the ±"
+                           f"{MAX_OFFSET_NS // YEAR_NS} years a calibration record can hold", first_raw)
     return OffsetEstimate(
         offset_ns=(lo + hi) // 2,
         uncertainty_ns=(hi - lo + 1) // 2,

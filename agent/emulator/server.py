@@ -22,11 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agent.emulator.farclock import far_time, local_ns, recorder_time_values
 from agent.emulator.state import EmulatorState, FaultRule
 from agent.emulator.videogen import populate
 from agent.link.errors import LinkError
 from agent.link.framing import Framer
-from agent.link.parsers import match_request, render, time_values
+from agent.link.parsers import match_request, render
 from agent.link.profiles import Profile
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,13 @@ class EmulatedClock:
             elapsed = self._true_ns() - self._base_true
             return self._base_rec + elapsed + round(elapsed * self.drift_ppm / 1e6)
 
+    def read_ns(self) -> int:
+        """What the recorder reports: its time truncated to its resolution (any year)."""
+        return self.now_ns() // self.res_ns * self.res_ns
+
     def read(self) -> datetime:
-        """What the recorder reports: its time truncated to its resolution."""
-        ns = self.now_ns() // self.res_ns * self.res_ns
-        return EPOCH + timedelta(microseconds=ns // 1000)
+        """``read_ns`` as a datetime (OverflowError beyond the years 1–9999)."""
+        return EPOCH + timedelta(microseconds=self.read_ns() // 1000)
 
     def set_ns(self, rec_ns: int) -> None:
         with self._lock:
@@ -213,7 +217,7 @@ class RecorderEmulator:
             "storage_total_kb": s.storage_total_mib * 1024, "storage_free_kb": s.storage_free_mib * 1024,
             "storage_total_bytes": s.storage_total_mib << 20, "storage_free_bytes": s.storage_free_mib << 20,
         }
-        v.update(time_values(self.profile, self.clock.read()))
+        v.update(recorder_time_values(self.profile, self.clock.read_ns()))
         return v
 
     def _identify_request(self, payload: bytes) -> list[tuple[str, int, dict[str, Any]]]:
@@ -298,12 +302,15 @@ class RecorderEmulator:
             if "epoch_s" in captured:
                 self.clock.set_ns(int(captured["epoch_s"]) * NS)
                 return True
-            local = self.clock.read().astimezone(p.tzinfo)
+            now = far_time(self.clock.read_ns(), p.tzinfo)  # a clock past year 9999 can be set too
+            local, cycles = now.local, now.cycles
             if "datetime" in captured:
                 local = datetime.strptime(str(captured["datetime"]), p.time_format).replace(tzinfo=p.tzinfo)
+                cycles = 0
             if {"year", "month", "day"} <= set(captured):
                 local = local.replace(year=int(captured["year"]), month=int(captured["month"]),
                                       day=int(captured["day"]))
+                cycles = 0
             if {"hour", "minute", "second"} <= set(captured):
                 local = local.replace(hour=int(captured["hour"]), minute=int(captured["minute"]),
                                       second=int(captured["second"]),
@@ -311,7 +318,7 @@ class RecorderEmulator:
         except (ValueError, OverflowError) as exc:
             log.info("emulator %s: set_time refused: %s", self.state.serial, exc)
             return False
-        self.clock.set_ns((local - EPOCH) // timedelta(microseconds=1) * 1000)
+        self.clock.set_ns(local_ns(local, cycles))
         return True
 
     def _send(self, payload: bytes | None, fault: FaultRule | None) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from agent.emulator.farclock import NS, far_time, local_ns
 from agent.emulator.state import RecordingSpec
 from agent.link.profiles import Profile
 from bodycam.errors import BodycamError
@@ -52,9 +53,15 @@ def plan_segments(recordings: list[RecordingSpec]) -> list[PlannedSegment]:
     return out
 
 
+def _recorder_ns(seg: PlannedSegment, offset_s: float, after_s: float = 0.0) -> int:
+    """The recorder clock's reading ``after_s`` into ``seg`` (ns; any year, see ``farclock``)."""
+    return local_ns(seg.true_start) + round((offset_s + after_s) * NS)
+
+
 def segment_name(profile: Profile, seg: PlannedSegment, offset_s: float) -> str:
-    local = (seg.true_start + timedelta(seconds=offset_s)).astimezone(profile.tzinfo)
-    stem = profile.storage.file_name.format(year=local.year, month=local.month, day=local.day,
+    t = far_time(_recorder_ns(seg, offset_s), profile.tzinfo)
+    local = t.local
+    stem = profile.storage.file_name.format(year=t.year, month=local.month, day=local.day,
                                             hour=local.hour, minute=local.minute, second=local.second,
                                             index=seg.index)
     return f"{stem}.{profile.storage.extension}"
@@ -69,12 +76,10 @@ def write_segment(path: Path, profile: Profile, seg: PlannedSegment, offset_s: f
     if not writer.isOpened():
         raise VideoWriteError(f"{path}: OpenCV cannot write {profile.storage.fourcc} video here "
                               "(check the codec and free space)")
-    rec_start = seg.true_start + timedelta(seconds=offset_s)
-    local = rec_start.astimezone(profile.tzinfo)
     scale = max(0.3, seg.width / 640)
     try:
         for n in range(frames):
-            t = local + timedelta(seconds=n / seg.fps)
+            t = far_time(_recorder_ns(seg, offset_s, n / seg.fps), profile.tzinfo)
             shade = (seg.index * 37 + n * 3) % 200
             frame = np.full((seg.height, seg.width, 3), (40 + shade // 2, 60, 40 + shade), dtype=np.uint8)
             x = int((n * 7) % max(1, seg.width - 20))
@@ -88,7 +93,7 @@ def write_segment(path: Path, profile: Profile, seg: PlannedSegment, offset_s: f
         writer.release()
     if not tmp.exists() or tmp.stat().st_size == 0:
         raise VideoWriteError(f"{path}: OpenCV wrote nothing (codec {profile.storage.fourcc} unavailable?)")
-    end = (rec_start + timedelta(seconds=seg.duration_s)).timestamp()
+    end = _recorder_ns(seg, offset_s, seg.duration_s) / NS  # the file system may clamp it to its range
     os.utime(tmp, (end, end))
     os.replace(tmp, path)
 

@@ -30,6 +30,7 @@ from agent.link.errors import (
     LinkDisconnected,
     LinkError,
     LinkTimeout,
+    TimeUnreadable,
     UnsupportedCommand,
 )
 from agent.link.framing import Framer
@@ -242,9 +243,13 @@ class RecorderLink:
         fields, sent, received = self._call("get_time", {})
         try:
             when = time_from_fields(self.profile, fields)
+            local = when.astimezone(self.profile.tzinfo)
         except LinkError as exc:
             raise exc.with_context(port=self.port, profile=self.profile.id, command="get_time") from None
-        return ClockReading(when.astimezone(self.profile.tzinfo), sent, received, self.profile.clock_resolution_s)
+        except OverflowError as exc:  # a UTC time at the end of the calendar, shifted by the recorder's zone
+            raise TimeUnreadable(f"time {when.isoformat()} has no local time in {self.profile.timezone}: {exc}",
+                                 port=self.port, profile=self.profile.id, command="get_time") from None
+        return ClockReading(local, sent, received, self.profile.clock_resolution_s)
 
     def get_time(self) -> datetime:
         """The recorder's time, aware, in its own zone (see ``read_clock`` for round-trip data)."""

@@ -52,6 +52,13 @@ class FramingError(LinkError):
     hint = "the reply was malformed: check the profile matches this recorder's firmware, then retry"
 
 
+class TimeUnreadable(FramingError):
+    """The recorder answered its time, but not with a time the dock can read: not a date, or one
+    beyond the years 1–9999 (a clock gone wildly wrong). Its clock is unknown."""
+
+    hint = "its clock is unknown: set it (bodycam device calibrate) before it is armed"
+
+
 class ChecksumError(FramingError):
     hint = "the reply was corrupted in transit: retry; if it persists, replace the cable"
 

@@ -15,7 +15,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent.link.errors import FramingError
+from agent.link.errors import FramingError, TimeUnreadable
 from agent.link.profiles import FieldType, Message, ParseSpec, Profile, StatusSpec
 from bodycam.errors import FormatError
 from bodycam.formats import check_nesting
@@ -319,8 +319,10 @@ def time_from_fields(profile: Profile, fields: dict[str, Any]) -> datetime:
             local = datetime(int(fields["year"]), int(fields["month"]), int(fields["day"]),
                              int(fields["hour"]), int(fields["minute"]), int(fields["second"]),
                              int(fields.get("millisecond", 0)) * 1000)
+        return local.replace(tzinfo=profile.tzinfo).astimezone(UTC)
     except KeyError as exc:
         raise FramingError(f"time reply lacks {exc}") from None
     except (ValueError, OverflowError, OSError) as exc:
-        raise FramingError(f"time reply is not a valid time: {exc}") from None
-    return local.replace(tzinfo=profile.tzinfo).astimezone(UTC)
+        shown = {k: fields[k] for k in ("epoch_ms", "epoch_s", "datetime", "year", "month", "day", "hour", "minute",
+                                        "second") if k in fields}
+        raise TimeUnreadable(f"time reply {shown} is not a time the dock can read: {exc}") from None

@@ -14,6 +14,11 @@ on the segment:
 - ``altered``: a name seen before with different bytes (appended, never replacing the first);
 - ``missing_seq``: a hole in the sequence numbers already in the ledger.
 
+Footage whose times are not on a known clock is flagged ``clock_unknown`` and compared in time
+only with footage of the same docking: the recorder's clock could not be read or represented
+(its times are kept uncorrected), or a file's own time cannot be written as a date (the dock's
+receive time stands for it, flagged ``dock_receive_time``, and no time finding is made from it).
+
 Everything here is pure (no I/O, no clock): the offload orchestrator feeds it facts and turns
 its decisions into signed records, and the tests drive it with plain values.
 """
@@ -26,6 +31,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
+from agent.clock.measure import representable_time
+
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
 DEFAULT_GAP_BOUND_NS = 2 * NS_PER_S
@@ -33,6 +40,9 @@ DEFAULT_GAP_BOUND_NS = 2 * NS_PER_S
 DEFAULT_OVERLAP_TOLERANCE_NS = 1 * NS_PER_S
 
 GapType = Literal["gap", "overlap", "missing_seq", "duplicate", "altered", "out_of_order"]
+#: Segment flags of footage whose times are not on a known clock, and of times the dock supplied.
+CLOCK_UNKNOWN = "clock_unknown"
+RECEIVE_TIME = "dock_receive_time"
 
 # 20261130_081500, 2026-11-30T08-15-00, 20261130081500 … anywhere in the name
 _STAMP = re.compile(
@@ -51,6 +61,7 @@ class PriorSegment:
     start_ns: int
     end_ns: int
     binding: str | None = None   # the case or activity it was recorded for
+    timed: bool = True           # False when flagged clock_unknown: its times say nothing of the others'
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class Candidate:
     device_start_ns: int
     duration_ms: int
     size: int = 0
+    received: bool = False  # device_start_ns is the dock's receive time: the file's own cannot be a date
 
 
 @dataclass(frozen=True)
@@ -71,16 +83,24 @@ class Correction:
     offset_ns: int = 0
     tolerance_ns: int = NS_PER_S
     calibration: str | None = None  # entry hash of that calibration record
+    clock_unknown: bool = False  # the clock could not be read or represented: times kept uncorrected
 
     def correct(self, device_ns: int) -> int:
-        return device_ns - self.offset_ns
+        return device_ns if self.clock_unknown else device_ns - self.offset_ns
+
+    def placeable(self, device_ns: int, duration_ms: int) -> bool:
+        """Whether the footage's corrected start and end are times a record holds."""
+        start = self.correct(device_ns)
+        return representable_time(start) and representable_time(start + duration_ms * NS_PER_MS)
 
     @property
     def drifted(self) -> bool:
-        return abs(self.offset_ns) > self.tolerance_ns
+        return not self.clock_unknown and abs(self.offset_ns) > self.tolerance_ns
 
     @property
     def flags(self) -> tuple[str, ...]:
+        if self.clock_unknown:
+            return (CLOCK_UNKNOWN,)
         if self.drifted:
             return ("time_corrected", "clock_drifted")
         return ("time_corrected",) if self.offset_ns else ()
@@ -133,13 +153,16 @@ class Policy:
     overlap_tolerance_ns: int = DEFAULT_OVERLAP_TOLERANCE_NS
 
 
-def device_start_from(source_name: str, mtime_ns: int, duration_ms: int = 0, tz: tzinfo = UTC) -> tuple[str, int]:
+def device_start_from(source_name: str, mtime_ns: int, duration_ms: int = 0,
+                      tz: tzinfo = UTC) -> tuple[str, int | None]:
     """When the recorder says a file started: the time stamped in its name, else mtime − duration.
 
     Recorders name files by their start and leave the mtime at the last write (the end). Returns
     the text as the recorder gave it (for ``device_start``; ``mtime:``-prefixed when derived) and
-    nanoseconds since the epoch on the recorder's clock, before correction. ``tz`` is the
-    recorder's time zone (profiles declare it).
+    nanoseconds since the epoch on the recorder's clock, before correction; None instead when
+    that time is no date the dock can write (``agent.clock.measure.representable_time``): the
+    caller then stands the dock's receive time in for it. ``tz`` is the recorder's time zone
+    (profiles declare it).
     """
     base = source_name.rsplit("/", 1)[-1]
     m = _STAMP.search(base)
@@ -152,6 +175,8 @@ def device_start_from(source_name: str, mtime_ns: int, duration_ms: int = 0, tz:
         if dt is not None:
             return m.group(0), (int(dt.timestamp()) * NS_PER_S)
     start_ns = mtime_ns - duration_ms * NS_PER_MS
+    if not representable_time(start_ns):
+        return f"mtime:{mtime_ns}ns", None
     dt = datetime.fromtimestamp(start_ns // NS_PER_S, tz=tz)
     text = "mtime:" + dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{start_ns % NS_PER_S:09d}" + dt.strftime("%z")
     return text, start_ns
@@ -175,15 +200,21 @@ def chain_state(prior: Iterable[PriorSegment], genesis: str) -> tuple[ChainState
     if not segs:
         return ChainState(0, genesis), findings
     last = segs[-1]
-    latest_start = max(p.start_ns for p in segs)
-    latest_end = max(p.end_ns for p in segs)
+    latest_start = max((p.start_ns for p in segs if p.timed), default=None)
+    latest_end = max((p.end_ns for p in segs if p.timed), default=None)
     return ChainState(last.seq + 1, last.entry_hash, last.seq, latest_start, latest_end, last.sha256,
                       last.binding, names, hashes), findings
 
 
+def on_unknown_clock(state: ChainState) -> ChainState:
+    """The chain for footage of a clock_unknown docking: its times are compared only with each other."""
+    return replace(state, last_start_ns=None, last_end_ns=None)
+
+
 def order_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """Offload order: by the recorder's start time, then name, then hash (stable, total)."""
-    return sorted(candidates, key=lambda c: (c.device_start_ns, c.source_name, c.sha256))
+    """Offload order: by the recorder's start time, then name, then hash (stable, total); files
+    whose time the dock supplied come last."""
+    return sorted(candidates, key=lambda c: (c.received, c.device_start_ns, c.source_name, c.sha256))
 
 
 def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy = Policy(),
@@ -194,9 +225,11 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
     inside one activity (A2 Art.8: from start to end of the activity); the break between one
     case's footage and the next is not. Overlaps and out-of-order files count regardless.
     """
-    start = corr.correct(cand.device_start_ns)
+    if cand.received:
+        start, flags = cand.device_start_ns, [CLOCK_UNKNOWN, RECEIVE_TIME]
+    else:
+        start, flags = corr.correct(cand.device_start_ns), list(corr.flags)
     end = start + cand.duration_ms * NS_PER_MS
-    flags = list(corr.flags)
     findings: list[Finding] = []
 
     seen_name = state.hashes.get(cand.sha256)
@@ -216,7 +249,9 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
             f"({', '.join(sorted(known))}); both are kept", cand.source_name, cand.sha256,
             after_seq=state.last_seq, before_seq=state.next_seq, segments=(*sorted(known), cand.sha256)))
 
-    if state.last_start_ns is not None and start < state.last_start_ns:
+    if cand.received:
+        pass  # the dock's receive time says nothing of when it was recorded: no time finding
+    elif state.last_start_ns is not None and start < state.last_start_ns:
         flags.append("out_of_order")
         findings.append(Finding(
             "out_of_order", f"{cand.source_name!r} starts before footage already ledgered",
@@ -253,11 +288,13 @@ def advance(state: ChainState, d: Decision, entry_hash: str | None = None,
     hashes = dict(state.hashes)
     names[c.source_name] = names.get(c.source_name, frozenset()) | {c.sha256}
     hashes.setdefault(c.sha256, c.source_name)
+    last_start, last_end = state.last_start_ns, state.last_end_ns
+    if not c.received:
+        last_start = d.start_ns if last_start is None else max(d.start_ns, last_start)
+        last_end = d.end_ns if last_end is None else max(d.end_ns, last_end)
     return replace(
-        state, next_seq=state.next_seq + 1, prev=entry_hash, last_seq=d.seq,
-        last_start_ns=max(d.start_ns, state.last_start_ns or d.start_ns),
-        last_end_ns=max(d.end_ns, state.last_end_ns or d.end_ns), last_sha256=c.sha256,
-        last_binding=binding, names=names, hashes=hashes)
+        state, next_seq=state.next_seq + 1, prev=entry_hash, last_seq=d.seq, last_start_ns=last_start,
+        last_end_ns=last_end, last_sha256=c.sha256, last_binding=binding, names=names, hashes=hashes)
 
 
 def plan(prior: Sequence[PriorSegment], genesis: str, candidates: Iterable[Candidate], corr: Correction,

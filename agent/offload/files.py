@@ -161,7 +161,7 @@ def prior_segments(ledger: Ledger, device_id: str) -> list[cont.PriorSegment]:
         m = e.record
         assert isinstance(m, Segment)
         out.append(cont.PriorSegment(m.seq, e.entry_hash, m.source_name, m.media.sha256, m.start_ns, m.end_ns,
-                                     _binding(m.case_id, m.activity)))
+                                     _binding(m.case_id, m.activity), timed=cont.CLOCK_UNKNOWN not in m.flags))
     return out
 
 
@@ -223,6 +223,7 @@ def offload(
     unit: str | None = None,
     calibration: str | None = None,
     offset_ns: int = 0,
+    clock_unknown: bool = False,
     tolerance_ns: int = cont.NS_PER_S,
     gap_bound_ns: int = cont.DEFAULT_GAP_BOUND_NS,
     recorder_tz: tzinfo = UTC,
@@ -237,7 +238,9 @@ def offload(
 
     ``calibration`` is the entry hash of the latest calibration and ``offset_ns`` the offset it
     measured (device − reference); beyond ``tolerance_ns`` segments are flagged
-    ``clock_drifted``. Returns the summary of a complete run; raises ``OffloadIncomplete``
+    ``clock_drifted``. ``clock_unknown``: the recorder's clock could not be read or represented;
+    times stay as the recorder gives them, flagged ``clock_unknown`` (see ``continuity``).
+    Returns the summary of a complete run; raises ``OffloadIncomplete``
     (carrying the summary) when it stopped early, after closing the session record.
     """
     if not case_id and not activity:
@@ -246,7 +249,7 @@ def offload(
     summary = OffloadSummary(session.session_id, device_id)
     t_start = monotonic()
     ctx = _Run(device_id, device_signer, dock_signer, ledger, store, session, officer_id, case_id, activity,
-               unit, cont.Correction(offset_ns, tolerance_ns, calibration),
+               unit, cont.Correction(offset_ns, tolerance_ns, calibration, clock_unknown),
                cont.Policy(gap_bound_ns=gap_bound_ns), recorder_tz, clock, summary)
     error: Exception | None = None
     try:
@@ -255,6 +258,8 @@ def offload(
         for s in listing.skipped:
             summary.problems.append(f"not read: {display_name(s.source_name)}: {s.reason}")
         state, holes = cont.chain_state(prior_segments(ledger, device_id), genesis)
+        if clock_unknown:
+            state = cont.on_unknown_clock(state)
         for hole in holes:  # cannot happen in an intact ledger; `ledger verify` names the entries
             summary.problems.append(f"{hole.gap_type}: {hole.detail}")
         ctx.seen_findings = prior_findings(ledger, device_id)
@@ -298,7 +303,11 @@ def offload(
 
 def _time_order(files: list[RecorderFile], tz: tzinfo) -> list[RecorderFile]:
     """The recorder's order before anything is read: by the time in the name (or the mtime)."""
-    return sorted(files, key=lambda f: (cont.device_start_from(_name_text(f), f.mtime_ns, 0, tz)[1], f.rel))
+    def key(f: RecorderFile) -> tuple:
+        ns = cont.device_start_from(_name_text(f), f.mtime_ns, 0, tz)[1]
+        return (ns is None, ns or 0, f.rel)
+
+    return sorted(files, key=key)
 
 
 def _name_text(f: RecorderFile) -> str:
@@ -351,7 +360,12 @@ class _Run:
                                          f"{blob.size} read)")
         pr = probe(blob.path, self.store)
         text, dev_ns = cont.device_start_from(_name_text(f), f.mtime_ns, pr.duration_ms, self.tz)
-        cand = cont.Candidate(f.source_name, blob.sha256, dev_ns, pr.duration_ms, blob.size)
+        received = dev_ns is None or not self.corr.placeable(dev_ns, pr.duration_ms)
+        if received:
+            dev_ns = self.clock()
+            self.summary.problems.append(f"{what}: its time ({text}) is not one a record holds; the dock's "
+                                         f"receive time stands for it (flagged {cont.RECEIVE_TIME})")
+        cand = cont.Candidate(f.source_name, blob.sha256, dev_ns, pr.duration_ms, blob.size, received)
         d = cont.decide(state, cand, self.corr, self.policy, self.binding)
         if not d.append:
             if d.findings:
@@ -407,7 +421,8 @@ class _Run:
                        activity=self.activity, unit=self.unit, source_name=d.candidate.source_name,
                        decodable=pr.decodable, flags=list(dict.fromkeys(flags)),
                        dock_session=self.session.session_id, thumbnail_sha256=pr.thumbnail_sha256,
-                       time_corrected=self.corr.offset_ns != 0)
+                       time_corrected=self.corr.offset_ns != 0 and not self.corr.clock_unknown
+                       and not d.candidate.received)
 
     def append_findings(self, envelopes: list, findings: list[cont.Finding]) -> list[Entry]:
         """Append a segment (if any) and its findings as ``gap`` records in one transaction.

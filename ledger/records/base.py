@@ -30,20 +30,30 @@ _INT_RE = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 
 
 
+MIN_NS, MAX_NS = -(2**63), 2**63 - 1
+"""The times a record holds: a signed 64-bit count of nanoseconds (the ledger indexes them as
+SQLite INTEGERs), 1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z."""
+
+
 def _ns(value: Any) -> int:
     if type(value) is str and value.isdigit() and value.isascii() and (value[0] != "0" or len(value) == 1):
-        return int(value)
-    if isinstance(value, bool):
+        ns = int(value)
+    elif isinstance(value, bool):
         raise ValueError("must be an integer number of nanoseconds")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _INT_RE.match(value):
-        return int(value)
-    raise ValueError("must be nanoseconds since the Unix epoch (UTC) as a decimal integer string")
+    elif isinstance(value, int):
+        ns = value
+    elif isinstance(value, str) and _INT_RE.match(value):
+        ns = int(value)
+    else:
+        raise ValueError("must be nanoseconds since the Unix epoch (UTC) as a decimal integer string")
+    if not MIN_NS <= ns <= MAX_NS:
+        raise ValueError("is outside the times a record holds (1677-09-21 to 2262-04-11 UTC, 64-bit nanoseconds)")
+    return ns
 
 
 Ns = Annotated[int, PlainValidator(_ns), PlainSerializer(str, return_type=str)]
-"""Nanoseconds since 1970-01-01 UTC: ``int`` in Python, decimal string in signed JSON."""
+"""Nanoseconds since 1970-01-01 UTC: ``int`` in Python, decimal string in signed JSON; within
+``MIN_NS``..``MAX_NS``."""
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$")]
