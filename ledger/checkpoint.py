@@ -150,6 +150,12 @@ class Checkpoint:
         return cls(origin, int(size_s), root, tuple(ext))
 
 
+def dock_origin(dock_id: str) -> str:
+    """The origin a dock signs its own ledger's checkpoints under (and its note key name); the
+    archive checks a dock's checkpoints against it."""
+    return f"bodycam/{dock_id}"
+
+
 def sign_checkpoint(checkpoint: Checkpoint, signer: Signer, name: str | None = None) -> str:
     return sign_note(checkpoint.to_text(), signer, name or checkpoint.origin)
 

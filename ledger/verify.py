@@ -13,6 +13,10 @@ as problems naming the entry.
 Per-kind semantic checks (segment chains, justifications, approvals, case flags) are the
 table ``ledger.checks.CHECKERS``; a caller may pass its own table (``checkers``).
 
+A checkpoint given from outside (``checkpoints``: for a dock ledger, the last one the archive
+acknowledged) is checked the same way: the ledger must still hold the tree it signed, else it lost
+entries since (issue 11: a ledger rebuilt from the same envelopes minus some verifies otherwise).
+
 Ed25519 verification dominates the cost, so rows are parsed, hashed and their signatures
 checked in batches by worker processes (against every key enrolled anywhere in the ledger);
 the main process then applies the order-dependent rules (enrolled *before*, continuity,
@@ -28,6 +32,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -41,7 +46,7 @@ from ledger.checks.custody import revoked_signers
 from ledger.envelope import Envelope, body
 from ledger.keys import PublicKey
 from ledger.records import Enrollment, validate_body
-from ledger.store import APPEND_ONLY_TABLES, CHECKPOINT_KEY_TYPES, Ledger
+from ledger.store import APPEND_ONLY_TABLES, CHECKPOINT_KEY_TYPES, Ledger, StoredCheckpoint
 
 BATCH = 1000
 log = logging.getLogger(__name__)
@@ -287,12 +292,14 @@ class _Verifier:
         if extra:
             self.problem(None, None, "merkle", f"{extra} stored nodes lie outside the tree of size {size}")
 
-    def check_checkpoints(self, stored: list, size: int) -> None:
+    def check_checkpoints(self, stored: list, size: int, given: Sequence[StoredCheckpoint] = ()) -> None:
         log_keys = [(idx, rec) for idx, rec in self.ctx.enrolled.values() if rec.subject_type in CHECKPOINT_KEY_TYPES]
-        origin = self.origin or (stored[0].origin if stored else None)
-        for c in stored:
+        origin = self.origin or (stored[0].origin if stored else given[0].origin if given else None)
+        outside = {id(c) for c in given}
+        for c in [*stored, *given]:
             self.report.checkpoints_checked += 1
-            what = f"checkpoint #{c.id} (size {c.size})"
+            what = (f"the given checkpoint (size {c.size})" if id(c) in outside
+                    else f"checkpoint #{c.id} (size {c.size})")
             try:
                 text, sigs = cp.parse_note(c.note)
                 parsed = cp.Checkpoint.from_text(text)
@@ -324,7 +331,8 @@ class _Verifier:
                     None,
                     None,
                     "checkpoint",
-                    f"{what}: covers {parsed.size} entries but the ledger has {size}: entries were removed",
+                    f"{what}: covers {parsed.size} entries but the ledger has {size}: entries were removed"
+                    + (" since it was signed" if id(c) in outside else ""),
                 )
                 continue
             root = self.roots_at.get(parsed.size, merkle.EMPTY_ROOT if parsed.size == 0 else None)
@@ -366,11 +374,14 @@ def verify_ledger(
     process_threshold: int = PROCESS_THRESHOLD,
     checkers: dict[str, tuple[Checker, ...]] | None = None,
     origin: str | None = None,
+    checkpoints: Sequence[str] = (),
 ) -> VerifyReport:
     """Check the whole ledger (see the module docstring); never raises for tampering, reports it.
 
     Every checkpoint must be signed for one origin: ``origin`` when given, else that of the
-    ledger's first checkpoint. Ledgers of ``process_threshold`` entries or more are checked by ``workers`` processes
+    ledger's first checkpoint. ``checkpoints`` are signed notes from outside (e.g. the last one
+    the archive acknowledged for a dock ledger), checked like the stored ones. Ledgers of
+    ``process_threshold`` entries or more are checked by ``workers`` processes
     (default: one per CPU), since Ed25519 verification is CPU-bound. Everything is read in one
     read transaction, so a ledger that is being appended to is checked as one consistent snapshot.
     """
@@ -383,17 +394,18 @@ def verify_ledger(
         count = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
         if workers > 1 and count >= process_threshold:
             try:
-                return _verify(ledger, trusted_root, workers, checkers or CHECKERS, origin)
+                return _verify(ledger, trusted_root, workers, checkers or CHECKERS, origin, checkpoints)
             except BrokenProcessPool:
                 log.warning("verification worker processes failed to start; verifying in this process")
-        return _verify(ledger, trusted_root, 1, checkers or CHECKERS, origin)
+        return _verify(ledger, trusted_root, 1, checkers or CHECKERS, origin, checkpoints)
     finally:
         if own_snapshot:
             conn.execute("ROLLBACK")
 
 
 def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int,
-            checkers: dict[str, tuple[Checker, ...]], origin: str | None = None) -> VerifyReport:
+            checkers: dict[str, tuple[Checker, ...]], origin: str | None = None,
+            given: Sequence[str] = ()) -> VerifyReport:
     started = time.perf_counter()
     v = _Verifier(ledger, trusted_root, checkers, origin)
     conn = ledger.conn
@@ -403,7 +415,15 @@ def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int,
             if f"{table}_no_{op}" not in triggers:
                 v.problem(None, None, "schema", f"append-only trigger {table}_no_{op} is missing")
     stored_cps = ledger.checkpoints()
-    cp_sizes = {c.size for c in stored_cps}
+    given_cps = []
+    for note in given:
+        try:
+            parsed = cp.Checkpoint.from_text(cp.parse_note(note)[0])
+        except BodycamError as exc:
+            v.problem(None, None, "checkpoint", f"the given checkpoint: malformed note: {exc}")
+            continue
+        given_cps.append(StoredCheckpoint(0, parsed.size, parsed.root, parsed.origin, note, 0))
+    cp_sizes = {c.size for c in [*stored_cps, *given_cps]}
     keyring = _prepass_keyring(ledger)
     cursor = conn.execute("SELECT idx, kind, envelope, entry_hash, leaf_hash FROM entries ORDER BY idx")
 
@@ -440,7 +460,7 @@ def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int,
     v.report.size = size
     v.report.root = v.frontier_root().hex()
     v.check_tree(size)
-    v.check_checkpoints(stored_cps, size)
+    v.check_checkpoints(stored_cps, size, given_cps)
     v.report.problems.sort(key=lambda p: (p.idx is None, p.idx if p.idx is not None else 0))
     v.report.elapsed_s = time.perf_counter() - started
     return v.report

@@ -90,12 +90,20 @@ def ledger_show(
 @click.option("--workers", type=int, help="Verification processes (default: one per CPU).")
 @click.option("--origin", default=None, help="The log's checkpoint origin every checkpoint must name "
                                             "(default: that of its first checkpoint).")
+@click.option("--checkpoint", "checkpoint_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A signed checkpoint note from outside the ledger (for a dock ledger: the last one the archive "
+                   "acknowledged, from `sync status --json` or `archive dock list --json`); the ledger must still "
+                   "hold the tree it signed. Repeatable.")
 @json_option
-def ledger_verify(db: Path, trust: Path | None, workers: int | None, origin: str | None, as_json: bool) -> None:
-    """Recompute every hash, signature, Merkle node and checkpoint. Exit 3 names each failing entry."""
+def ledger_verify(db: Path, trust: Path | None, workers: int | None, origin: str | None,
+                  checkpoint_files: tuple[Path, ...], as_json: bool) -> None:
+    """Recompute every hash, signature, Merkle node and checkpoint. Exit 3 names each failing entry,
+    or a given checkpoint the ledger no longer holds (it lost entries since)."""
     root = load_public_key(trust) if trust else None
+    notes = [f.read_text(encoding="utf-8") for f in checkpoint_files]
     with _open(db) as lg:
-        report = verify_ledger(lg, root, workers=workers, origin=origin)
+        report = verify_ledger(lg, root, workers=workers, origin=origin, checkpoints=notes)
     if as_json:
         d = report.to_json()
         d["problems"] = [
