@@ -40,6 +40,7 @@ from pathlib import Path
 
 from archive.blobs import BlobStore, PartFile
 from archive.config import ArchiveConfig
+from archive.dock_checkpoints import DockCheckpoints, dock_keys
 from archive.docks import ARCHIVE, Trust
 from archive.transfers import TransferState, drop_transfer, over_quota
 from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
@@ -137,6 +138,7 @@ class Receiver:
         self.trust = Trust.load(self.ledger)
         self.blobs = BlobStore(cfg.path(cfg.blob_dir), cfg.path(cfg.part_dir))
         self.state = TransferState(cfg.path(cfg.state_db), clock=clock, max_rejections=cfg.max_rejections)
+        self.dock_checkpoints = DockCheckpoints(cfg.path(cfg.state_db))
         self.transfers: dict[tuple[str, str], _Transfer] = {}
         self._cond = threading.Condition()
         self._pending: list[tuple[_Transfer, int, bytes]] = []
@@ -206,6 +208,7 @@ class Receiver:
                 tr.part.close()
         self.transfers.clear()
         self.state.close()
+        self.dock_checkpoints.close()
         self.ledger.close()
 
     # -- replies -----------------------------------------------------------------------------------
@@ -266,6 +269,12 @@ class Receiver:
         now = self.clock()
         last = self._contacts.get(dock, (0, 0))
         self._contacts[dock] = (now, last[1] + 1)
+        if topic.kind is p.TopicKind.ckpt:  # the dock's own signed checkpoint (archive.dock_checkpoints)
+            assert topic.checkpoint_id is not None
+            self._reply(dock, self.dock_checkpoints.answer(
+                dock, topic.checkpoint_id, msg.payload, keys=dock_keys(self.trust, self.ledger, dock),
+                ledger=self.ledger, log_key=self.log_key, now_ns=now))
+            return
         subject = p.Subject.rec if topic.kind is p.TopicKind.rec else p.Subject.xfer
         item = topic.entry_hash if subject is p.Subject.rec else topic.file_id
         assert item is not None

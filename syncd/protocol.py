@@ -12,8 +12,10 @@ Topics (``<dock>`` matches :data:`DOCK_PATTERN`, ids are 64 lowercase hex digits
     bodycam/v1/<dock>/xfer/<file_id>/fin         JSON Fin
     bodycam/v1/<dock>/xfer/<file_id>/abort       JSON Abort
     bodycam/v1/<dock>/rec/<entry_hash>           raw DSSE envelope bytes of a ledger record
-    bodycam/v1/<dock>/ack                        JSON Stored | Missing | Committed | Rejected,
-                                                 correlation data = the file_id / entry_hash (ASCII)
+    bodycam/v1/<dock>/ckpt/<checkpoint_id>       JSON CheckpointMessage: the dock's signed checkpoint
+    bodycam/v1/<dock>/ack                        JSON Stored | Missing | Committed | Rejected |
+                                                 CheckpointAck, correlation data = the file_id /
+                                                 entry_hash / checkpoint_id (ASCII)
 
 The conversation (all QoS 1; the dock keeps everything until ``committed``)::
 
@@ -25,10 +27,13 @@ The conversation (all QoS 1; the dock keeps everything until ``committed``)::
                                                                   ◀── rejected {code}   (kept)
     dock  rec/<hash> ────▶ verified and appended in order          ◀── committed | rejected
     dock  abort ─────────▶ part file dropped
+    dock  ckpt/<id> ─────▶ signed by the dock key, consistent with ◀── checkpoint {signed: accepted |
+          (note + leaves)  the dock's previous checkpoint here        continue from N | inconsistent}
 
 On every (re)connect the dock sends ``init`` again for unfinished files and sends only what
 ``missing`` lists. ``file_id = SHA-256("bodycam/v1 file_id\\0" ‖ blob sha256 ‖ SHA-256(envelope))``
-(raw digests): a retry always addresses the same transfer. The ``missing`` bitmap is base64 of
+(raw digests): a retry always addresses the same transfer. ``checkpoint_id`` = SHA-256 of the
+checkpoint's signed-note text. The ``missing`` bitmap is base64 of
 a little-endian bit array (bit ``i % 8`` of byte ``i // 8``). A ``committed`` ack carries a DSSE
 envelope of kind ``ack.committed`` signed by the archive's log key (:func:`sign_commit`,
 :func:`verify_commit`).
@@ -52,7 +57,7 @@ from typing import Any
 from bodycam.errors import FormatError, VerificationError
 from bodycam.formats import check_nesting
 from ledger.canonical import canonical_json
-from ledger.checkpoint import verify_checkpoint
+from ledger.checkpoint import Checkpoint, parse_note, verify_checkpoint
 from ledger.envelope import Envelope, pae, payload_type_for
 from ledger.envelope import body as envelope_body
 from ledger.keys import PublicKey, Signer
@@ -143,14 +148,17 @@ class TopicKind(StrEnum):
     fin = "fin"
     abort = "abort"
     rec = "rec"
+    ckpt = "ckpt"
     ack = "ack"
 
 
 class Subject(StrEnum):
-    """What an ack is about: a file transfer (id = file_id) or a record (id = entry_hash)."""
+    """What an ack is about: a file transfer (id = file_id), a record (id = entry_hash) or the
+    dock's checkpoint (id = checkpoint_id)."""
 
     xfer = "xfer"
     rec = "rec"
+    ckpt = "ckpt"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,12 +212,15 @@ class Topic:
     file_id: str | None = None
     index: int | None = None
     entry_hash: str | None = None
+    checkpoint_id: str | None = None
 
     def __str__(self) -> str:
         if self.kind is TopicKind.ack:
             return ack_topic(self.dock)
         if self.kind is TopicKind.rec:
             return rec_topic(self.dock, self.entry_hash or "")
+        if self.kind is TopicKind.ckpt:
+            return ckpt_topic(self.dock, self.checkpoint_id or "")
         if self.kind is TopicKind.seg:
             return seg_topic(self.dock, self.file_id or "", self.index if self.index is not None else -1)
         return f"{_xfer_prefix(self.dock, self.file_id or '')}/{self.kind.value}"
@@ -244,6 +255,12 @@ def rec_topic(dock: str, entry_hash: str) -> str:
     return f"{PREFIX}/{dock}/rec/{entry_hash}"
 
 
+def ckpt_topic(dock: str, checkpoint_id: str) -> str:
+    check_dock(dock)
+    check_hex64(checkpoint_id, "checkpoint_id", RejectCode.bad_topic)
+    return f"{PREFIX}/{dock}/ckpt/{checkpoint_id}"
+
+
 def ack_topic(dock: str) -> str:
     return f"{PREFIX}/{check_dock(dock)}/ack"
 
@@ -253,8 +270,8 @@ def dock_prefix(dock: str) -> str:
     return f"{PREFIX}/{check_dock(dock)}/"
 
 
-ARCHIVE_SUBSCRIPTIONS = (f"{PREFIX}/+/xfer/#", f"{PREFIX}/+/rec/+")
-"""What the archive subscribes to: every dock's transfers and records (not the acks)."""
+ARCHIVE_SUBSCRIPTIONS = (f"{PREFIX}/+/xfer/#", f"{PREFIX}/+/rec/+", f"{PREFIX}/+/ckpt/+")
+"""What the archive subscribes to: every dock's transfers, records and checkpoints (not the acks)."""
 
 
 def _is_int(value: Any, lo: int, hi: int) -> bool:
@@ -280,6 +297,9 @@ def parse_topic(topic: str) -> Topic:
         return Topic(dock, TopicKind.ack)
     if len(rest) == 2 and rest[0] == "rec":
         return Topic(dock, TopicKind.rec, entry_hash=check_hex64(rest[1], "entry_hash", RejectCode.bad_topic))
+    if len(rest) == 2 and rest[0] == "ckpt":
+        return Topic(dock, TopicKind.ckpt,
+                     checkpoint_id=check_hex64(rest[1], "checkpoint_id", RejectCode.bad_topic))
     if len(rest) >= 3 and rest[0] == "xfer":
         file_id = check_hex64(rest[1], "file_id", RejectCode.bad_topic)
         tail = rest[2:]
@@ -507,12 +527,92 @@ class Record:
         return envelope_hash(self.envelope)
 
 
+MAX_CHECKPOINT_LEAVES = 4096
+"""Dock ledger leaves one ``ckpt`` message carries at most (64 bytes each: entry hash, leaf hash);
+more travel in further messages, from where the archive's ``continue`` says."""
+MAX_TREE_SIZE = 1 << 48
+
+
+def checkpoint_id(note: str) -> str:
+    """A checkpoint's name on the wire: SHA-256 of its signed-note text."""
+    return sha256_hex(note.encode("utf-8"))
+
+
+def _note_checkpoint(note: Any, what: str) -> Checkpoint:
+    if not isinstance(note, str) or not 0 < len(note) <= MAX_CHECKPOINT_CHARS:
+        raise ProtocolError(RejectCode.bad_message, f"{what}: note must be signed-note text of at most "
+                                                    f"{MAX_CHECKPOINT_CHARS} characters")
+    try:
+        text, _ = parse_note(note)
+        return Checkpoint.from_text(text)
+    except FormatError as exc:
+        raise ProtocolError(RejectCode.bad_message, f"{what}: not a signed checkpoint: {exc}") from None
+
+
+@dataclass(frozen=True)
+class CheckpointMessage:
+    """The dock's latest signed checkpoint of its own ledger (a C2SP note by the dock key, origin
+    ``bodycam/<dock>``, see :func:`ledger.checkpoint.dock_origin`) and the dock ledger's leaves from
+    ``start``: each entry's hash and RFC 9162 leaf hash. The archive extends its copy of the dock's
+    tree with them up to the checkpoint's size; the root they give must be the signed one, which
+    makes the leaves a consistency proof from the previous checkpoint it holds, and tells it every
+    entry the checkpoint covers. ``complete``: the dock has delivered everything it holds (the end
+    of a sync pass with nothing left to send), so a covered entry that has not arrived never will."""
+
+    note: str = field(repr=False)
+    start: int
+    leaves: tuple[tuple[str, bytes], ...] = field(repr=False)
+    complete: bool = False
+
+    def __post_init__(self) -> None:
+        what = "ckpt"
+        size = _note_checkpoint(self.note, what).size
+        if not _is_int(self.start, 0, MAX_TREE_SIZE):
+            raise ProtocolError(RejectCode.bad_message, f"{what}: start out of range")
+        if not isinstance(self.complete, bool):
+            raise ProtocolError(RejectCode.bad_message, f"{what}: complete must be true or false")
+        if not isinstance(self.leaves, tuple) or len(self.leaves) > MAX_CHECKPOINT_LEAVES:
+            raise ProtocolError(RejectCode.too_large, f"{what}: at most {MAX_CHECKPOINT_LEAVES} leaves")
+        for pair in self.leaves:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], bytes) and len(pair[1]) == 32):
+                raise ProtocolError(RejectCode.bad_message, f"{what}: a leaf is an entry hash and a 32-byte hash")
+            check_hex64(pair[0], f"{what}: entry hash")
+        if self.leaves and self.start + len(self.leaves) > size:
+            raise ProtocolError(RejectCode.bad_message, f"{what}: leaves {self.start}..{self.start + len(self.leaves)}"
+                                                        f" lie beyond the checkpoint's size {size}")
+
+    @property
+    def id(self) -> str:
+        return checkpoint_id(self.note)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return _note_checkpoint(self.note, "ckpt")
+
+    def to_json(self) -> bytes:
+        raw = b"".join(bytes.fromhex(h) + leaf for h, leaf in self.leaves)
+        return _dumps({"v": VERSION, "note": self.note, "start": self.start, "leaves": _b64(raw),
+                       "complete": self.complete})
+
+    @classmethod
+    def from_json(cls, payload: bytes) -> CheckpointMessage:
+        what = "ckpt"
+        obj = _loads(payload, what)
+        _keys(obj, {"note", "start", "leaves", "complete"}, what)
+        raw = _b64decode(obj["leaves"], f"{what}: leaves", MAX_CHECKPOINT_LEAVES * 64)
+        if len(raw) % 64:
+            raise ProtocolError(RejectCode.bad_message, f"{what}: leaves must be 64-byte pairs")
+        leaves = tuple((raw[i:i + 32].hex(), raw[i + 32:i + 64]) for i in range(0, len(raw), 64))
+        return cls(note=obj["note"], start=_int(obj, "start", what, 0, MAX_TREE_SIZE), leaves=leaves,
+                   complete=obj["complete"])
+
+
 @dataclass(frozen=True)
 class Incoming:
     """A validated message from a dock, as the archive's receiver sees it."""
 
     topic: Topic
-    body: Init | Chunk | Fin | Abort | Record
+    body: Init | Chunk | Fin | Abort | Record | CheckpointMessage
 
 
 def decode_dock_message(topic: str, payload: bytes,
@@ -522,7 +622,7 @@ def decode_dock_message(topic: str, payload: bytes,
     if not isinstance(payload, bytes | bytearray):
         raise ProtocolError(RejectCode.bad_message, "payload must be bytes")
     payload = bytes(payload)
-    body: Init | Chunk | Fin | Abort | Record
+    body: Init | Chunk | Fin | Abort | Record | CheckpointMessage
     if t.kind is TopicKind.ack:
         raise ProtocolError(RejectCode.bad_topic, "docks never publish acks")
     if t.kind is TopicKind.seg:
@@ -543,6 +643,10 @@ def decode_dock_message(topic: str, payload: bytes,
                                 "file_id in the topic is not derived from this sha256 and envelope")
     elif t.kind is TopicKind.fin:
         body = Fin.from_json(payload)
+    elif t.kind is TopicKind.ckpt:
+        body = CheckpointMessage.from_json(payload)
+        if body.id != t.checkpoint_id:
+            raise ProtocolError(RejectCode.record_hash, "checkpoint note does not match the topic's checkpoint id")
     else:
         body = Abort.from_json(payload)
     return Incoming(t, body)
@@ -585,6 +689,7 @@ class AckKind(StrEnum):
     missing = "missing"
     committed = "committed"
     rejected = "rejected"
+    checkpoint = "checkpoint"
 
 
 @dataclass(frozen=True)
@@ -634,7 +739,18 @@ class Rejected:
         return self.index is not None
 
 
-Ack = Stored | Missing | Committed | Rejected
+@dataclass(frozen=True)
+class CheckpointAck:
+    """The archive's answer to a ``ckpt`` message: a DSSE envelope of kind ``ack.checkpoint``
+    signed by the archive's log key (:func:`sign_checkpoint_verdict`); trust it only after
+    :func:`verify_checkpoint_ack`."""
+
+    subject: Subject
+    id: str
+    envelope: bytes = field(repr=False)
+
+
+Ack = Stored | Missing | Committed | Rejected | CheckpointAck
 
 
 def encode_ack(ack: Ack) -> tuple[bytes, bytes]:
@@ -647,10 +763,11 @@ def encode_ack(ack: Ack) -> tuple[bytes, bytes]:
     elif isinstance(ack, Missing):
         base |= {"kind": AckKind.missing.value, "chunks": ack.chunks,
                  "bitmap": encode_bitmap(ack.missing, ack.chunks)}
-    elif isinstance(ack, Committed):
+    elif isinstance(ack, Committed | CheckpointAck):
+        kind = AckKind.committed if isinstance(ack, Committed) else AckKind.checkpoint
         if not 0 < len(ack.envelope) <= MAX_ENVELOPE_BYTES:
-            raise ProtocolError(RejectCode.bad_envelope, "committed: envelope size out of range")
-        base |= {"kind": AckKind.committed.value, "envelope": _b64(ack.envelope)}
+            raise ProtocolError(RejectCode.bad_envelope, f"{kind.value}: envelope size out of range")
+        base |= {"kind": kind.value, "envelope": _b64(ack.envelope)}
     elif isinstance(ack, Rejected):
         base |= {"kind": AckKind.rejected.value, "code": RejectCode(ack.code).value,
                  "reason": ack.reason[:MAX_REASON_CHARS]}
@@ -684,12 +801,12 @@ def decode_ack(payload: bytes, correlation: bytes | None) -> Ack:
         _keys(obj, common | {"chunks", "bitmap"}, what)
         chunks = _int(obj, "chunks", what, 0, MAX_CHUNKS)
         return Missing(subject, ack_id, chunks, decode_bitmap(obj["bitmap"], chunks))
-    if kind is AckKind.committed:
+    if kind in (AckKind.committed, AckKind.checkpoint):
         _keys(obj, common | {"envelope"}, what)
         envelope = _b64decode(obj["envelope"], f"{what}: envelope", MAX_ENVELOPE_BYTES)
         if not envelope:
             raise ProtocolError(RejectCode.bad_envelope, f"{what}: empty envelope")
-        return Committed(subject, ack_id, envelope)
+        return (Committed if kind is AckKind.committed else CheckpointAck)(subject, ack_id, envelope)
     has_index = "index" in obj
     _keys(obj, common | {"code", "reason"} | ({"index"} if has_index else set()), what)
     try:
@@ -803,3 +920,104 @@ def verify_commit(envelope: bytes, archive_key: PublicKey, *, dock: str, subject
         raise VerificationError(f"committed ack checkpoint (size {checkpoint.size}) does not cover "
                                 f"ledger index {proof.ledger_index}")
     return proof
+
+
+# ---------------------------------------------------------------------------------------------
+# the signed ``checkpoint`` verdict
+
+CHECKPOINT_ACK_KIND = "ack.checkpoint"
+MAX_MISSING_LISTED = 20
+
+
+class CheckpointStatus(StrEnum):
+    accepted = "accepted"          # consistent with the dock's previous checkpoint here; now the acknowledged one
+    more = "continue"              # send the dock ledger's leaves from ``next`` on
+    inconsistent = "inconsistent"  # not an extension of the acknowledged checkpoint: the ledger shrank or forked
+
+
+@dataclass(frozen=True)
+class CheckpointVerdict:
+    """What the archive vouches for about a dock's checkpoint (the body of its ``ack.checkpoint``).
+
+    ``acknowledged`` is the dock checkpoint the archive holds as consistent ("" before any),
+    ``next`` the first dock ledger leaf the archive does not hold, ``missing`` how many entries
+    ``acknowledged`` covers that have not arrived (the dock's self-signed root excepted: it is
+    never copied), ``missing_entries`` the first of their entry hashes."""
+
+    dock: str
+    id: str
+    status: CheckpointStatus
+    next: int
+    acknowledged: str
+    missing: int
+    missing_entries: tuple[str, ...]
+    reason: str
+    at_ns: int
+
+    def __post_init__(self) -> None:
+        check_dock(self.dock)
+        check_hex64(self.id, "checkpoint verdict: id")
+        CheckpointStatus(self.status)
+        for name in ("next", "missing", "at_ns"):
+            if not _is_int(getattr(self, name), 0, (1 << 63) - 1):
+                raise ProtocolError(RejectCode.bad_message, f"checkpoint verdict: {name} must be a non-negative "
+                                                            "integer")
+        if not isinstance(self.acknowledged, str) or len(self.acknowledged) > MAX_CHECKPOINT_CHARS:
+            raise ProtocolError(RejectCode.bad_message, "checkpoint verdict: acknowledged must be note text")
+        if (not isinstance(self.missing_entries, tuple) or len(self.missing_entries) > MAX_MISSING_LISTED
+                or not all(isinstance(h, str) and _HEX64_RE.fullmatch(h) for h in self.missing_entries)):
+            raise ProtocolError(RejectCode.bad_message, "checkpoint verdict: missing_entries must be entry hashes")
+        if not isinstance(self.reason, str) or len(self.reason) > MAX_REASON_CHARS:
+            raise ProtocolError(RejectCode.bad_message, "checkpoint verdict: reason too long")
+
+    def to_body(self) -> dict:
+        return {"v": VERSION, "kind": CHECKPOINT_ACK_KIND, "dock": self.dock, "id": self.id,
+                "status": CheckpointStatus(self.status).value, "next": self.next, "acknowledged": self.acknowledged,
+                "missing": self.missing, "missing_entries": list(self.missing_entries), "reason": self.reason,
+                "at_ns": str(self.at_ns)}
+
+
+def sign_checkpoint_verdict(verdict: CheckpointVerdict, log_key: Signer) -> bytes:
+    """The envelope of a ``checkpoint`` ack, signed by the archive's log key (never a ledger record)."""
+    payload = canonical_json(verdict.to_body())
+    ptype = payload_type_for(CHECKPOINT_ACK_KIND)
+    return Envelope(ptype, payload, ((log_key.keyid, log_key.sign(pae(ptype, payload))),)).to_bytes()
+
+
+def verify_checkpoint_ack(envelope: bytes, archive_key: PublicKey, *, dock: str, id: str) -> CheckpointVerdict:
+    """Check a ``checkpoint`` ack before the dock believes it: VerificationError if it is not signed
+    by ``archive_key`` or speaks of another dock or checkpoint."""
+    try:
+        env = Envelope.from_bytes(envelope)
+        if env.kind != CHECKPOINT_ACK_KIND:
+            raise VerificationError(f"checkpoint ack is a {env.kind!r} envelope, not {CHECKPOINT_ACK_KIND!r}")
+        sig = dict(env.signatures).get(archive_key.keyid)
+        if sig is None:
+            raise VerificationError("checkpoint ack is not signed by the archive's log key "
+                                    "(check syncd.archive_pubkey)")
+        if not archive_key.verify(sig, env.pae()):
+            raise VerificationError("checkpoint ack signature does not verify: forged or altered reply")
+        data = envelope_body(env)
+    except (VerificationError, ProtocolError):
+        raise
+    except FormatError as exc:
+        raise ProtocolError(RejectCode.bad_envelope, f"checkpoint ack: {exc}") from None
+    expected = set(CheckpointVerdict.__dataclass_fields__) | {"v", "kind"}
+    if set(data) != expected or data.get("v") != VERSION:
+        raise ProtocolError(RejectCode.bad_message, "checkpoint ack body has unexpected fields or version")
+    ns = data["at_ns"]
+    if not isinstance(ns, str) or not re.fullmatch(r"0|[1-9][0-9]{0,18}", ns):
+        raise ProtocolError(RejectCode.bad_message, "checkpoint ack: at_ns must be a decimal string")
+    if not isinstance(data["missing_entries"], list):
+        raise ProtocolError(RejectCode.bad_message, "checkpoint ack: missing_entries must be a list")
+    try:
+        verdict = CheckpointVerdict(
+            dock=data["dock"], id=data["id"], status=CheckpointStatus(data["status"]), next=data["next"],
+            acknowledged=data["acknowledged"], missing=data["missing"], missing_entries=tuple(data["missing_entries"]),
+            reason=data["reason"], at_ns=int(ns))
+    except (ValueError, TypeError):
+        raise ProtocolError(RejectCode.bad_message, "checkpoint ack body is malformed") from None
+    if verdict.dock != dock or verdict.id != id:
+        raise VerificationError(f"checkpoint ack speaks of {verdict.dock}/{verdict.id[:16]}…, not of "
+                                f"{dock}/{id[:16]}…")
+    return verdict

@@ -6,7 +6,7 @@ messages across a restart. Everything it needs is generated here from one descri
 (:class:`BrokerDeployment`), so tests, the demo and a real deployment run the *same* rules.
 
 Identities: the archive (reads every dock's transfers, writes every ``ack``) and one per dock
-(writes ``bodycam/v1/<dock>/xfer/#`` and ``rec/+``, reads only ``bodycam/v1/<dock>/ack``; it cannot
+(writes ``bodycam/v1/<dock>/xfer/#``, ``rec/+`` and ``ckpt/+``, reads only ``bodycam/v1/<dock>/ack``; it cannot
 forge its own acks). A client authenticates either with a client certificate whose CN is its
 name (``require_certificate`` + ``use_identity_as_username``) or with a password whose
 PBKDF2-SHA512 hash is in the password file (the ``mosquitto_passwd`` ``$7$`` format).
@@ -176,6 +176,7 @@ def render_acl(dep: BrokerDeployment) -> str:
             f"user {dock}",
             f"topic write {p}/{dock}/xfer/#",
             f"topic write {p}/{dock}/rec/+",
+            f"topic write {p}/{dock}/ckpt/+",
             f"topic read {p}/{dock}/ack",
         ]
     return "\n".join(lines) + "\n"

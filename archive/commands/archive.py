@@ -132,33 +132,47 @@ def dock_add(ctx: click.Context, name: str, pubkey: Path, broker_dir: Path | Non
 @json_option
 @click.pass_context
 def dock_list(ctx: click.Context, as_json: bool) -> None:
-    """Registered docks, the recorders they enrolled, and when each was last heard from."""
+    """Registered docks, the recorders they enrolled, when each was last heard from, and its
+    checkpoints: the last one acknowledged, whether the latest was consistent with it (a dock
+    ledger only grows), and the entries it covers that have not arrived."""
+    from archive.dock_checkpoints import DockCheckpoints
     from archive.docks import Trust
     from archive.transfers import TransferState
     from ledger.store import Ledger
 
     cfg = archive_config(ctx)
+    contacts: dict = {}
+    checkpoints: dict = {}
+    state_path = cfg.path(cfg.state_db)
     with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
         trust = Trust.load(lg)
         segments = dict(lg.conn.execute("SELECT device_id, count(*) FROM entries WHERE kind='segment' "
                                         "GROUP BY device_id").fetchall())
-    contacts: dict = {}
-    state_path = cfg.path(cfg.state_db)
-    if state_path.exists():
-        st = TransferState(state_path)
-        try:
-            contacts = st.contacts()
-        finally:
-            st.close()
+        if state_path.exists():
+            st = TransferState(state_path)
+            try:
+                contacts = st.contacts()
+            finally:
+                st.close()
+            dc = DockCheckpoints(state_path)
+            try:
+                checkpoints = {name: dc.summary(name, lg) for name in trust.docks()}
+            finally:
+                dc.close()
     rows = []
     for name, keys in sorted(trust.docks().items()):
         recorders = [{"device_id": k.subject_id, "keyid": k.keyid, "custodian": k.custodian,
                       "segments": segments.get(k.subject_id, 0)}
                      for k in trust.keys.values() if k.subject_type == "device" and k.owner == name]
         last = contacts.get(name)
+        ck = checkpoints.get(name)
+        if ck is not None:
+            for key in ("acknowledged_ns", "complete_reported_ns"):
+                ns = ck.pop(key)
+                ck[key.removesuffix("_ns")] = rfc3339(ns) if ns else None
         rows.append({"dock": name, "keyids": [k.keyid for k in keys], "registered_index": keys[0].idx,
                      "recorders": recorders, "last_contact": rfc3339(last[0]) if last else None,
-                     "messages": last[1] if last else 0})
+                     "messages": last[1] if last else 0, "checkpoint": ck})
     if as_json:
         echo_json(rows)
         return
@@ -167,6 +181,16 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['dock']}: key {r['keyids'][0][:16]}…, last contact {r['last_contact'] or 'never'}, "
                    f"{len(r['recorders'])} recorder(s)")
+        ck = r["checkpoint"]
+        if ck and ck["size"] is not None:
+            click.echo(f"  checkpoint: size {ck['size']} acknowledged {ck['acknowledged']}, "
+                       + ("consistent" if ck["consistent"] else "INCONSISTENT")
+                       + f", {ck['missing']} covered entr{'y' if ck['missing'] == 1 else 'ies'} not arrived")
+        elif ck:
+            click.echo("  checkpoint: none acknowledged" + ("" if ck["consistent"] else ", INCONSISTENT"))
+        if ck and ck["last_problem"]:
+            click.echo(printable(f"  ! {ck['inconsistent_checkpoints']} inconsistent checkpoint(s); last: "
+                                 f"{ck['last_problem']}"))
         for rec in r["recorders"]:
             # ids and custodians come from docks' enrollments: shown, never obeyed by the terminal
             click.echo(printable(f"  {rec['device_id']} (custodian {rec['custodian'] or '?'}): "

@@ -249,7 +249,7 @@ def test_rendered_conf_and_acl_say_what_the_broker_enforces(tmp_path):
     acl = render_acl(dep).splitlines()
     assert acl[acl.index("user dock-a") + 1:] == [
         "topic write bodycam/v1/dock-a/xfer/#", "topic write bodycam/v1/dock-a/rec/+",
-        "topic read bodycam/v1/dock-a/ack"]
+        "topic write bodycam/v1/dock-a/ckpt/+", "topic read bodycam/v1/dock-a/ack"]
     with pytest.raises(ConfigError):
         Listener(1883, bind="0.0.0.0", tls=False, client_certs=False)
     with pytest.raises(ConfigError):
