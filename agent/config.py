@@ -62,6 +62,10 @@ class AgentConfig(StrictModel):
                                      description="Activity given to footage docked unattended (A2 Art.4); "
                                                  "assign the case later.")
     poll_interval_s: float = Field(default=2.0, gt=0, description="How often `agent run` looks for recorders.")
+    checkpoint_interval_s: float = Field(default=300.0, gt=0,
+                                         description="`agent run` signs a checkpoint of the dock ledger this "
+                                                     "often when it grew (besides after every docking, "
+                                                     "justification and approval).")
     clock: ClockConfig = Field(default_factory=ClockConfig)
 
     def path(self, p: Path) -> Path:

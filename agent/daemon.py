@@ -4,6 +4,9 @@ footage to the recorder's custodian (A2 Art.12, 14).
 
 One thread, one stop event: SIGTERM sets it, the offload stops between files, and the dock
 session record says where it stopped; nothing half-written enters the ledger.
+
+The dock signs a checkpoint of its ledger after every docking, at start-up and every
+``[agent] checkpoint_interval_s`` when the ledger grew (:mod:`agent.checkpoints`).
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from agent.checkpoints import try_sign_dock_checkpoint
 from agent.clock.reference import ReferenceClock
 from agent.config import AgentConfig
 from agent.dock import DockContext, dock_recorder
@@ -57,7 +62,11 @@ class AgentDaemon:
         log.info("agent for %s watching %d configured ports and USB recorders (every %.1f s)",
                  self.cfg.dock_id, len(self.cfg.ports), self.cfg.poll_interval_s)
         with DockContext.open(self.cfg, self.passphrase_env) as ctx:
+            signed_at = -float("inf")
             while not self.stop_event.is_set():
+                if time.monotonic() - signed_at >= self.cfg.checkpoint_interval_s:
+                    try_sign_dock_checkpoint(ctx.ledger, ctx.signer, self.cfg.dock_id)
+                    signed_at = time.monotonic()
                 present = self.candidates(profiles)
                 # A port that went away (recorder unplugged, or switched to mass storage) may come back.
                 self.handled &= {port for port, _ in present}
@@ -89,6 +98,8 @@ class AgentDaemon:
             log.warning("recorder on %s: offload incomplete: %s", port, exc)
         except BodycamError as exc:
             log.error("recorder on %s: %s", port, exc)
+        finally:
+            try_sign_dock_checkpoint(ctx.ledger, ctx.signer, self.cfg.dock_id)
 
     @staticmethod
     def _custodian(ctx: DockContext, link: RecorderLink) -> str | None:

@@ -39,6 +39,7 @@ from ledger.blobs import BlobStore
 from ledger.envelope import Envelope, body
 from ledger.keys import PublicKey, load_public_key
 from ledger.store import Ledger
+from syncd import checkpoints
 from syncd import protocol as p
 from syncd.config import DockSide, SyncdConfig
 from syncd.mqtt import MessageTooLarge, MqttClient, MqttError, NotConnected, PublishRefused, Received, tune_allocator
@@ -93,6 +94,8 @@ class SyncResult:
     chunks_sent: int = 0
     bytes_sent: int = 0
     stopped: bool = False
+    checkpoint: dict | None = None  # the archive's last verdict on the dock's checkpoint (syncd.checkpoints)
+    checkpoint_problem: str | None = None  # the dock ledger no longer extends the acknowledged checkpoint
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -130,6 +133,7 @@ class Uploader:
         self._progress_at = 0.0
         self._rate_mark = (time.monotonic(), 0)
         self._backoff = 1.0
+        self._checkpoint_key: tuple = (None, False, 0.0)  # last checkpoint offered, answered?, retry when not
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -432,6 +436,7 @@ class Uploader:
         started_ns = time.time_ns()
         try:
             self.connect(connect_timeout)
+            checkpoints.settle(self, after_pass=False)  # the dock's latest checkpoint first
             retry_before = started_ns  # on start, everything refused before is offered again
             while not self.stop_event.is_set():
                 self.scan()
@@ -440,6 +445,7 @@ class Uploader:
                 items = sorted(items + self.outbox.items(MISSING), key=lambda i: i.idx)
                 progress = self._pass(items)
                 retry_before = time.time_ns() - int(self.cfg.retry_rejected_s * 1e9)
+                checkpoints.settle(self, after_pass=True)  # again, saying whether everything was delivered
                 if once:
                     again = [i for i in self.outbox.items(REJECTED) if i.code in p.RETRY_CODES]
                     if progress and again:
@@ -509,7 +515,7 @@ def sync_status(agent: DockSide, cfg: SyncdConfig) -> dict:
         raise BodycamError(f"{ledger_path}: no dock ledger; run `bodycam init --role dock` or check agent.data_dir")
     out: dict = {"dock": agent.dock_id, "state": str(path), "items": {}, "queued_files": 0, "queued_bytes": 0,
                  "unscanned_entries": 0, "in_flight": None, "last_commit": None, "last_error": None, "rejected": [],
-                 "missing": []}
+                 "missing": [], "checkpoint": None}
     with contextlib.ExitStack() as stack:
         ob = stack.enter_context(Outbox(path, readonly=True)) if path.exists() else None
         lg = stack.enter_context(Ledger.open(ledger_path, readonly=True))
@@ -535,4 +541,12 @@ def sync_status(agent: DockSide, cfg: SyncdConfig) -> dict:
             out["rejected"] = [{"entry_hash": i.entry_hash, "kind": i.kind, "code": i.code, "reason": i.reason}
                                for i in ob.items(REJECTED)]
             out["missing"] = missing_items(ob)
+            acknowledged = ob.get_meta(checkpoints.ACKNOWLEDGED)
+            latest = lg.latest_checkpoint()
+            out["checkpoint"] = {
+                "latest_size": latest.size if latest else None,
+                "acknowledged": acknowledged,
+                "acknowledged_size": checkpoints.checkpoint_of(acknowledged).size if acknowledged else None,
+                "last_verdict": ob.get_meta(checkpoints.VERDICT),
+                "ledger_problem": checkpoints.lost_since(lg, acknowledged)}
     return out

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from agent.commands.common import (
+    checkpoint_dock_ledger,
     dock_ledger_option,
     open_dock_ledger,
 )
@@ -30,6 +31,7 @@ def approve(ctx: click.Context, justification_id: str, supervisor_id: str, key: 
     with open_dock_ledger(ctx, ledger_path) as ledger:
         entry = approve_target(ledger, justification_id, supervisor_id=supervisor_id, supervisor=signer,
                                note=note, decision="rejected" if reject else "approved")
+        checkpoint_dock_ledger(ctx, ledger)
     rec = entry.body
     if as_json:
         echo_json({"approval": entry.entry_hash, "idx": entry.idx, "target": rec["target"], "gap": rec["gap"],

@@ -58,6 +58,30 @@ def open_dock_ledger(ctx: click.Context, explicit: Path | None) -> Ledger:
     return Ledger.open(explicit, create=False)
 
 
+def checkpoint_dock_ledger(ctx: click.Context, ledger: Ledger) -> str | None:
+    """After a justification, fault or approval: the dock signs a checkpoint of its ledger
+    (``agent.checkpoints``). Only for this dock's own ledger, with its dock key; a dock key that
+    cannot be opened here (passphrase-protected) is said on stderr: ``agent run`` signs one within
+    ``[agent] checkpoint_interval_s``."""
+    from agent.checkpoints import try_sign_dock_checkpoint
+    from bodycam.errors import BodycamError
+    from ledger.keys import load_signer
+
+    cfg = ctx.find_root().obj.optional_config.agent
+    key = cfg.path(cfg.key_file)
+    if not key.exists() or cfg.path(cfg.ledger).resolve() != Path(ledger.path).resolve():
+        return None
+    try:
+        signer = load_signer(key)
+    except BodycamError as exc:
+        click.echo(f"note: no checkpoint signed now ({exc}); `bodycam agent run` signs one within "
+                   f"{cfg.checkpoint_interval_s:g} s", err=True)
+        return None
+    if ledger.size == 0 or ledger.get(0).body.get("keyid") != signer.keyid:
+        return None
+    return try_sign_dock_checkpoint(ledger, signer, cfg.dock_id)
+
+
 def dock_store(ctx: click.Context) -> DockStore:
     cfg = agent_config(ctx)
     return DockStore(cfg.path(cfg.store_dir))

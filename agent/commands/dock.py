@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from agent.checkpoints import try_sign_dock_checkpoint
 from agent.commands.common import (
     dock_context,
     ntp_option,
@@ -77,6 +78,7 @@ def dock(ctx: click.Context, port: str, profile_id: str, officer: str | None, ca
                                 reference=reference, mount_root=mount_root, progress=bar)
         finally:
             bar.close()
+            try_sign_dock_checkpoint(dockctx.ledger, dockctx.signer, dockctx.cfg.dock_id)  # also after a failure
     s = res.summary
     if as_json:
         echo_json(res.as_dict())

@@ -8,6 +8,7 @@ import click
 
 from agent.commands.common import (
     attachment_checker,
+    checkpoint_dock_ledger,
     dock_ledger_option,
     open_dock_ledger,
 )
@@ -79,6 +80,7 @@ def gaps_fault(ctx: click.Context, gap_id: str, cause: str, officer_id: str, off
     ledger_path = ledger_path or ctx.meta.get("gaps.ledger")
     with open_dock_ledger(ctx, ledger_path) as ledger:
         entry = record_fault(ledger, gap_id, cause=cause, officer_id=officer_id, officer=officer, note=note)
+        checkpoint_dock_ledger(ctx, ledger)
     if as_json:
         echo_json({"fault": entry.entry_hash, "idx": entry.idx, "gap": entry.body["gap"], "cause": cause})
     else:

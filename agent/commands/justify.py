@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from agent.commands.common import (
+    checkpoint_dock_ledger,
     dock_ledger_option,
     dock_store,
     open_dock_ledger,
@@ -74,6 +75,7 @@ def justify(ctx: click.Context, gap_id: str, reason: int, officer_id: str, offic
         result = justify_gap(ledger, store, gap_id, reason=reason, officer_id=officer_id, officer=officer,
                              note=note, basis=basis, requester_name=requester_name,
                              requester_image=requester_signature, requester=requester, requester_envelope=req_env)
+        checkpoint_dock_ledger(ctx, ledger)
     if as_json:
         echo_json(result.to_json())
     else:

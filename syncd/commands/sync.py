@@ -37,8 +37,8 @@ def _sync_configs(ctx: click.Context):
 
 
 @sync.command("run")
-@click.option("--once", is_flag=True, help="One pass; exit 0 when everything is committed, 3 if refused or if "
-              "queued entries are missing from the dock ledger.")
+@click.option("--once", is_flag=True, help="One pass; exit 0 when everything is committed, 3 if refused, if "
+              "queued entries are missing from the dock ledger, or if its checkpoints show it lost entries.")
 @click.option("--connect-timeout", type=float, default=None,
               help="With --once: give up if the broker cannot be reached for this many seconds.")
 @json_option
@@ -74,16 +74,23 @@ def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_j
                    + (f"missing from the dock ledger {len(result.missing)}, " if result.missing else "")
                    + f"sent {result.chunks_sent} chunks ({human_bytes(result.bytes_sent)})"
                    + (" (stopped)" if result.stopped else ""))
-    if result.rejected or result.missing:
+    from syncd.checkpoints import problems as checkpoint_problems
+
+    lost = checkpoint_problems(result.checkpoint, result.checkpoint_problem)
+    if result.rejected or result.missing or lost:
         problems = []
+        if lost:
+            problems.append("the dock ledger lost entries a checkpoint of it covered (its checkpoints do not "
+                            "agree with the archive's)")
         if result.missing:
             problems.append(f"{len(result.missing)} queued entr{'y is' if len(result.missing) == 1 else 'ies are'} "
                             "missing from the dock ledger (it lost entries: compare it with the archive's copy)")
         if result.rejected:
             problems.append(f"{len(result.rejected)} item(s) refused by the archive; they stay on the dock")
         raise RefusedError("; ".join(problems) + "; the rest was sent (see `bodycam sync status`)",
-                           [f"missing {m['kind']} {m['entry_hash']}: not in the dock ledger any more"
-                            for m in result.missing]
+                           [printable(line) for line in lost]
+                           + [f"missing {m['kind']} {m['entry_hash']}: not in the dock ledger any more"
+                              for m in result.missing]
                            + [f"{r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}"
                               for r in result.rejected])
     if once and (result.queued or result.stopped):
@@ -146,6 +153,16 @@ def sync_status_cmd(ctx: click.Context, as_json: bool) -> None:
     for m in st["missing"]:
         click.echo(f"  missing {m['kind']} {m['entry_hash'][:16]}…: queued, then gone from the dock ledger "
                    "(inconsistency: compare the ledger with the archive's copy)")
+    ck = st["checkpoint"]
+    if ck is not None:
+        v = ck["last_verdict"]
+        click.echo(f"checkpoint: latest signed at size {ck['latest_size']}, acknowledged by the archive at size "
+                   f"{ck['acknowledged_size']}" + (f"; last answer {v['status']} ({v['missing']} covered entries not "
+                                                   "arrived)" if v else "; never sent"))
+        if v and v["status"] in ("inconsistent", "rejected"):
+            click.echo(printable(f"  ! {v['status']}: {v['reason']}"))
+        if ck["ledger_problem"]:
+            click.echo(f"  ! {ck['ledger_problem']}")
 
 
 COMMAND = sync
