@@ -45,6 +45,26 @@ def local_time(ns: int | None, tz: tzinfo | None = None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M:%S %z")
 
 
+def duration(seconds: float | None) -> str:
+    """A length of time in words for people: ``3 min 20 s``, ``2 h 5 min``, ``3 d 4 h``, ``1.5 s``.
+    Two units at most, the larger first (a gap of an hour is read to the minute); under a minute to
+    the tenth of a second; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    s = round(seconds, 1)
+    if s < 60:
+        return f"{sign}{s:.0f} s" if s == int(s) else f"{sign}{s:.1f} s"
+    rest = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        n, rest = divmod(rest, size)
+        if n or parts:
+            parts.append((n, unit))
+    shown = [f"{n} {unit}" for n, unit in parts[:2] if n]
+    return sign + " ".join(shown)
+
+
 def human_bytes(n: float) -> str:
     """``1.5 GiB``; exact bytes below 1 KiB."""
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
