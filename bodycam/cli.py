@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from bodycam.errors import BodycamError, ConfigError, RefusedError
-from bodycam.formats import printable
+from bodycam.formats import printable, use_display_zone
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -145,7 +145,11 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     """Chain-of-custody for body recorders: dock, sync, archive, verify."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = AppContext(config_path=config_path)
+    app = ctx.obj = AppContext(config_path=config_path)
+    # Times for people in [display] timezone (else $TZ, else the machine's zone); the file is read
+    # only when a command shows a time.
+    use_display_zone(lambda: app.optional_config.display.timezone)
+    ctx.call_on_close(lambda: use_display_zone(None))
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from pydantic import Field
 from agent.config import AgentConfig
 from archive.config import ArchiveConfig
 from bodycam.configfile import StrictModel, read_toml, validate_data
+from bodycam.display import DisplayConfig
 from bodycam.errors import ConfigError
 from syncd.config import SyncdConfig
 
@@ -22,6 +23,7 @@ class BodycamConfig(StrictModel):
     agent: AgentConfig = Field(default_factory=AgentConfig)
     syncd: SyncdConfig = Field(default_factory=SyncdConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    display: DisplayConfig = Field(default_factory=DisplayConfig)
 
 
 def find_config(explicit: Path | None) -> Path | None:

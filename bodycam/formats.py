@@ -1,9 +1,10 @@
 """How times and sizes are written, once for the whole project.
 
 Two forms of a time, each for its reader: RFC 3339 in UTC with its zone (``Z``) and millisecond
-precision for machines (``--json``, signed bodies' readers, feeds); local time with the zone's
-offset for people at a terminal, so an officer reads the clock on the wall and a court still
-knows which zone it was. Sizes are binary units (KiB, MiB, GiB), as disks report them.
+precision for machines (``--json``, signed bodies' readers, feeds); local time to the second
+with the zone's name (``2026-12-02 08:53:17 CST``) for people at a terminal, in the zone of
+``[display] timezone``, else ``$TZ``, else the machine's, so an officer reads the clock on the
+wall and a court still knows which zone it was. Sizes are binary units (KiB, MiB, GiB), as disks report them.
 
 Text that comes from outside (a recorder's officer name or serial, a dock's enrollment, an
 archive's refusal) is written for people only through ``printable``: a terminal must show it,
@@ -14,9 +15,13 @@ parser's recursion.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bodycam.errors import FormatError
 
@@ -37,12 +42,69 @@ def rfc3339(ns: int | None) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % NS_PER_S // 1_000_000:03d}Z"
 
 
+# ---- the zone people read times in --------------------------------------------------------
+# ``[display] timezone`` of bodycam.toml when set, else ``$TZ``, else the machine's zone. The
+# command line names the configured zone at command start (``use_display_zone``) as a callable,
+# so that commands printing no time never read the configuration.
+_configured_zone: Callable[[], str | None] | None = None
+
+
+def use_display_zone(configured: Callable[[], str | None] | str | None) -> None:
+    """The zone ``local_time`` shows from now on: an IANA name (or a callable giving one, asked at
+    the first time shown), None for ``$TZ`` and then the machine's zone."""
+    global _configured_zone
+    _configured_zone = (lambda: configured) if isinstance(configured, str) else configured
+
+
+def zone(name: str) -> tzinfo:
+    """The IANA zone ``name`` (``Asia/Shanghai``); FormatError for a name the zone database lacks."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise FormatError(f"{name!r} is not a time zone of the IANA database (e.g. Asia/Shanghai): {exc}") from None
+
+
+@functools.cache
+def _system_zone() -> tzinfo | None:
+    """The machine's zone with its names (``/etc/localtime``); None: ask the C library per time."""
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return None
+
+
+def display_zone() -> tzinfo | None:
+    """The zone people read times in: ``[display] timezone``, else ``$TZ`` (an IANA name, or a
+    path to a zone file), else the machine's zone. None lets the C library convert (a POSIX
+    ``$TZ`` such as ``CST-8`` that the zone database does not name)."""
+    name = _configured_zone() if _configured_zone is not None else None
+    if name:
+        return zone(name)
+    tz = os.environ.get("TZ")
+    if tz:
+        tz = tz.removeprefix(":")
+        try:
+            if tz.startswith("/"):
+                with open(tz, "rb") as f:
+                    return ZoneInfo.from_file(f, key=tz)
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            return None
+    return _system_zone()
+
+
 def local_time(ns: int | None, tz: tzinfo | None = None) -> str:
-    """``2026-11-30 16:30:00 +0800`` in the machine's zone (or ``tz``); ``-`` when unknown."""
+    """``2026-12-02 08:53:17 CST`` in the display zone (or ``tz``), to the second, with the zone's
+    abbreviation, or its offset (``+0400``) where the zone has no letters for itself; ``-`` when
+    unknown. For people only: machines get ``rfc3339``."""
     if ns is None:
         return "-"
-    dt = ns_to_datetime(ns).astimezone(tz)
-    return dt.strftime("%Y-%m-%d %H:%M:%S %z")
+    dt = ns_to_datetime(ns).astimezone(tz or display_zone())
+    name = dt.strftime("%Z")
+    if not name or not name.isalpha():  # "+04", "-03", "" : the offset says more
+        name = dt.strftime("%z")
+    return dt.strftime("%Y-%m-%d %H:%M:%S ") + name
 
 
 def duration(seconds: float | None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -12,7 +12,7 @@ from agent.commands.common import (
     state_db,
 )
 from bodycam.cliutil import echo_json, json_option
-from bodycam.formats import printable
+from bodycam.formats import local_time, printable
 
 
 @click.group("fleet")
@@ -48,7 +48,8 @@ def fleet_status(ctx: click.Context, as_json: bool, at: str | None) -> None:
         return
     header = ("SERIAL", "PROFILE", "CUSTODIAN", "LAST CHECK", "VERDICT")
     # Custodian names come from recorders: escaped before their width is measured and printed.
-    rows = [tuple(printable(c) for c in (e.serial, e.profile, e.custodian, e.last_check or "-", e.verdict.upper()))
+    rows = [tuple(printable(c) for c in (e.serial, e.profile, e.custodian, _shown_time(e.last_check),
+                                         e.verdict.upper()))
             for e in entries]
     widths = [max(_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
@@ -57,6 +58,14 @@ def fleet_status(ctx: click.Context, as_json: bool, at: str | None) -> None:
         for reason in e.reasons:
             click.echo(f"{printable(e.serial)}: {printable(reason)}")
     click.echo(f"{sum(e.ready for e in entries)} of {len(entries)} ready")
+
+
+def _shown_time(rfc3339: str | None) -> str:
+    """A check's time (RFC 3339, as --json gives it) in the display zone, for people."""
+    if rfc3339 is None:
+        return "-"
+    since_epoch = datetime.fromisoformat(rfc3339) - datetime(1970, 1, 1, tzinfo=UTC)
+    return local_time(since_epoch // timedelta(microseconds=1) * 1000)
 
 
 def _width(text: str) -> int:

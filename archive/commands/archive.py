@@ -9,7 +9,7 @@ import click
 
 from archive.config import ArchiveConfig
 from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option
-from bodycam.formats import printable, rfc3339
+from bodycam.formats import local_time, printable, rfc3339
 
 
 def archive_config(ctx: click.Context) -> ArchiveConfig:
@@ -160,6 +160,7 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
             finally:
                 dc.close()
     rows = []
+    acknowledged_ns: dict[str, int | None] = {}  # for people, in the display zone
     for name, keys in sorted(trust.docks().items()):
         recorders = [{"device_id": k.subject_id, "keyid": k.keyid, "custodian": k.custodian,
                       "segments": segments.get(k.subject_id, 0)}
@@ -167,6 +168,7 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
         last = contacts.get(name)
         ck = checkpoints.get(name)
         if ck is not None:
+            acknowledged_ns[name] = ck["acknowledged_ns"]
             for key in ("acknowledged_ns", "complete_reported_ns"):
                 ns = ck.pop(key)
                 ck[key.removesuffix("_ns")] = rfc3339(ns) if ns else None
@@ -179,11 +181,12 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         click.echo("no docks registered; use `bodycam archive dock add NAME --pubkey FILE`")
     for r in rows:
-        click.echo(f"{r['dock']}: key {r['keyids'][0][:16]}…, last contact {r['last_contact'] or 'never'}, "
+        last = contacts.get(r["dock"])
+        click.echo(f"{r['dock']}: key {r['keyids'][0][:16]}…, last contact {local_time(last[0]) if last else 'never'}, "
                    f"{len(r['recorders'])} recorder(s)")
         ck = r["checkpoint"]
         if ck and ck["size"] is not None:
-            click.echo(f"  checkpoint: size {ck['size']} acknowledged {ck['acknowledged']}, "
+            click.echo(f"  checkpoint: size {ck['size']} acknowledged {local_time(acknowledged_ns.get(r['dock']))}, "
                        + ("consistent" if ck["consistent"] else "INCONSISTENT")
                        + f", {ck['missing']} covered entr{'y' if ck['missing'] == 1 else 'ies'} not arrived")
         elif ck:
@@ -275,13 +278,14 @@ def transfers(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         click.echo("no open transfers")
         return
-    from bodycam.formats import human_bytes
+    from bodycam.formats import duration, human_bytes
 
     held: dict[str, int] = {}
     for r in rows:
         held[r["dock"]] = held.get(r["dock"], 0) + r["size"]
         click.echo(f"{r['file_id'][:12]}  {r['dock']}  {human_bytes(r['size'])}  {r['stored_chunks']}/{r['chunks']} "
-                   f"chunks  idle {r['idle_s']} s" + ("  (expired: dropped at the next sweep)" if r["expired"] else ""))
+                   f"chunks  idle {duration(r['idle_s'])}"
+                   + ("  (expired: dropped at the next sweep)" if r["expired"] else ""))
     for dock_name, n in sorted(held.items()):
         click.echo(f"{dock_name}: {human_bytes(n)} open of its {human_bytes(cfg.max_open_bytes_per_dock)} quota")
 
