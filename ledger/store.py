@@ -23,7 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
-from bodycam.permissions import create_private_file
+from bodycam.permissions import create_private_file, sqlite_files
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.envelope import Envelope, body, verify_signatures
@@ -66,6 +66,16 @@ class StoredCheckpoint:
     origin: str
     note: str
     created_ns: int
+
+
+@dataclass(frozen=True)
+class Backup:
+    """What ``Ledger.backup`` copied: the copy's tree and the source's latest checkpoint it holds."""
+
+    path: Path
+    size: int
+    root: bytes
+    checkpoint: StoredCheckpoint | None  # the source's latest when the copy was taken; None: it had none
 
 
 def entry_hash_of(envelope_bytes: bytes) -> str:
@@ -680,5 +690,68 @@ class Ledger:
             ).fetchone()
         return None if row is None else StoredCheckpoint(row[0], row[1], bytes(row[2]), row[3], row[4], row[5])
 
+    # -- copying a live ledger --------------------------------------------------------------------
 
-__all__ = ["Entry", "Ledger", "StoredCheckpoint", "entry_hash_of", "index_columns", "MIGRATIONS"]
+    def backup(self, out: Path | str) -> Backup:
+        """Copy this ledger to ``out`` while it may be in use, and check the copy.
+
+        A copy of the file alone misses whatever is still in its ``-wal``; SQLite's online backup
+        copies one consistent snapshot of the database as its connections see it, WAL included.
+        The copy is one self-contained file (rollback journal, no ``-wal``), created with mode
+        0600; an existing ``out`` (or its journal files) is refused, never overwritten. The copy
+        is then opened read-only and must hold the snapshot's tree (same size, same root) and so
+        the source's latest checkpoint (size at least the checkpoint's, root at that size the
+        checkpoint's root); VerificationError otherwise (the copy is left for inspection). Its
+        entries' signatures are for ``ledger.verify.verify_ledger`` to check."""
+        out = Path(out)
+        for f in sqlite_files(out):
+            if f.exists() or f.is_symlink():
+                raise BodycamError(f"{f}: already exists; a backup never overwrites a file (choose a new OUT)")
+        try:
+            created = create_private_file(out)
+        except OSError as exc:
+            raise BodycamError(f"{out}: cannot create the backup: {exc.strerror}") from None
+        if not created:
+            raise BodycamError(f"{out}: already exists; a backup never overwrites a file (choose a new OUT)")
+        try:
+            with self._lock:
+                own = not self._conn.in_transaction
+                if own:
+                    self._conn.execute("BEGIN")  # the snapshot that is copied is the one described
+                try:
+                    size = self._size_locked()
+                    root = self.root(size)
+                    latest = self.latest_checkpoint()
+                    dst = sqlite3.connect(out, isolation_level=None)
+                    try:
+                        self._conn.backup(dst)
+                        dst.execute("PRAGMA journal_mode=DELETE")  # one file: nothing left in a -wal
+                    finally:
+                        dst.close()
+                finally:
+                    if own:
+                        self._conn.execute("COMMIT")
+        except BaseException as exc:
+            for f in sqlite_files(out):
+                f.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise BodycamError(f"{out}: backup of {self.path} failed, nothing kept: {exc}") from None
+            raise
+        with Ledger.open(out, readonly=True) as copy:
+            copy_size = copy.size
+            problems = []
+            if copy_size != size or copy.root(size) != root:
+                problems.append(f"it holds {copy_size} entries, the source {size} when copied")
+            if latest is not None:
+                if copy_size < latest.size:
+                    problems.append(f"it holds {copy_size} entries, fewer than the source's latest checkpoint "
+                                    f"({latest.size})")
+                elif copy.root(latest.size) != latest.root:
+                    problems.append(f"its root at size {latest.size} is not that of the source's latest checkpoint")
+        if problems:
+            raise VerificationError(f"{out}: the copy of {self.path} is not complete: {'; '.join(problems)} "
+                                    "(the copy is kept for inspection; do not use it as a backup)")
+        return Backup(out, size, root, latest)
+
+
+__all__ = ["Backup", "Entry", "Ledger", "StoredCheckpoint", "entry_hash_of", "index_columns", "MIGRATIONS"]

@@ -12,7 +12,7 @@ import click
 
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
 from bodycam.errors import BodycamError, FormatError, VerificationError
-from bodycam.formats import check_nesting, local_time, printable
+from bodycam.formats import check_nesting, human_bytes, local_time, printable
 from ledger import merkle
 from ledger.checkpoint import verify_checkpoint, vkey
 from ledger.keys import load_public_key
@@ -102,6 +102,7 @@ def ledger_verify(db: Path, trust: Path | None, workers: int | None, origin: str
     or a given checkpoint the ledger no longer holds (it lost entries since)."""
     root = load_public_key(trust) if trust else None
     notes = [f.read_text(encoding="utf-8") for f in checkpoint_files]
+    _warn_wal(db)
     with _open(db) as lg:
         report = verify_ledger(lg, root, workers=workers, origin=origin, checkpoints=notes)
     if as_json:
@@ -126,6 +127,51 @@ def ledger_verify(db: Path, trust: Path | None, workers: int | None, origin: str
             f"{db}: {len(report.problems)} problem(s){which}. Do not trust this ledger; "
             f"compare it with a copy and the last signed checkpoint."
         )
+
+
+def _warn_wal(db: Path) -> None:
+    """On stderr: entries may sit in ``DB-wal`` that a copy of ``DB`` alone lacks (issue 12)."""
+    wal = Path(f"{db}-wal")
+    try:
+        wal_size = wal.stat().st_size
+    except OSError:
+        return
+    if wal_size:
+        click.echo(f"warning: {wal} ({human_bytes(wal_size)}) sits beside {db}: entries may be in it that a copy "
+                   f"of {db.name} alone does not hold (a live ledger's newest entries are). This check reads "
+                   f"both; to copy a ledger in use, run `bodycam ledger backup {db} OUT`.", err=True)
+
+
+@ledger.command("backup")
+@click.argument("db", type=DB)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--workers", type=int, help="Verification processes (default: one per CPU).")
+@json_option
+def ledger_backup(db: Path, out: Path, workers: int | None, as_json: bool) -> None:
+    """Copy a ledger, even one in use, with every entry (SQLite's online backup: entries still in
+    its -wal too) to the new file OUT (mode 0600; never overwritten), then check the copy: it holds
+    the source's tree and latest checkpoint and verifies in full. Exit 3 when it does not."""
+    with _open(db) as lg:
+        b = lg.backup(out)
+    with _open(out) as copy:
+        report = verify_ledger(copy, workers=workers)
+    cp = b.checkpoint
+    if as_json:
+        echo_json({"source": str(db), "backup": str(out), "size": b.size, "root": b.root.hex(),
+                   "checkpoint": {"size": cp.size, "root": cp.root.hex(), "origin": cp.origin} if cp else None,
+                   "verify": report.to_json()})
+    else:
+        click.echo(f"{out}: {b.size} entries copied from {db}, root {b.root.hex()[:16]}…; "
+                   + (f"holds the source's latest checkpoint (size {cp.size}, {printable(cp.origin)})" if cp else
+                      "the source has no checkpoint to compare with"))
+        click.echo(f"{'OK' if report.ok else 'FAILED'}: {report.entries_checked} entries, "
+                   f"{report.signatures_checked} signatures, {report.checkpoints_checked} checkpoints verified "
+                   f"({report.elapsed_s:.2f} s)")
+        for p in report.problems:
+            click.echo(f"  {p}")
+    if not report.ok:
+        raise VerificationError(f"{out}: the copy does not verify ({len(report.problems)} problem(s)); it is a "
+                                f"page-for-page copy, so check the source: `bodycam ledger verify {db}`")
 
 
 @ledger.command("checkpoint")
