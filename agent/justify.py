@@ -7,6 +7,10 @@ officer's, a reason 1 or 3 without the requester's signature, a blank or unreada
 an image or a requester signature made for another gap. The requester signs with a key either at
 the dock (``requester``) or elsewhere, over the same body (``requester_envelope``, see
 ``requester_sign``); both end up as a second DSSE signature on the one justification envelope.
+
+A gap has one standing explanation: a second justification is refused unless it names the one it
+replaces (``supersedes``, ``bodycam justify --supersede ID``). The supervisor approves a record by
+its id or by the gap's id when the gap has exactly one explanation awaiting review.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from ledger.envelope import Envelope, body, seal
 from ledger.gapstate import (
     REQUESTER_REASONS,
     STOP_GAP_TYPES,
+    ExplanationStatus,
+    GapStatus,
     approval_problems,
     enrollments,
     explanation_problems,
+    explanations,
     gap_status,
 )
 from ledger.keys import Signer
@@ -91,10 +98,38 @@ def _refuse_if_closed(ledger: Ledger, entry: Entry) -> None:
                            "nothing to do")
 
 
+def explanation_label(x: ExplanationStatus) -> str:
+    """``justification 9f8e7d6c5b4a (reason 4, officer-7)`` / ``fault … (battery, officer-7)``."""
+    rec = x.record
+    what = f"reason {rec.reason}" if isinstance(rec, StopJustification) else rec.cause
+    kind = "justification" if isinstance(rec, StopJustification) else "fault"
+    return f"{kind} {x.entry_hash[:12]} ({what}, {rec.officer_id})"
+
+
+def _supersede(ledger: Ledger, gap_entry: Entry, st: GapStatus | None, supersedes: str | None) -> str | None:
+    """The full entry hash a new justification replaces; refuses a second one that names none."""
+    standing = [x for x in st.explanations if x.standing] if st is not None else []
+    gid = gap_entry.entry_hash[:12]
+    if supersedes is None:
+        if standing:
+            x = standing[-1]
+            raise RefusedError(f"gap {gid} already has {explanation_label(x)}, "
+                               f"{'approved' if x.review == 'approved' else 'awaiting review'}: a gap has one "
+                               "explanation; to replace it, justify again with "
+                               f"`bodycam justify {gid} ... --supersede {x.entry_hash[:12]}`")
+        return None
+    target = resolve_entry(ledger, supersedes, ("stop_justification", "gap_fault"))
+    if target.body.get("gap") != gap_entry.entry_hash:
+        raise RefusedError(f"{target.kind} {target.entry_hash[:12]} explains another gap "
+                           f"({str(target.body.get('gap'))[:12]}), not {gid}")
+    return target.entry_hash
+
+
 def justification_body(gap_entry: Entry, *, reason: int, officer_id: str, note: str, basis: str | None = None,
-                       requester: Requester | None = None) -> StopJustification:
+                       requester: Requester | None = None, supersedes: str | None = None) -> StopJustification:
     """The body an officer signs for ``gap_entry``: bound to the gap by its entry hash and restating
-    its device, sequence numbers and times, so it can explain no other gap."""
+    its device, sequence numbers and times, so it can explain no other gap; ``supersedes``: the
+    entry hash of the explanation it replaces."""
     gap = gap_entry.record
     assert isinstance(gap, Gap)
     if reason not in ART11_REASONS:
@@ -110,7 +145,7 @@ def justification_body(gap_entry: Entry, *, reason: int, officer_id: str, note: 
         return StopJustification(gap=gap_entry.entry_hash, device_id=gap.device_id, after_seq=gap.after_seq,
                                  before_seq=gap.before_seq, start_ns=gap.start_ns, end_ns=gap.end_ns,
                                  reason=reason, officer_id=officer_id, note=note, basis=basis,
-                                 requester=requester)
+                                 requester=requester, supersedes=supersedes)
     except ValueError as exc:
         raise RefusedError(f"cannot build the justification: {exc}") from None
 
@@ -124,7 +159,7 @@ class JustifyResult:
         rec = self.entry.record
         assert isinstance(rec, StopJustification)
         return {"justification": self.entry.entry_hash, "idx": self.entry.idx, "gap": rec.gap,
-                "reason": rec.reason, "officer_id": rec.officer_id,
+                "reason": rec.reason, "officer_id": rec.officer_id, "supersedes": rec.supersedes,
                 "requester": rec.requester.model_dump(exclude_none=True) if rec.requester else None,
                 "signature_image": self.image.to_json() if self.image else None,
                 "signers": self.entry.envelope.keyids}
@@ -139,25 +174,29 @@ def _image_used_elsewhere(ledger: Ledger, sha256: str, gap_hash: str) -> str | N
 
 
 def requester_sign(ledger: Ledger, gap_ref: str, requester: Signer, *, reason: int, officer_id: str, note: str,
-                   requester_name: str | None = None, basis: str | None = None) -> Envelope:
+                   requester_name: str | None = None, basis: str | None = None,
+                   supersedes: str | None = None) -> Envelope:
     """The requester's signature over the justification body, made where the requester is (a
     detached step): the officer later passes the envelope to ``justify_gap``."""
     gap_entry, _ = _gap_of(ledger, gap_ref)
+    supersedes = _supersede(ledger, gap_entry, gap_status(ledger, gap_entry.entry_hash), supersedes)
     person = ledger.enrollment(requester.keyid)
     if person is None or person.subject_type != "person":
         raise RefusedError(f"the requester key {requester.keyid[:16]}… is not enrolled in this ledger as a person; "
                            "enroll it with `bodycam person enroll` first")
     requester_name = requester_name or person.name or person.subject_id
     rec = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
-                             requester=Requester(name=requester_name, keyid=requester.keyid))
+                             requester=Requester(name=requester_name, keyid=requester.keyid), supersedes=supersedes)
     return seal(rec, requester)
 
 
 def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason: int, officer_id: str,
                 officer: Signer, note: str, basis: str | None = None, requester_name: str | None = None,
                 requester_image: Path | str | None = None, requester: Signer | None = None,
-                requester_envelope: Envelope | None = None) -> JustifyResult:
-    """Append the officer's ``stop_justification`` for a gap (A2 Art.11); see the module docstring."""
+                requester_envelope: Envelope | None = None, supersedes: str | None = None) -> JustifyResult:
+    """Append the officer's ``stop_justification`` for a gap (A2 Art.11); see the module docstring.
+    ``supersedes``: id of the gap's standing justification or fault this one replaces (required
+    when there is one)."""
     gap_entry, gap = _gap_of(ledger, gap_ref)
     if gap.gap_type not in STOP_GAP_TYPES:
         raise RefusedError(f"gap {gap_entry.entry_hash[:12]} is an {gap.gap_type} finding, not a pause in "
@@ -165,6 +204,7 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
                            "--cause ...` instead")
     _refuse_if_closed(ledger, gap_entry)
     require_person_key(ledger, officer, officer_id, JUSTIFY_ROLES, "officer")
+    supersedes = _supersede(ledger, gap_entry, gap_status(ledger, gap_entry.entry_hash), supersedes)
     if requester is not None and requester_envelope is not None:
         raise BodycamError("give the requester's key or their signed envelope, not both")
 
@@ -222,7 +262,7 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
         if req is not None and req.signature_image_sha256:
             raise BodycamError("give the requester's signed envelope or a signature image, not both")
         mine = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
-                                  requester=signed_body.requester)
+                                  requester=signed_body.requester, supersedes=supersedes)
         if make_body(mine) != make_body(signed_body):
             differ = [k for k, v in make_body(mine).items() if make_body(signed_body).get(k) != v]
             raise RefusedError(f"the requester signed a different justification ({', '.join(differ)} differ); "
@@ -230,13 +270,14 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
         rec = signed_body
     else:
         rec = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
-                                 requester=req)
+                                 requester=req, supersedes=supersedes)
 
     signers = [officer] + ([requester] if requester is not None else [])
     env = seal(rec, signers)
     if req_sig is not None:
         env = Envelope(env.payload_type, env.payload, env.signatures + (req_sig,))
     problems = explanation_problems(rec, gap_entry.record, set(env.keyids), enrollments(ledger))  # type: ignore[arg-type]
+    problems += explanations(ledger).order_problems(rec)
     if problems:
         raise RefusedError("the justification would not be valid", problems)
     if image is not None:
@@ -267,10 +308,40 @@ def record_fault(ledger: Ledger, gap_ref: str, *, cause: str, officer_id: str, o
     return ledger.append(seal(rec, officer), require_trusted=True)
 
 
+def resolve_review_target(ledger: Ledger, ref: str) -> Entry:
+    """The justification or fault a supervisor means by ``ref``: its own id, or the id of its gap
+    when exactly one of the gap's explanations awaits review (otherwise a message listing them)."""
+    entry = resolve_entry(ledger, ref, ("stop_justification", "gap_fault", "gap"))
+    if entry.kind != "gap":
+        return entry
+    gid = entry.entry_hash[:12]
+    st = gap_status(ledger, entry.entry_hash)
+    if st is None or st.state == "not_required":
+        raise RefusedError(f"gap {gid} needs no justification: nothing to approve")
+    if st.approved:
+        raise RefusedError(f"gap {gid} is already approved (approval {(st.approval or '')[:12]} by "
+                           f"{st.supervisor_id}); nothing to do")
+    waiting = st.awaiting_review
+    if len(waiting) == 1:
+        found = ledger.by_hash(waiting[0].entry_hash)
+        assert found is not None
+        return found
+    if not waiting:
+        if st.state == "rejected":
+            raise RefusedError(f"gap {gid}: its explanation was rejected and nothing new awaits review; the officer "
+                               f"justifies again with `bodycam justify {gid} ...`")
+        raise RefusedError(f"gap {gid} has no justification or fault record to approve yet; the officer records one "
+                           f"with `bodycam justify {gid} ...` or `bodycam gaps fault {gid} ...`")
+    listing = "\n".join(f"  {explanation_label(x)}: `bodycam approve {x.entry_hash[:12]} --supervisor ID --key FILE`"
+                         for x in waiting)
+    raise BodycamError(f"gap {gid} has {len(waiting)} explanations awaiting review; approve one by its id:\n{listing}")
+
+
 def approve(ledger: Ledger, target_ref: str, *, supervisor_id: str, supervisor: Signer, note: str = "",
             decision: str = "approved", now_ns: int | None = None) -> Entry:
-    """Append the supervisor's ``stop_approval`` of a justification or fault record (A2 Art.11)."""
-    entry = resolve_entry(ledger, target_ref, ("stop_justification", "gap_fault"))
+    """Append the supervisor's ``stop_approval`` of a justification or fault record (A2 Art.11).
+    ``target_ref``: the record's id, or its gap's id when the gap has one explanation awaiting review."""
+    entry = resolve_review_target(ledger, target_ref)
     rec = entry.record
     assert isinstance(rec, (StopJustification, GapFault))
     require_person_key(ledger, supervisor, supervisor_id, APPROVE_ROLES, "supervisor")
@@ -286,6 +357,10 @@ def approve(ledger: Ledger, target_ref: str, *, supervisor_id: str, supervisor: 
     if st is not None and st.explanation == entry.entry_hash and st.state in ("approved", "fault_approved"):
         raise RefusedError(f"{entry.kind} {entry.entry_hash[:12]} is already approved "
                            f"(approval {(st.approval or '')[:12]} by {st.supervisor_id})")
+    replaced_by = explanations(ledger).replaced_by.get(entry.entry_hash)
+    if replaced_by is not None:
+        raise RefusedError(f"{entry.kind} {entry.entry_hash[:12]} was replaced by justification {replaced_by[:12]}; "
+                           f"review that one: `bodycam approve {replaced_by[:12]} --supervisor ID --key FILE`")
     approval = StopApproval(target=entry.entry_hash, target_kind=entry.kind, gap=rec.gap,
                             supervisor_id=supervisor_id, decision=decision, note=note,
                             reviewed_ns=time.time_ns() if now_ns is None else now_ns)
@@ -295,5 +370,5 @@ def approve(ledger: Ledger, target_ref: str, *, supervisor_id: str, supervisor: 
     return ledger.append(seal(approval, supervisor), require_trusted=True)
 
 
-__all__ = ["ART11_REASONS", "JustifyResult", "approve", "justification_body", "justify_gap", "record_fault",
-           "requester_sign", "resolve_entry"]
+__all__ = ["ART11_REASONS", "JustifyResult", "approve", "explanation_label", "justification_body", "justify_gap",
+           "record_fault", "requester_sign", "resolve_entry", "resolve_review_target"]

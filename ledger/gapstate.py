@@ -10,6 +10,9 @@ Rules, shared by ``bodycam gaps`` at the dock, the verifier, and review at the a
 - a ``stop_approval`` counts only if signed by the key enrolled for its ``supervisor_id`` with
   role supervisor or head, who is not the officer, and it names a counting explanation of the
   same gap;
+- a gap has one standing explanation: a justification for a gap whose earlier explanation still
+  stands (not rejected) counts only if it names that one in ``supersedes``; the replaced record
+  no longer counts, and an approved one cannot be replaced (``Explanations``);
 - only signatures that verify count: a tampered signature makes the record invisible here (and
   ``ledger verify`` reports it), so the gap shows as unjustified.
 
@@ -19,13 +22,14 @@ signatures in batches) and this module (which checks them itself) decide identic
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ledger.people import APPROVE_ROLES, JUSTIFY_ROLES, check_person_key, valid_signers
 from ledger.records import Enrollment, Gap, GapFault, StopApproval, StopJustification
-from ledger.store import Entry, Ledger
+from ledger.store import Ledger
 
 GapState = Literal["bare", "justified", "approved", "fault", "fault_approved", "rejected", "not_required"]
 APPROVED_STATES = frozenset({"approved", "fault_approved", "not_required"})
@@ -119,6 +123,120 @@ def approval_problems(rec: StopApproval, target: Explanation | None, target_ok: 
     return out
 
 
+class Explanations:
+    """The justifications, faults and reviews seen so far, fed in ledger order: what the rule "a gap
+    has one standing explanation" needs. ``ledger verify`` feeds it with its signer sets,
+    ``gap_statuses`` with its own; both ask it the same questions.
+
+    An explanation *stands* while it is valid, not replaced (``supersedes``) and not rejected by
+    its latest review. A justification for a gap with a standing explanation must name the one it
+    replaces in ``supersedes``; it may replace only a valid, not yet replaced, not approved
+    explanation of the same gap. A review of a replaced explanation does not count.
+    """
+
+    def __init__(self) -> None:
+        self.records: dict[str, tuple[int, Explanation, bool]] = {}  # entry hash → (idx, record, valid?)
+        self.replaced_by: dict[str, str] = {}  # explanation → the justification that replaced it
+        self.reviews: dict[str, tuple[str, StopApproval]] = {}  # explanation → (approval hash, latest valid review)
+
+    def of_gap(self, gap_hash: str) -> list[str]:
+        """Valid explanations of a gap, in ledger order."""
+        return [h for h, (_, rec, ok) in self.records.items() if ok and rec.gap == gap_hash]
+
+    def standing(self, gap_hash: str) -> list[str]:
+        return [h for h in self.of_gap(gap_hash) if h not in self.replaced_by
+                and (h not in self.reviews or self.reviews[h][1].decision != "rejected")]
+
+    def order_problems(self, rec: Explanation) -> list[str]:
+        """Why ``rec``, appended now, would break the one-standing-explanation rule (empty: it does not)."""
+        if not isinstance(rec, StopJustification):
+            return []
+        if rec.supersedes is None:
+            standing = self.standing(rec.gap)
+            if not standing:
+                return []
+            h = standing[-1]
+            kind = "justification" if self.records[h][1].kind == "stop_justification" else "fault record"
+            return [f"gap {rec.gap[:12]} already has {kind} {h[:12]} standing: a second justification must "
+                    f"name the one it replaces (`bodycam justify {rec.gap[:12]} ... --supersede {h[:12]}`)"]
+        target = self.records.get(rec.supersedes)
+        if target is None or not target[2]:
+            return [f"the justification supersedes {rec.supersedes[:16]}…, which is not an earlier valid "
+                    "justification or fault record"]
+        if target[1].gap != rec.gap:
+            return [f"the justification supersedes {rec.supersedes[:16]}…, which explains another gap"]
+        if rec.supersedes in self.replaced_by:
+            return [f"the justification supersedes {rec.supersedes[:16]}…, which "
+                    f"{self.replaced_by[rec.supersedes][:16]}… replaced already"]
+        review = self.reviews.get(rec.supersedes)
+        if review is not None and review[1].decision == "approved":
+            return [f"the justification supersedes {rec.supersedes[:16]}…, which supervisor "
+                    f"{review[1].supervisor_id} approved: an approved explanation stands"]
+        return []
+
+    def add(self, entry_hash: str, idx: int, rec: Explanation, valid: bool) -> None:
+        self.records[entry_hash] = (idx, rec, valid)
+        if valid and isinstance(rec, StopJustification) and rec.supersedes is not None:
+            self.replaced_by[rec.supersedes] = entry_hash
+
+    def target(self, approval: StopApproval) -> tuple[Explanation | None, bool]:
+        """The record an approval reviews, and whether it counts."""
+        found = self.records.get(approval.target)
+        return (found[1], found[2]) if found is not None else (None, False)
+
+    def review_problems(self, approval: StopApproval) -> list[str]:
+        if approval.target in self.replaced_by:
+            return [f"the reviewed record {approval.target[:16]}… was replaced by "
+                    f"{self.replaced_by[approval.target][:16]}… before this review"]
+        return []
+
+    def review(self, entry_hash: str, approval: StopApproval) -> None:
+        self.reviews[approval.target] = (entry_hash, approval)  # the latest review of a record counts
+
+
+@dataclass
+class ExplanationStatus:
+    """One valid justification or fault of a gap, as a supervisor reviews it."""
+
+    entry_hash: str
+    idx: int
+    record: Explanation
+    officer_name: str | None = None
+    review: Literal["pending", "approved", "rejected"] = "pending"
+    approval: str | None = None
+    supervisor_id: str | None = None
+    supervisor_name: str | None = None
+    review_note: str | None = None
+    reviewed_ns: int | None = None
+    superseded_by: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind
+
+    @property
+    def standing(self) -> bool:
+        return self.superseded_by is None and self.review != "rejected"
+
+    @property
+    def awaiting_review(self) -> bool:
+        return self.standing and self.review == "pending"
+
+    def to_json(self) -> dict:
+        rec = self.record
+        just = isinstance(rec, StopJustification)
+        return {"id": self.entry_hash, "idx": self.idx, "kind": rec.kind,
+                "reason": rec.reason if just else None, "cause": None if just else rec.cause,  # type: ignore[union-attr]
+                "officer_id": rec.officer_id, "officer_name": self.officer_name, "note": rec.note,
+                "basis": rec.basis if just else None,  # type: ignore[union-attr]
+                "requester": rec.requester.model_dump(exclude_none=True) if just and rec.requester else None,  # type: ignore[union-attr]
+                "supersedes": rec.supersedes if just else None,  # type: ignore[union-attr]
+                "superseded_by": self.superseded_by, "standing": self.standing, "review": self.review,
+                "approval": self.approval, "supervisor_id": self.supervisor_id,
+                "supervisor_name": self.supervisor_name, "review_note": self.review_note,
+                "reviewed_ns": self.reviewed_ns}
+
+
 @dataclass
 class GapStatus:
     idx: int
@@ -133,23 +251,40 @@ class GapStatus:
     approval: str | None = None
     supervisor_id: str | None = None
     problems: list[str] = field(default_factory=list)
+    explanations: list[ExplanationStatus] = field(default_factory=list)  # valid ones, in ledger order
 
     @property
     def approved(self) -> bool:
         return self.state in APPROVED_STATES
 
+    @property
+    def awaiting_review(self) -> list[ExplanationStatus]:
+        """What a supervisor may approve now: the standing explanations not yet reviewed."""
+        return [x for x in self.explanations if x.awaiting_review]
+
     def to_json(self) -> dict:
         g = self.gap
         return {"gap": self.entry_hash, "idx": self.idx, "gap_type": g.gap_type, "device_id": g.device_id,
                 "after_seq": g.after_seq, "before_seq": g.before_seq, "start_ns": g.start_ns, "end_ns": g.end_ns,
-                "case_id": g.case_id, "activity": g.activity, "state": self.state,
+                "case_id": g.case_id, "activity": g.activity, "officer_id_recorded": g.officer_id,
+                "state": self.state,
                 "explanation": self.explanation, "explanation_kind": self.explanation_kind,
                 "reason": self.reason, "cause": self.cause, "officer_id": self.officer_id,
-                "approval": self.approval, "supervisor_id": self.supervisor_id, "problems": self.problems}
+                "approval": self.approval, "supervisor_id": self.supervisor_id, "problems": self.problems,
+                "explanations": [x.to_json() for x in self.explanations]}
 
 
-def gap_statuses(ledger: Ledger, has_attachment: Callable[[str], bool] | None = None) -> list[GapStatus]:
-    """The state of every gap in ``ledger``, in ledger order (see the module docstring)."""
+def _person_name(enrolled: Mapping[str, Enrollment], signers: set[str], person_id: str) -> str | None:
+    for keyid in sorted(signers):
+        rec = enrolled.get(keyid)
+        if rec is not None and rec.subject_type == "person" and rec.subject_id == person_id:
+            return rec.name
+    return None
+
+
+def _walk(ledger: Ledger, has_attachment: Callable[[str], bool] | None
+          ) -> tuple[dict[str, GapStatus], Explanations, dict[str, str | None]]:
+    """Gaps, then every justification, fault and review in ledger order through ``Explanations``."""
     keyring = ledger.keyring()
     enrolled = enrollments(ledger)
     statuses: dict[str, GapStatus] = {}
@@ -158,61 +293,77 @@ def gap_statuses(ledger: Ledger, has_attachment: Callable[[str], bool] | None = 
         assert isinstance(g, Gap)
         statuses[e.entry_hash] = GapStatus(e.idx, e.entry_hash, g,
                                            "bare" if g.needs_justification else "not_required")
-    valid: dict[str, tuple[Entry, Explanation]] = {}
-    for kind in ("stop_justification", "gap_fault"):
-        for e in ledger.entries(kind=kind):
-            rec = e.record
-            assert isinstance(rec, (StopJustification, GapFault))
-            st = statuses.get(rec.gap)
-            gap = st.gap if st is not None and st.idx < e.idx else None
-            problems = explanation_problems(rec, gap, valid_signers(e.envelope, keyring), enrolled, has_attachment)
-            if problems:
-                if st is not None:
-                    st.problems.extend(f"{kind} {e.entry_hash[:12]}: {p}" for p in problems)
-                continue
-            valid[e.entry_hash] = (e, rec)
-    decisions: dict[str, tuple[Entry, StopApproval]] = {}
-    for e in ledger.entries(kind="stop_approval"):
+    seen = Explanations()
+    names: dict[str, str | None] = {}  # entry hash → name of the person who signed it
+    kinds = ("stop_justification", "gap_fault", "stop_approval")
+    for e in heapq.merge(*(ledger.entries(kind=k) for k in kinds), key=lambda e: e.idx):
         rec = e.record
-        assert isinstance(rec, StopApproval)
-        target = valid.get(rec.target)
-        target_rec = target[1] if target is not None and target[0].idx < e.idx else None
-        if target_rec is None:
-            raw = ledger.by_hash(rec.target)
-            target_rec = raw.record if raw is not None and raw.kind == rec.target_kind and raw.idx < e.idx else None
-        problems = approval_problems(rec, target_rec, rec.target in valid,  # type: ignore[arg-type]
-                                     valid_signers(e.envelope, keyring), enrolled)
+        signers = valid_signers(e.envelope, keyring)
+        if isinstance(rec, StopApproval):
+            target, target_ok = seen.target(rec)
+            problems = approval_problems(rec, target, target_ok, signers, enrolled) + seen.review_problems(rec)
+            if problems:
+                st = statuses.get(rec.gap)
+                if st is not None:
+                    st.problems.extend(f"stop_approval {e.entry_hash[:12]}: {p}" for p in problems)
+                continue
+            seen.review(e.entry_hash, rec)
+            names[e.entry_hash] = _person_name(enrolled, signers, rec.supervisor_id)
+            continue
+        assert isinstance(rec, (StopJustification, GapFault))
+        st = statuses.get(rec.gap)
+        gap = st.gap if st is not None and st.idx < e.idx else None
+        problems = explanation_problems(rec, gap, signers, enrolled, has_attachment) + seen.order_problems(rec)
+        seen.add(e.entry_hash, e.idx, rec, not problems)
         if problems:
-            st = statuses.get(rec.gap)
             if st is not None:
-                st.problems.extend(f"stop_approval {e.entry_hash[:12]}: {p}" for p in problems)
+                st.problems.extend(f"{e.kind} {e.entry_hash[:12]}: {p}" for p in problems)
             continue
-        decisions[rec.target] = (e, rec)  # the latest review of a record is the one that counts
-    by_gap: dict[str, list[tuple[Entry, Explanation]]] = {}
-    for e, rec in sorted(valid.values(), key=lambda t: t[0].idx):
-        by_gap.setdefault(rec.gap, []).append((e, rec))
-    for gap_hash, explained in by_gap.items():
-        st = statuses.get(gap_hash)
-        if st is None or not st.gap.needs_justification:
+        names[e.entry_hash] = _person_name(enrolled, signers, rec.officer_id)
+    return statuses, seen, names
+
+
+def explanations(ledger: Ledger, has_attachment: Callable[[str], bool] | None = None) -> Explanations:
+    """Every justification, fault and review of ``ledger`` as the rules see them after its last entry."""
+    return _walk(ledger, has_attachment)[1]
+
+
+def gap_statuses(ledger: Ledger, has_attachment: Callable[[str], bool] | None = None) -> list[GapStatus]:
+    """The state of every gap in ``ledger``, in ledger order (see the module docstring), with its
+    valid explanations and their reviews."""
+    statuses, seen, names = _walk(ledger, has_attachment)
+    for st in statuses.values():
+        if not st.gap.needs_justification:
             continue
-        approved = [(e, r) for e, r in explained
-                    if e.entry_hash in decisions and decisions[e.entry_hash][1].decision == "approved"]
-        e, rec = (approved or explained)[-1]
-        review = decisions.get(e.entry_hash)
-        st.explanation, st.explanation_kind, st.officer_id = e.entry_hash, rec.kind, rec.officer_id
+        for h in seen.of_gap(st.entry_hash):
+            idx, rec, _ = seen.records[h]
+            x = ExplanationStatus(h, idx, rec, officer_name=names.get(h), superseded_by=seen.replaced_by.get(h))
+            review = seen.reviews.get(h)
+            if review is not None:
+                ah, a = review
+                x.review, x.approval, x.supervisor_id = a.decision, ah, a.supervisor_id
+                x.supervisor_name, x.review_note, x.reviewed_ns = names.get(ah), a.note, a.reviewed_ns
+            st.explanations.append(x)
+        current = [x for x in st.explanations if x.superseded_by is None]
+        approved = [x for x in current if x.review == "approved"]
+        if not current:
+            continue
+        x = (approved or current)[-1]
+        rec = x.record
+        st.explanation, st.explanation_kind, st.officer_id = x.entry_hash, rec.kind, rec.officer_id
+        fault = isinstance(rec, GapFault)
         if isinstance(rec, StopJustification):
             st.reason = rec.reason
         else:
             st.cause = rec.cause
-        fault = isinstance(rec, GapFault)
-        if review is None:
+        if x.review == "pending":
             st.state = "fault" if fault else "justified"
-        elif review[1].decision == "approved":
+        elif x.review == "approved":
             st.state = "fault_approved" if fault else "approved"
         else:
             st.state = "rejected"
-        if review is not None:
-            st.approval, st.supervisor_id = review[0].entry_hash, review[1].supervisor_id
+        if x.approval is not None:
+            st.approval, st.supervisor_id = x.approval, x.supervisor_id
     return list(statuses.values())
 
 

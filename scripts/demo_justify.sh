@@ -42,7 +42,10 @@ JUST=$("$BC" justify "$GAP" --reason 1 --officer "$OFFICER" --officer-key "peopl
   --requester-name "Zhao Liu" --requester-signature people/witness-signature.png --json \
   | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["justification"])')
 echo "justification $JUST (signed by $OFFICER, witness signature image stored in the dock store)"
-"$BC" approve "$JUST" --supervisor "$SUPERVISOR" --key "people/$SUPERVISOR.key" \
+echo "-- what the supervisor reviews: the note, the reason, the witness's signature image, the command"
+"$BC" gaps --unapproved
+# The gap has one justification awaiting review: the supervisor may name the gap instead of the record.
+"$BC" approve "${GAP:0:12}" --supervisor "$SUPERVISOR" --key "people/$SUPERVISOR.key" \
   --passphrase-env BODYCAM_DEMO_SUPERVISOR_PASS --note "Reason and signature checked."
 
 echo "-- gaps after review"

@@ -16,7 +16,7 @@ from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
 
 
 @click.command()
-@click.argument("justification_id")
+@click.argument("record_id", metavar="ID")
 @click.option("--supervisor", "supervisor_id", required=True, help="Enrolled supervisor (or head) id.")
 @signer_options(what="the supervisor")
 @click.option("--note", default="", help="Review remarks.")
@@ -24,12 +24,16 @@ from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
 @dock_ledger_option
 @json_option
 @click.pass_context
-def approve(ctx: click.Context, justification_id: str, supervisor_id: str, key: KeyRef,
+def approve(ctx: click.Context, record_id: str, supervisor_id: str, key: KeyRef,
             note: str, reject: bool, ledger_path: Path | None, as_json: bool) -> None:
-    """Approve (or reject) a justification or fault record as the supervising leader (A2 Art.11)."""
+    """Approve (or reject) a justification or fault record as the supervising leader (A2 Art.11).
+
+    ID is the record's id as `bodycam gaps` shows it, or the gap's id when the gap has one
+    justification or fault awaiting review.
+    """
     signer = key.load()
     with open_dock_ledger(ctx, ledger_path) as ledger:
-        entry = approve_target(ledger, justification_id, supervisor_id=supervisor_id, supervisor=signer,
+        entry = approve_target(ledger, record_id, supervisor_id=supervisor_id, supervisor=signer,
                                note=note, decision="rejected" if reject else "approved")
         checkpoint_dock_ledger(ctx, ledger)
     rec = entry.body

@@ -10,13 +10,15 @@ from agent.commands.common import (
     attachment_checker,
     checkpoint_dock_ledger,
     dock_ledger_option,
+    dock_store,
     open_dock_ledger,
 )
-from agent.justify import record_fault
+from agent.justify import ART11_REASONS, record_fault
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
-from bodycam.formats import local_time, printable
-from ledger.gapstate import APPROVED_STATES, gap_statuses
-from ledger.records import FAULT_CAUSES
+from bodycam.formats import duration, local_time, printable
+from bodycam.tables import table
+from ledger.gapstate import APPROVED_STATES, ExplanationStatus, GapStatus, gap_statuses
+from ledger.records import FAULT_CAUSES, Requester, StopJustification
 
 # --- gaps ------------------------------------------------------------------------------------------
 
@@ -31,13 +33,16 @@ def gaps(ctx: click.Context, unjustified: bool, unapproved: bool, device: str | 
          as_json: bool) -> None:
     """Gaps in the dock ledger and their state: bare, justified, approved, fault, fault_approved, rejected.
 
-    A record whose signatures do not verify does not count: its gap shows as not justified.
+    Under each gap, its justifications and faults: id, reason, officer, note, requester and review,
+    with the `bodycam approve` command for one awaiting review. A record whose signatures do not
+    verify does not count: its gap shows as not justified.
     """
     if ctx.invoked_subcommand is not None:
         ctx.meta["gaps.ledger"] = ledger_path
         return
     with open_dock_ledger(ctx, ledger_path) as ledger:
         statuses = gap_statuses(ledger, attachment_checker(ctx))
+        requester_ids = {k: e.subject_id for k in ledger.keyring() if (e := ledger.enrollment(k)) is not None}
     statuses = [s for s in statuses if s.state != "not_required"]
     if device:
         statuses = [s for s in statuses if s.gap.device_id == device]
@@ -45,22 +50,113 @@ def gaps(ctx: click.Context, unjustified: bool, unapproved: bool, device: str | 
         statuses = [s for s in statuses if s.state not in APPROVED_STATES]
     if unapproved:
         statuses = [s for s in statuses if s.state in ("justified", "fault")]
+    images = _image_paths(ctx)
     if as_json:
-        echo_json([s.to_json() for s in statuses])
+        echo_json([_json(s, images) for s in statuses])
         return
     if not statuses:
         click.echo("no gaps" + (" matching" if unjustified or unapproved or device else ""))
-    for s in statuses:
-        g = s.gap
-        why = [f"reason {s.reason}" if s.reason else "", f"cause {s.cause}" if s.cause else "",
-               f"officer {s.officer_id}" if s.officer_id else "",
-               f"supervisor {s.supervisor_id}" if s.supervisor_id else ""]
-        detail = ", ".join(w for w in why if w)
-        click.echo(printable(f"{s.entry_hash[:12]}  {g.device_id}  seq {g.after_seq}→{g.before_seq}  "
-                             f"{local_time(g.start_ns)} – {local_time(g.end_ns)}  {s.state}"
-                             + (f" ({detail})" if detail else "")))
-        for p in s.problems:
-            click.echo(f"    ! {printable(p)}")
+        return
+    header = ("GAP", "DEVICE", "FROM", "TO", "LENGTH", "STATE")
+    rows = [(s.entry_hash[:12], s.gap.device_id, local_time(s.gap.start_ns), local_time(s.gap.end_ns),
+             _length(s), s.state) for s in statuses]
+    lines = table(header, rows)
+    click.echo(lines[0])
+    for s, line in zip(statuses, lines[1:], strict=True):
+        click.echo(line)
+        for detail in _details(s, images, requester_ids):
+            click.echo("    " + detail)
+
+
+def _length(s: GapStatus) -> str:
+    g = s.gap
+    return duration((g.end_ns - g.start_ns) / 1e9) if g.start_ns is not None and g.end_ns is not None else "-"
+
+
+def _image_paths(ctx: click.Context):
+    """``path(sha256)`` of a signature image in the dock store, None when this machine lacks it."""
+    has = attachment_checker(ctx)
+    if has is None:
+        return lambda sha: None
+    store = dock_store(ctx)
+    return lambda sha: store.blob_path(sha) if has(sha) else None
+
+
+def _approve_hint(x: ExplanationStatus) -> str:
+    return f"bodycam approve {x.entry_hash[:12]} --supervisor ID --key FILE"
+
+
+def _details(s: GapStatus, images, requester_ids: dict[str, str]) -> list[str]:
+    """What a supervisor needs under a gap: its context, then each justification or fault with its
+    id, reason, officer, note, requester and review, and the command that approves it."""
+    g = s.gap
+    context = [f"{g.gap_type}" + (f" after seq {g.after_seq}" if g.after_seq is not None else "")
+               + (f" before seq {g.before_seq}" if g.before_seq is not None else "")]
+    if g.case_id:
+        context.append(f"case {g.case_id}")
+    if g.officer_id:
+        context.append(f"recorder carried by {g.officer_id}")
+    out = [printable("; ".join(context))]
+    for x in s.explanations:
+        rec = x.record
+        if isinstance(rec, StopJustification):
+            title = (f"justification {x.entry_hash[:12]}: reason {rec.reason} "
+                     f"({ART11_REASONS.get(rec.reason, '?')})")
+        else:
+            title = f"fault {x.entry_hash[:12]}: cause {rec.cause}"
+        if x.superseded_by:
+            title += f" — replaced by {x.superseded_by[:12]}"
+        out.append(printable(title))
+        officer = rec.officer_id + (f" {x.officer_name}" if x.officer_name else "")
+        out.append("  " + printable(f"officer: {officer}"))
+        out.append("  " + printable(f"note: {rec.note}"))
+        if isinstance(rec, StopJustification):
+            if rec.basis:
+                out.append("  " + printable(f"basis: {rec.basis}"))
+            if rec.supersedes:
+                out.append("  " + printable(f"replaces: {rec.supersedes[:12]}"))
+            if rec.requester is not None:
+                out.append("  " + printable(f"requester: {_requester(rec.requester, images, requester_ids)}"))
+        if x.superseded_by:
+            continue
+        if x.review == "pending":
+            out.append("  " + printable(f"awaiting review: {_approve_hint(x)}"))
+        else:
+            by = (x.supervisor_id or "") + (f" {x.supervisor_name}" if x.supervisor_name else "")
+            review = f"{x.review} by {by} at {local_time(x.reviewed_ns)} (approval {(x.approval or '')[:12]})"
+            if x.review_note:
+                review += f": {x.review_note}"
+            out.append("  " + printable(review))
+    for p in s.problems:
+        out.append(f"! {printable(p)}")
+    return out
+
+
+def _requester(req: Requester, images, requester_ids: dict[str, str]) -> str:
+    parts = [req.name]
+    if req.keyid:
+        who = requester_ids.get(req.keyid)
+        parts.append(f"signed with key {req.keyid[:16]}…" + (f" enrolled as {who}" if who else ""))
+    if req.signature_image_sha256:
+        path = images(req.signature_image_sha256)
+        parts.append(f"signature image {path}" if path is not None
+                     else f"signature image {req.signature_image_sha256[:16]}… (not in this dock's store)")
+    if len(parts) == 1:
+        parts.append("no signature")
+    return ", ".join(parts)
+
+
+def _json(s: GapStatus, images) -> dict:
+    out = s.to_json()
+    for x, j in zip(s.explanations, out["explanations"], strict=True):
+        rec = x.record
+        if isinstance(rec, StopJustification):
+            j["reason_text"] = ART11_REASONS.get(rec.reason)
+            sha = rec.requester.signature_image_sha256 if rec.requester else None
+            path = images(sha) if sha else None
+            j["signature_image_path"] = str(path) if path is not None else None
+        j["approve_command"] = _approve_hint(x) if x.awaiting_review else None
+    return out
 
 
 @gaps.command("fault")

@@ -38,18 +38,22 @@ from ledger.envelope import Envelope
               help="Justification envelope the requester signed elsewhere (see --requester-sign-out).")
 @click.option("--requester-sign-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Requester's step: sign with --requester-key, write the envelope here, append nothing.")
+@click.option("--supersede", "supersedes", metavar="JUSTIFICATION_ID", default=None,
+              help="Replace the gap's standing justification or fault (its id, as `bodycam gaps` shows it); "
+                   "a gap has one explanation, so a second one is refused without this.")
 @dock_ledger_option
 @json_option
 @click.pass_context
 def justify(ctx: click.Context, gap_id: str, reason: int, officer_id: str, officer_key: KeyRef | None,
             note: str, basis: str | None, requester_name: str | None,
             requester_signature: Path | None, requester_key: KeyRef | None,
-            requester_envelope: Path | None, requester_sign_out: Path | None, ledger_path: Path | None,
-            as_json: bool) -> None:
+            requester_envelope: Path | None, requester_sign_out: Path | None, supersedes: str | None,
+            ledger_path: Path | None, as_json: bool) -> None:
     """Justify a gap: the officer's signed stop-recording record (A2 Art.11).
 
     Reasons 1 and 3 need the requester's signature: a signature/seal image or the requester's
-    enrolled key (a second signature on the same record).
+    enrolled key (a second signature on the same record). A gap has one explanation: to correct
+    one, justify again with --supersede ID (the supervisor then reviews the new one).
     """
     requester = requester_key.load() if requester_key else None
     with open_dock_ledger(ctx, ledger_path) as ledger:
@@ -57,7 +61,7 @@ def justify(ctx: click.Context, gap_id: str, reason: int, officer_id: str, offic
             if requester is None:
                 raise click.UsageError("--requester-sign-out needs --requester-key")
             env = requester_sign(ledger, gap_id, requester, reason=reason, officer_id=officer_id, note=note,
-                                 basis=basis, requester_name=requester_name)
+                                 basis=basis, requester_name=requester_name, supersedes=supersedes)
             requester_sign_out.write_text(json.dumps(env.to_json(), indent=2) + "\n", encoding="utf-8")
             click.echo(f"requester signature written to {requester_sign_out}; the officer appends it with "
                        f"`bodycam justify {gap_id} ... --requester-envelope {requester_sign_out}`")
@@ -74,13 +78,16 @@ def justify(ctx: click.Context, gap_id: str, reason: int, officer_id: str, offic
         store = dock_store(ctx) if requester_signature is not None else None
         result = justify_gap(ledger, store, gap_id, reason=reason, officer_id=officer_id, officer=officer,
                              note=note, basis=basis, requester_name=requester_name,
-                             requester_image=requester_signature, requester=requester, requester_envelope=req_env)
+                             requester_image=requester_signature, requester=requester, requester_envelope=req_env,
+                             supersedes=supersedes)
         checkpoint_dock_ledger(ctx, ledger)
     if as_json:
         echo_json(result.to_json())
     else:
+        replaced = result.entry.body.get("supersedes")
         click.echo(f"justification {result.entry.entry_hash[:12]} (entry {result.entry.idx}) for gap "
-                   f"{gap_id}: reason {reason}; awaiting approval: "
+                   f"{gap_id}: reason {reason}" + (f", replacing {replaced[:12]}" if replaced else "") +
+                   "; awaiting approval: "
                    f"`bodycam approve {result.entry.entry_hash[:12]} --supervisor ID --key FILE`")
 
 

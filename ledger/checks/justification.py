@@ -9,12 +9,12 @@ record that verify reports is exactly a record that ``bodycam gaps`` does not co
 from __future__ import annotations
 
 from ledger.checks.base import CheckedEntry, VerifyContext
-from ledger.gapstate import approval_problems, explanation_problems
+from ledger.gapstate import Explanations, approval_problems, explanation_problems
 from ledger.people import may_enroll_people
 from ledger.records import Enrollment, Gap, GapFault, StopApproval, StopJustification
 
 _GAPS = "justify.gaps"            # entry hash → Gap
-_EXPLAINED = "justify.explained"  # entry hash → (record, valid?)
+_EXPLAINED = "justify.explained"  # Explanations: records, replacements and reviews so far
 
 
 def enrolled_records(ctx: VerifyContext) -> dict[str, Enrollment]:
@@ -38,19 +38,26 @@ def remember_gap(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     return []
 
 
+def _explained(ctx: VerifyContext) -> Explanations:
+    return ctx.state.setdefault(_EXPLAINED, Explanations())
+
+
 def check_explanation(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, (StopJustification, GapFault))
     gap = ctx.state.get(_GAPS, {}).get(rec.gap)
-    problems = explanation_problems(rec, gap, e.signers, enrolled_records(ctx))
-    ctx.state.setdefault(_EXPLAINED, {})[e.entry_hash] = (rec, not problems)
+    seen = _explained(ctx)
+    problems = explanation_problems(rec, gap, e.signers, enrolled_records(ctx)) + seen.order_problems(rec)
+    seen.add(e.entry_hash, e.idx, rec, not problems)
     return problems
-
-
 
 
 def check_approval(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, StopApproval)
-    target, ok = ctx.state.get(_EXPLAINED, {}).get(rec.target, (None, False))
-    return approval_problems(rec, target, ok, e.signers, enrolled_records(ctx))
+    seen = _explained(ctx)
+    target, ok = seen.target(rec)
+    problems = approval_problems(rec, target, ok, e.signers, enrolled_records(ctx)) + seen.review_problems(rec)
+    if not problems:
+        seen.review(e.entry_hash, rec)
+    return problems

@@ -36,7 +36,9 @@ class Requester(Part):
 class StopJustification(Body):
     """Why recording stopped (reason 1–5, A2 Art.11), signed by the officer; the supervisor's
     approval is a separate ``stop_approval`` record (the log keeps one entry per body).
-    Reasons 1 and 3 need the requester's signature or seal."""
+    Reasons 1 and 3 need the requester's signature or seal. A gap has one standing explanation:
+    a second justification names the one it replaces in ``supersedes`` (optional, so ledgers
+    written before it existed stay valid)."""
 
     kind: Literal["stop_justification"] = "stop_justification"
     gap: Sha256Hex = Field(description="entry hash of the gap record this explains")
@@ -51,6 +53,9 @@ class StopJustification(Body):
     basis: Text | None = None
     requester: Requester | None = None
     technical_fault: bool = False
+    supersedes: Sha256Hex | None = Field(
+        default=None, description="entry hash of the earlier justification or fault of the same gap this replaces "
+                                  "(absent: the gap has no other explanation still standing)")
 
     @model_validator(mode="after")
     def _requester(self) -> StopJustification:

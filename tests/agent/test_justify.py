@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+from pathlib import Path
 
 import pytest
 
@@ -166,8 +169,9 @@ def test_gaps_unjustified_reports_exactly_the_unapproved_two(gap_dock):
     listed = json.loads(res.stdout)
     assert [(g["gap"], g["state"]) for g in listed] == [(g_pending, "justified"), (g_bare, "bare")]
     text = d.run("gaps", "--unjustified").output.splitlines()
-    assert len(text) == 2 and text[0].startswith(g_pending[:12]) and " justified " in text[0]
-    assert text[1].startswith(g_bare[:12]) and text[1].endswith("bare")
+    rows = [line for line in text[1:] if not line.startswith(" ")]  # gap rows; details are indented
+    assert len(rows) == 2 and rows[0].startswith(g_pending[:12]) and rows[0].endswith(" justified")
+    assert rows[1].startswith(g_bare[:12]) and rows[1].endswith(" bare")
     assert _states(d, "--unapproved") == {g_pending: "justified"}
     assert _states(d)[g_ok] == "approved"
 
@@ -319,3 +323,147 @@ def test_justification_of_a_record_that_is_not_a_gap_is_reported(gap_dock):
         lg.append(seal(body, d.signer(OFFICER)), require_trusted=True)
     res = d.run("ledger", "verify", str(d.ledger_path))
     assert res.exit_code == 3 and "which is not an earlier gap record" in res.output
+
+
+# --- what the supervisor sees and approves (issue 12, item 3) -------------------------------------
+
+GAPS_HEADER = ["GAP", "DEVICE", "FROM", "TO", "LENGTH", "STATE"]
+APPROVE_HINT = re.compile(r"bodycam approve ([0-9a-f]{12}) --supervisor ID --key FILE")
+
+
+def _block(text: str, gap: str) -> list[str]:
+    """The row of ``gap`` in `bodycam gaps` output and the indented lines under it."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(gap[:12]))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
+    return lines[start:end]
+
+
+def test_supervisor_approves_from_what_gaps_shows(gap_dock):
+    """The acceptance: the supervisor reads `bodycam gaps` (the officer's note, the reason in the
+    regulation's words, the requester and their signature image), takes the command it prints,
+    fills in their own id and key, and the gap is approved; nothing else is looked up."""
+    d = gap_dock
+    img = _sig(d)
+    assert _justify(d, d.gaps[1], 1, "--requester-name", "Sun Li", "--requester-signature", img,
+                    note="the witness asked us to stop while she spoke").exit_code == 0
+    res = d.run("gaps")
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0].split() == GAPS_HEADER
+    block = _block(res.output, d.gaps[1])
+    row = block[0].split()
+    assert row[0] == d.gaps[1][:12] and row[1] == "rec-J100" and row[-1] == "justified"
+    assert re.search(r"  5\d(\.\d)? s  ", block[0])  # LENGTH in words: the gap is about a minute
+    shown = "\n".join(block)
+    assert "reason 1 (an informant or witness explicitly asked)" in shown
+    assert "note: the witness asked us to stop while she spoke" in shown
+    assert "officer: officer-7 Wang Fang" in shown
+    image_line = next(line for line in block if "requester: Sun Li" in line)
+    image = image_line.split("signature image ", 1)[1]
+    assert Path(image).read_bytes() == Path(img).read_bytes()  # the supervisor can open what was signed
+    hints = [APPROVE_HINT.search(line) for line in block]
+    (command,) = [m.group(0) for m in hints if m]
+    args = shlex.split(command)[1:]
+    args[args.index("ID")] = "super-1"
+    args[args.index("FILE")] = str(d.keys["super-1"])
+    res = d.run(*args)
+    assert res.exit_code == 0, res.output
+    assert _states(d)[d.gaps[1]] == "approved"
+    after = "\n".join(_block(d.run("gaps").output, d.gaps[1]))
+    assert "approved by super-1 Chen Jing" in after and not APPROVE_HINT.search(after)
+
+
+def test_gaps_json_carries_each_justification(gap_dock):
+    d = gap_dock
+    res = _justify(d, d.gaps[0], 3, "--requester-key", str(d.keys["witness-1"]), "--json", note="bystander")
+    jid = json.loads(res.stdout)["justification"]
+    st = [g for g in json.loads(d.run("gaps", "--json").stdout) if g["gap"] == d.gaps[0]][0]
+    (x,) = st["explanations"]
+    assert (x["id"], x["kind"], x["reason"], x["note"], x["officer_id"], x["officer_name"]) == \
+        (jid, "stop_justification", 3, "bystander", OFFICER, "Wang Fang")
+    assert x["reason_text"] == "state secrets, trade secrets or personal privacy"
+    assert x["requester"] == {"name": "Sun Li", "keyid": d.signer("witness-1").keyid}
+    assert (x["review"], x["standing"], x["approve_command"]) == \
+        ("pending", True, f"bodycam approve {jid[:12]} --supervisor ID --key FILE")
+
+
+def test_approve_by_gap_id(gap_dock):
+    d = gap_dock
+    sup = ["--supervisor", "super-1", "--key", str(d.keys["super-1"])]
+    res = d.run("approve", d.gaps[0][:12], *sup)
+    assert res.exit_code == 3 and "has no justification or fault record to approve yet" in res.output
+    jid = json.loads(_justify(d, d.gaps[0], 2, "--json").stdout)["justification"]
+    res = d.run("approve", d.gaps[0][:12], *sup, "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["target"], out["gap"], out["decision"]) == (jid, d.gaps[0], "approved")
+    res = d.run("approve", d.gaps[0][:12], *sup)
+    assert res.exit_code == 3 and "already approved" in res.output
+    # a justification and a fault record of one gap: the gap id is ambiguous, both ids are listed
+    jid2 = json.loads(_justify(d, d.gaps[1], 4, "--json", note="rain").stdout)["justification"]
+    res = d.run("gaps", "fault", d.gaps[1][:12], "--cause", "battery", *d.officer_args(), "--note", "died",
+                "--json")
+    fid = json.loads(res.stdout)["fault"]
+    before = _size(d)
+    res = d.run("approve", d.gaps[1][:12], *sup)
+    assert res.exit_code == 1 and "2 explanations awaiting review" in res.output
+    assert f"bodycam approve {jid2[:12]} " in res.output and f"bodycam approve {fid[:12]} " in res.output
+    assert _size(d) == before
+    assert d.run("approve", fid[:12], *sup).exit_code == 0
+    assert _states(d)[d.gaps[1]] == "fault_approved"
+
+
+def test_second_justification_refused_then_supersedes(gap_dock):
+    d = gap_dock
+    g = d.gaps[0]
+    first = json.loads(_justify(d, g, 2, "--json", note="on the bus").stdout)["justification"]
+    before = _size(d)
+    res = _justify(d, g, 4, note="heavy rain")
+    assert res.exit_code == 3 and f"--supersede {first[:12]}" in res.output
+    assert _size(d) == before
+    res = _justify(d, g, 4, "--supersede", first[:12], "--json", note="heavy rain")
+    assert res.exit_code == 0, res.output
+    second = json.loads(res.stdout)["justification"]
+    assert json.loads(res.stdout)["supersedes"] == first
+    st = [s for s in json.loads(d.run("gaps", "--json").stdout) if s["gap"] == g][0]
+    assert (st["state"], st["explanation"], st["reason"]) == ("justified", second, 4)
+    old, new = st["explanations"]
+    assert (old["id"], old["superseded_by"], old["standing"]) == (first, second, False)
+    assert (new["id"], new["supersedes"], new["standing"]) == (second, first, True)
+    block = "\n".join(_block(d.run("gaps").output, g))
+    assert f"replaced by {second[:12]}" in block and APPROVE_HINT.findall(block) == [second[:12]]
+    sup = ["--supervisor", "super-1", "--key", str(d.keys["super-1"])]
+    res = d.run("approve", first[:12], *sup)
+    assert res.exit_code == 3 and f"was replaced by justification {second[:12]}" in res.output
+    res = _justify(d, g, 5, "--supersede", first[:12], note="third story")  # already replaced
+    assert res.exit_code == 3 and "replaced already" in res.output
+    res = d.run("approve", g[:12], *sup, "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["target"] == second
+    assert _states(d)[g] == "approved"
+    res = _justify(d, g, 5, "--supersede", second[:12], note="too late")
+    assert res.exit_code == 3 and "already explained and approved" in res.output
+    assert d.run("ledger", "verify", str(d.ledger_path)).exit_code == 0
+
+
+def test_ledger_verify_reports_a_second_justification_without_supersedes(gap_dock):
+    """Written past the dock's refusal (straight into the ledger, well signed): verify reports it
+    and `gaps` does not count it; the first one stays the gap's explanation."""
+    from agent.justify import justification_body
+
+    d = gap_dock
+    first = json.loads(_justify(d, d.gaps[0], 2, "--json").stdout)["justification"]
+    with d.ledger() as lg:
+        body = justification_body(lg.by_hash(d.gaps[0]), reason=4, officer_id=OFFICER, note="a second story")
+        second = lg.append(seal(body, d.signer(OFFICER)), require_trusted=True).entry_hash
+        replaced = justification_body(lg.by_hash(d.gaps[1]), reason=4, officer_id=OFFICER, note="names another",
+                                      supersedes=first)
+        lg.append(seal(replaced, d.signer(OFFICER)), require_trusted=True)
+        states = {s.entry_hash: s for s in gap_statuses(lg)}
+    res = d.run("ledger", "verify", str(d.ledger_path))
+    assert res.exit_code == 3
+    assert f"already has justification {first[:12]} standing" in res.output
+    assert "which explains another gap" in res.output
+    st = states[d.gaps[0]]
+    assert (st.state, st.explanation) == ("justified", first)
+    assert any(p.startswith(f"stop_justification {second[:12]}") for p in st.problems)
+    assert states[d.gaps[1]].state == "bare"

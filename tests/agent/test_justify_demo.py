@@ -17,7 +17,10 @@ def test_demo_justify_step(tmp_path):
     run = subprocess.run(["bash", str(SCRIPT), str(d.root), "officer-7", "王芳"], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr
-    assert "approved (reason 1, officer officer-7, supervisor sup-officer-7)" in run.stdout
+    shown = run.stdout.split("-- gaps after review", 1)[1]
+    assert "reason 1 (an informant or witness explicitly asked)" in shown and "officer: officer-7 王芳" in shown
+    assert "note: A witness asked not to be filmed" in shown
+    assert "approved by sup-officer-7 Supervisor of officer-7" in shown and "Reason and signature checked." in shown
     states = json.loads(d.run("gaps", "--json").stdout)
     assert [g["state"] for g in states] == ["approved", "bare", "bare"]
     assert d.run("ledger", "verify", str(d.ledger_path)).exit_code == 0
