@@ -9,7 +9,8 @@ from agent.commands.common import (
 )
 from agent.segments import segment_rows
 from bodycam.cliutil import echo_json, json_option
-from bodycam.formats import local_time, printable
+from bodycam.formats import duration, local_time
+from bodycam.tables import table
 
 
 @click.command("segments")
@@ -17,7 +18,8 @@ from bodycam.formats import local_time, printable
 @json_option
 @click.pass_context
 def segments(ctx: click.Context, device_id: str | None, as_json: bool) -> None:
-    """What the dock ledger holds: every segment with its hash, probe and corrected times."""
+    """What the dock ledger holds: every segment with its file name, hash, probe and corrected times
+    (a table with a header row; file names are never shortened)."""
     with open_dock_ledger(ctx, None) as ledger:
         rows = segment_rows(ledger, device_id)
     if as_json:
@@ -26,12 +28,13 @@ def segments(ctx: click.Context, device_id: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("No segments yet: dock a recorder with `bodycam dock`.")
         return
-    for r in rows:
-        flags = ",".join(r.flags) or "-"
-        click.echo(f"{r.device_id:<10} #{r.seq:<4} {r.shown_name[:28]:<28} {r.sha256[:12]} "
-                   f"{printable(r.codec):<5} {r.duration_ms / 1000:7.1f}s "
-                   f"{local_time(r.start_ns)} → {local_time(r.end_ns)} "
-                   f"{'ok' if r.decodable else 'UNDECODABLE'} {flags}")
+    header = ("DEVICE", "SEQ", "FILE", "SHA-256", "CODEC", "LENGTH", "START", "END", "DECODES", "FLAGS")
+    # File names are shown whole (a name cut short can match another file); a wide table wraps.
+    for line in table(header, [(r.device_id, r.seq, r.shown_name, r.sha256[:12], r.codec,
+                                duration(r.duration_ms / 1000), local_time(r.start_ns), local_time(r.end_ns),
+                                "yes" if r.decodable else "UNDECODABLE", ",".join(r.flags) or "-")
+                               for r in rows]):
+        click.echo(line)
 
 
 COMMAND = segments
