@@ -61,6 +61,12 @@ class AgentConfig(StrictModel):
     unattended_activity: str = Field(default="unassigned", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                                      description="Activity given to footage docked unattended (A2 Art.4); "
                                                  "assign the case later.")
+    enroll_on_dock: bool = Field(default=False,
+                                 description="Equipment manager's policy: may docking (`bodycam dock`, `agent run`) "
+                                             "enroll a recorder this dock has never enrolled, naming the officer "
+                                             "it reports as custodian? Off: it is refused (exit 3) until enrolled "
+                                             "with `bodycam device enroll` (a reused serial port must not bring "
+                                             "another recorder into the ledger).")
     poll_interval_s: float = Field(default=2.0, gt=0, description="How often `agent run` looks for recorders.")
     checkpoint_interval_s: float = Field(default=300.0, gt=0,
                                          description="`agent run` signs a checkpoint of the dock ledger this "

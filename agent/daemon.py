@@ -5,6 +5,9 @@ footage to the recorder's custodian (A2 Art.12, 14).
 One thread, one stop event: SIGTERM sets it, the offload stops between files, and the dock
 session record says where it stopped; nothing half-written enters the ledger.
 
+Like ``bodycam dock``, it never enrolls a recorder: one this dock has not enrolled is refused and
+logged (``[agent] enroll_on_dock`` is the equipment manager's policy to allow it).
+
 The dock signs a checkpoint of its ledger after every docking, at start-up and every
 ``[agent] checkpoint_interval_s`` when the ledger grew (:mod:`agent.checkpoints`).
 """
@@ -25,7 +28,7 @@ from agent.dock import DockContext, dock_recorder
 from agent.link.driver import RecorderLink, discover
 from agent.link.profiles import Profile, load_profiles
 from agent.offload.files import OffloadIncomplete
-from bodycam.errors import BodycamError, ConfigError
+from bodycam.errors import BodycamError, ConfigError, RefusedError
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ class AgentDaemon:
 
     def dock_one(self, ctx: DockContext, port: str, profile: Profile) -> None:
         log.info("recorder on %s (%s): docking", port, profile.id)
+        size = ctx.ledger.size
         try:
             with RecorderLink(port, profile) as link:
                 res = dock_recorder(ctx, link, officer_id=self._custodian(ctx, link), case_id=None,
@@ -96,10 +100,15 @@ class AgentDaemon:
                 log.warning("recorder %s: %s", res.device_id, p)
         except OffloadIncomplete as exc:
             log.warning("recorder on %s: offload incomplete: %s", port, exc)
+        except RefusedError as exc:
+            # An unknown recorder (or one handed over elsewhere) is refused, never enrolled by
+            # docking unless [agent] enroll_on_dock says so; it stays refused until it is re-plugged.
+            log.error("recorder on %s refused: %s%s", port, exc, "".join(f"; {r}" for r in exc.reasons))
         except BodycamError as exc:
             log.error("recorder on %s: %s", port, exc)
         finally:
-            try_sign_dock_checkpoint(ctx.ledger, ctx.signer, self.cfg.dock_id)
+            if ctx.ledger.size != size:
+                try_sign_dock_checkpoint(ctx.ledger, ctx.signer, self.cfg.dock_id)
 
     @staticmethod
     def _custodian(ctx: DockContext, link: RecorderLink) -> str | None:

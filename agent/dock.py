@@ -34,6 +34,7 @@ from agent.offload.files import OffloadSummary, Progress, offload, open_session
 from agent.readiness import Margins, evaluate_readiness
 from agent.store import DockStore
 from bodycam.errors import BodycamError, RefusedError
+from bodycam.formats import printable
 from ledger.checks.custody import custody_of
 from ledger.enroll import enroll, public_of
 from ledger.envelope import seal
@@ -103,13 +104,22 @@ class DockContext:
                 found = entry
         return found
 
+    def is_enrolled(self, device_id: str) -> bool:
+        """Does this dock hold a live enrollment of the recorder (not ended by a hand-over)?"""
+        if self.find_enrollment(device_id) is None:
+            return False
+        held = custody_of(self.ledger, device_id)
+        return held is None or held.handover is None
+
     def ensure_device(self, ident: Identity, profile_id: str, *, custodian: str | None = None,
                       custodian_name: str = "", unit: str | None = None,
                       now_ns: int | None = None) -> DeviceRef:
         """The recorder's key and enrollment, created the first time this dock meets it.
 
         The key stays on this dock (0600); the enrollment, signed by the dock, binds the key
-        to the serial and names the custodian (A2 Art.12)."""
+        to the serial and names the custodian (A2 Art.12). Docking calls this only for a
+        recorder already enrolled, unless ``[agent] enroll_on_dock`` allows it (see
+        ``check_docking_identity``)."""
         device_id = device_id_for(ident)
         existing = self.find_enrollment(device_id)
         key_path = self.device_key_path(device_id)
@@ -163,6 +173,51 @@ def ensure_linked_device(ctx: DockContext, link: RecorderLink, custodian: str | 
     return ctx.ensure_device(ident, link.profile.id, custodian=custodian or (info.officer_id if info else None),
                              custodian_name=info.officer_name if info else "",
                              unit=info.unit_id if info else None)
+
+
+class UnknownRecorderError(RefusedError):
+    """Docking met a recorder this dock has not enrolled, and policy does not let docking enroll it."""
+
+
+class WrongRecorderError(RefusedError):
+    """The recorder on the port is not the one the officer said (``--serial``)."""
+
+
+def check_docking_identity(ctx: DockContext, link: RecorderLink, ident: Identity, *,
+                           expect_serial: str | None = None, enroll_unknown: bool | None = None) -> bool:
+    """Is this the recorder to dock, and may it be docked? Before anything is written.
+
+    A serial port can be reused: after a recorder switched to mass storage, another one plugged
+    in may take its port. Docking therefore never enrolls a recorder as a side effect: one this
+    dock has not enrolled is refused unless the equipment manager's policy ``[agent]
+    enroll_on_dock`` (or ``enroll_unknown``) allows it; with ``expect_serial`` any other recorder
+    is refused. Returns whether the recorder is already enrolled here."""
+    device_id = device_id_for(ident)
+    shown = printable(ident.serial)
+    if expect_serial is not None and ident.serial != expect_serial:
+        raise WrongRecorderError(
+            f"the recorder on {link.port} is {shown}, not {printable(expect_serial)} (--serial): "
+            "nothing was docked or recorded",
+            [f"the port may have been taken by another recorder: find recorder {printable(expect_serial)}, "
+             "plug it into the dock and run the same command again",
+             f"to dock {shown} instead, run the command with --serial {shown}"])
+    if ctx.is_enrolled(device_id):
+        return True
+    held = custody_of(ctx.ledger, device_id) if ctx.find_enrollment(device_id) is not None else None
+    if held is not None and held.handover is not None and held.handover.to_dock != ctx.cfg.dock_id:
+        raise RefusedError(f"recorder {shown} was handed over to dock {held.handover.to_dock}; dock it there (its "
+                           "chain on this dock has ended): nothing was recorded")
+    allowed = ctx.cfg.enroll_on_dock if enroll_unknown is None else enroll_unknown
+    if allowed:
+        return False
+    enroll_cmd = f"bodycam device enroll --port {link.port} --profile {link.profile.id}"
+    raise UnknownRecorderError(
+        f"recorder {shown} ({link.profile.id} on {link.port}) is not enrolled on dock {ctx.cfg.dock_id}: it is "
+        f"refused and nothing was recorded; enroll it with `{enroll_cmd}`, then dock it again",
+        ["enrolling is the equipment manager's job: it makes the recorder's key on this dock and names its "
+         "custodian (--custodian OFFICER, default the officer the recorder reports)",
+         "if you expected another recorder, the port may have been taken by this one: check which recorder is "
+         "in the dock (dock with --serial SERIAL to make sure)"])
 
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
@@ -270,8 +325,14 @@ class DockResult:
 def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | None, case_id: str | None,
                   activity: str | None, reference: ReferenceClock | None, mount_root: Path | None = None,
                   progress: Callable[[Progress], None] | None = None, stop=None,
-                  now_ns: Callable[[], int] = time.time_ns) -> DockResult:
+                  now_ns: Callable[[], int] = time.time_ns, expect_serial: str | None = None,
+                  enroll_unknown: bool | None = None,
+                  on_mass_storage: Callable[[str], None] | None = None) -> DockResult:
     """Identify, record the session, measure the clock, switch to mass storage, offload.
+
+    The recorder must be enrolled on this dock (and be ``expect_serial`` when given); otherwise
+    it is refused before anything is written (``check_docking_identity``). ``on_mass_storage``
+    is called with the device id once the recorder has left the serial side.
 
     The clock is measured before the recorder leaves the serial side: the offset found here
     corrects the footage times (both kept) and, beyond tolerance, flags them (A2 Art.13). A clock
@@ -279,6 +340,7 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
     the footage is offloaded all the same, its times uncorrected and flagged ``clock_unknown``."""
     profile = link.profile
     ident = link.identify()
+    check_docking_identity(ctx, link, ident, expect_serial=expect_serial, enroll_unknown=enroll_unknown)
     info: OfficerInfo | None = link.get_info() if profile.supports("get_info") else None
     officer = officer_id or (info.officer_id if info else None)
     if not officer:
@@ -310,6 +372,8 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
                            device_id=dev.device_id, officer_id=officer, case_id=case_id, activity=activity,
                            now_ns=now_ns())
     link.enter_mass_storage()
+    if on_mass_storage is not None:
+        on_mass_storage(dev.device_id)
     root = mount_root or ctx.cfg.path(ctx.cfg.mount_root)
     summary = offload(root / dev.device_id, device_id=dev.device_id, device_signer=dev.signer,
                       dock_signer=ctx.signer, ledger=ctx.ledger, store=ctx.store, session=session,

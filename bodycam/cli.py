@@ -16,7 +16,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -24,6 +24,8 @@ from bodycam.errors import BodycamError, ConfigError, RefusedError
 from bodycam.formats import printable, use_display_zone
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as a shell reports an interrupted command."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,27 @@ class BodycamGroup(click.Group):
         except BodycamError as exc:
             _report(exc, [])
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _interrupted()
+        except click.exceptions.Abort as exc:
+            # Ctrl-C at a prompt: click turns it into Abort (as it does end of input, which stays 1).
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                _interrupted()
+            raise
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:  # while the root options are parsed
+            _interrupted()
+
+
+def _interrupted() -> NoReturn:
+    """Ctrl-C anywhere in a command: click would print "Aborted!" and exit 1; say what happened
+    and exit 130 like any interrupted Unix command. Whatever was completed is kept (ledger
+    appends are transactions, store files appear only when complete)."""
+    click.echo("\nInterrupted (Ctrl-C).", err=True)
+    sys.exit(INTERRUPTED)
 
 
 def _report(exc: BodycamError, reasons: list[str]) -> None:

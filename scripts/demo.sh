@@ -204,12 +204,15 @@ for _ in $(seq 1 100); do
 done
 echo "NTP reference at $NTP"
 
-step "5. Arm both recorders for a shift: readiness + clock calibration, signed into each dock ledger (A2 Art.13)"
+step "5. The equipment manager enrolls each recorder on its dock (its own key, its custodian; A2 Art.12), then arms it for a shift: readiness + clock calibration, signed into each dock ledger (A2 Art.13). Docking never enrolls: an unknown recorder is refused"
+(cd "$DATA/dock-north" && "$BC" device enroll --port "$PORT_A" --profile zfy-e12-gat947)
+(cd "$DATA/dock-south" && "$BC" device enroll --port "$PORT_B" --profile jsonl-epoch-ms)
 (cd "$DATA/dock-north" && "$BC" device arm --port "$PORT_A" --profile zfy-e12-gat947 --ntp-server "$NTP")
 (cd "$DATA/dock-south" && "$BC" device arm --port "$PORT_B" --profile jsonl-epoch-ms --ntp-server "$NTP")
 
 step "6. End of shift: dock both recorders; every file offloaded, hashed, probed, signed, ledgered"
-(cd "$DATA/dock-north" && "$BC" dock --port "$PORT_A" --profile zfy-e12-gat947 --case HB-2026-117 --ntp-server "$NTP")
+(cd "$DATA/dock-north" && "$BC" dock --port "$PORT_A" --profile zfy-e12-gat947 --case HB-2026-117 --ntp-server "$NTP" \
+  --serial ZF00077)
 (cd "$DATA/dock-south" && "$BC" dock --port "$PORT_B" --profile jsonl-epoch-ms --activity patrol --ntp-server "$NTP")
 (cd "$DATA/dock-south" && "$BC" segments)
 

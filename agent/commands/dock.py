@@ -1,8 +1,17 @@
-"""``bodycam dock``: offload a docked recorder (A2 Art.8, 15), with a progress bar on a terminal."""
+"""``bodycam dock``: offload a docked recorder (A2 Art.8, 15), with a progress bar on a terminal.
+
+Only a recorder enrolled on this dock is docked (``[agent] enroll_on_dock`` is the equipment
+manager's policy otherwise), and with ``--serial`` only that recorder. Ctrl-C during the offload
+stops it after the current chunk, closes the dock session record and exits 130; once the recorder
+has switched to mass storage, any interruption says so and how to finish.
+"""
 
 from __future__ import annotations
 
+import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,9 +28,12 @@ from agent.commands.common import (
 )
 from agent.dock import dock_recorder
 from agent.link.driver import RecorderLink
-from agent.offload.files import Progress
+from agent.offload.files import OffloadIncomplete, Progress
 from bodycam.cliutil import echo_json, json_option, passphrase_option
-from bodycam.formats import human_bytes
+from bodycam.errors import BodycamError
+from bodycam.formats import human_bytes, printable
+
+INTERRUPTED = 130
 
 
 class _Bar:
@@ -54,6 +66,10 @@ class _Bar:
 @click.option("--officer", default=None, help="Officer handing the recorder in (default: the one it reports).")
 @click.option("--case", "case_id", default=None, help="Case the footage belongs to (A2 Art.4, 15).")
 @click.option("--activity", default=None, help="Enforcement activity, when there is no case yet (e.g. patrol).")
+@click.option("--serial", "expect_serial", default=None, metavar="SERIAL",
+              help="Dock only the recorder with this serial; another recorder on the port is refused (exit 3). "
+                   "Use it when docking again after an interruption: the port may have been taken by another "
+                   "recorder.")
 @click.option("--mount-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the recorder's storage appears (overrides [agent] mount_root).")
 @ntp_option
@@ -62,23 +78,54 @@ class _Bar:
 @json_option
 @click.pass_context
 def dock(ctx: click.Context, port: str, profile_id: str, officer: str | None, case_id: str | None,
-         activity: str | None, mount_root: Path | None, ntp_servers: tuple[str, ...], no_clock: bool,
-         passphrase_env: str | None, as_json: bool) -> None:
+         activity: str | None, expect_serial: str | None, mount_root: Path | None, ntp_servers: tuple[str, ...],
+         no_clock: bool, passphrase_env: str | None, as_json: bool) -> None:
     """Offload a docked recorder: copy once, hash, probe, sign with its own key, ledger (A2 Art.8, 15).
 
-    Gaps between recordings are recorded for justification. Nothing is deleted from the recorder."""
+    Gaps between recordings are recorded for justification. Nothing is deleted from the recorder.
+    A recorder not enrolled on this dock is refused (exit 3): enroll it with `bodycam device enroll`.
+    Ctrl-C exits 130; what was completed stays ledgered and the next dock resumes."""
     if not case_id and not activity:
         raise click.UsageError("bind the footage to --case C or --activity A (A2 Art.4)")
     profile = profile_from(ctx, profile_id)
     reference = None if no_clock else reference_from(ctx, ntp_servers)
     bar = _Bar(enabled=not as_json and sys.stderr.isatty())
-    with dock_context(ctx, passphrase_env) as dockctx, RecorderLink(port, profile) as link:
-        try:
-            res = dock_recorder(dockctx, link, officer_id=officer, case_id=case_id, activity=activity,
-                                reference=reference, mount_root=mount_root, progress=bar)
-        finally:
-            bar.close()
-            try_sign_dock_checkpoint(dockctx.ledger, dockctx.signer, dockctx.cfg.dock_id)  # also after a failure
+    stop = threading.Event()
+    mass_storage: list[str] = []  # the device id, once the recorder has left the serial side
+
+    def on_sigint(signum, frame) -> None:  # noqa: ARG001
+        # On the serial side Ctrl-C interrupts at once; during the offload it stops after the
+        # current chunk, so the dock session record is closed. A second Ctrl-C does not wait.
+        if not mass_storage or stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = _install_sigint(on_sigint)
+    try:
+        with dock_context(ctx, passphrase_env) as dockctx, RecorderLink(port, profile) as link:
+            size = dockctx.ledger.size
+            try:
+                res = dock_recorder(dockctx, link, officer_id=officer, case_id=case_id, activity=activity,
+                                    reference=reference, mount_root=mount_root, progress=bar, stop=stop,
+                                    expect_serial=expect_serial, on_mass_storage=mass_storage.append)
+            finally:
+                bar.close()
+                if dockctx.ledger.size != size:  # also after a failure; a refusal wrote nothing
+                    try_sign_dock_checkpoint(dockctx.ledger, dockctx.signer, dockctx.cfg.dock_id)
+    except KeyboardInterrupt:
+        if mass_storage:
+            click.echo(_mass_storage_hint(mass_storage[0], ctx), err=True)
+        raise  # the root says "interrupted" and exits 130
+    except BodycamError as exc:
+        if not mass_storage:
+            raise
+        if isinstance(exc, OffloadIncomplete) and stop.is_set():
+            click.echo(f"Interrupted: {printable(exc)}", err=True)
+            click.echo(_mass_storage_hint(mass_storage[0], ctx), err=True)
+            sys.exit(INTERRUPTED)
+        raise _after_mass_storage(exc, mass_storage[0], ctx) from exc
+    finally:
+        _restore_sigint(previous)
     s = res.summary
     if as_json:
         echo_json(res.as_dict())
@@ -89,6 +136,58 @@ def dock(ctx: click.Context, port: str, profile_id: str, officer: str | None, ca
         click.echo(f"clock offset at docking {res.offset_s:+.3f} s")
     for p in s.problems:
         click.echo(f"  problem: {p}")
+    gaps = ", see the gaps to justify with `bodycam gaps`" if s.gaps else ""
+    click.echo(f"next: review with `bodycam segments`{gaps}, then send to the archive with `bodycam sync run --once`")
+
+
+def _install_sigint(handler):
+    """Our Ctrl-C handler while docking (only the main thread may install one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _restore_sigint(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _mass_storage_hint(device_id: str, ctx: click.Context) -> str:
+    """What an officer does after an offload stopped once the recorder left the serial side."""
+    again = _same_command(ctx, device_id)
+    return (f"recorder {device_id} is now in mass-storage mode: its serial port is gone, so it cannot be "
+            "docked from here as it is. Nothing partial was kept: the files completed before the stop are "
+            "ledgered, the rest are still on the recorder.\n"
+            f"To finish: unplug recorder {device_id} and plug it back into the dock, then run the same command "
+            f"again:\n  {again}\nIt resumes where it stopped (--serial makes sure it docks this recorder and "
+            "not another one that took the port).")
+
+
+def _same_command(ctx: click.Context, device_id: str) -> str:
+    """This ``bodycam dock`` command line, with ``--serial`` naming the recorder it was docking."""
+    p = ctx.params
+    config = ctx.find_root().obj.config_path
+    args = ["--config", str(config)] if config else []
+    args += ["dock", "--port", p["port"], "--profile", p["profile_id"]]
+    args += ["--serial", p["expect_serial"] or device_id]
+    for opt, key in (("--officer", "officer"), ("--case", "case_id"), ("--activity", "activity"),
+                     ("--mount-root", "mount_root")):
+        if p.get(key):
+            args += [opt, str(p[key])]
+    for server in p.get("ntp_servers") or ():
+        args += ["--ntp-server", server]
+    if p.get("no_clock"):
+        args.append("--no-clock")
+    if p.get("passphrase_env"):
+        args += ["--passphrase-env", p["passphrase_env"]]
+    return "bodycam " + " ".join(printable(shlex.quote(a)) for a in args)
+
+
+def _after_mass_storage(exc: BodycamError, device_id: str, ctx: click.Context) -> BodycamError:
+    """The same error, its message followed by what to do now that the serial port is gone."""
+    out = BodycamError(f"{exc}\n{_mass_storage_hint(device_id, ctx)}")
+    out.exit_code = exc.exit_code
+    return out
 
 
 COMMAND = dock

@@ -19,13 +19,18 @@ T0 = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
 BODYCAM = str(Path(sys.executable).with_name("bodycam"))
 
 
-def make_dock(tmp_path: Path, port: str, profile: str) -> Path:
+def make_dock(tmp_path: Path, port: str, profile: str, *, enroll: bool = True, extra: str = "") -> Path:
+    """A dock watching ``port``; the equipment manager enrolls its recorder first (``agent run``
+    never enrolls one unless ``[agent] enroll_on_dock``, given in ``extra``, allows it)."""
     d = tmp_path / "dock"
     assert CliRunner().invoke(cli, ["init", "--role", "dock", "--dir", str(d), "--name", "dock-u"]).exit_code == 0
     cfg = d / "bodycam.toml"
     text = cfg.read_text().replace('data_dir = "."', f'data_dir = "."\nports = ["{port}={profile}"]\n'
-                                                    'poll_interval_s = 0.1\nmount_wait_s = 10.0')
+                                                    f'poll_interval_s = 0.1\nmount_wait_s = 10.0\n{extra}')
     cfg.write_text(text)
+    if enroll:
+        res = CliRunner().invoke(cli, ["--config", str(cfg), "device", "enroll", "--port", port, "--profile", profile])
+        assert res.exit_code == 0, res.output
     return d
 
 

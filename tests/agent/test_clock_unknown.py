@@ -170,6 +170,8 @@ def test_dock_offloads_the_footage_of_an_unknown_clock_flagged(dock_dir, emulate
     ntp = ntp_server()
     rec = emulated_recorder(profile, {"clock_offset_s": offset_of(profile, offset_s), "recordings": RECORDINGS},
                             mount_root=dock_dir / "mnt")
+    enrolled = run(dock_dir, "device", "enroll", "--port", rec.port, "--profile", profile)  # docking never enrolls
+    assert enrolled.exit_code == 0, enrolled.output
     before = time.time_ns()
     result = run(dock_dir, "dock", "--port", rec.port, "--profile", profile, "--activity", "patrol",
                  "--ntp-server", ntp.address, "--json")
@@ -208,6 +210,9 @@ def test_agent_run_offloads_a_recorder_whose_clock_is_unknown(tmp_path, emulated
     cfg = d / "bodycam.toml"
     cfg.write_text(cfg.read_text().replace('data_dir = "."', f'data_dir = "."\nports = ["{rec.port}=jsonl-epoch-ms"]\n'
                                                              'poll_interval_s = 0.1\nmount_wait_s = 10.0'))
+    enrolled = CliRunner().invoke(cli, ["--config", str(cfg), "device", "enroll", "--port", rec.port, "--profile",
+                                        "jsonl-epoch-ms"])  # agent run docks enrolled recorders only
+    assert enrolled.exit_code == 0, enrolled.output
     proc = subprocess.Popen([BODYCAM, "--config", str(cfg), "agent", "run", "--ntp-server", ntp.address],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -31,6 +31,12 @@ def ledger_of(dock_dir) -> Ledger:
     return Ledger.open(dock_dir / "ledger.db", create=False)
 
 
+def enroll(dock_dir, rec) -> None:
+    """The equipment manager enrolls the recorder: docking never does (issue 12, item 2)."""
+    result = run(dock_dir, "device", "enroll", "--port", rec.port, "--profile", rec.profile.id)
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.parametrize(("profile", "offset_s", "drift_ppm"), [
     ("zfy-e12-gat947", -3 * 86400, 40),
     ("jsonl-epoch-ms", 3600, -15),
@@ -98,6 +104,7 @@ def test_dock_offloads_signs_finds_the_gap_and_is_idempotent(dock_dir, emulated_
     storage = tmp_path / "card"
     rec = emulated_recorder("jsonl-epoch-ms", {"recordings": RECORDINGS}, storage_dir=storage,
                             mount_root=dock_dir / "mnt")
+    enroll(dock_dir, rec)
     result = run(dock_dir, "dock", "--port", rec.port, "--profile", "jsonl-epoch-ms", "--case", "HB-2026-001",
                  "--ntp-server", ntp.address, "--json")
     assert result.exit_code == 0, result.output
@@ -125,6 +132,7 @@ def test_dock_corrects_and_flags_a_drifted_clock(dock_dir, emulated_recorder, nt
     ntp = ntp_server()
     rec = emulated_recorder("binary-aa55-crc16", {"clock_offset_s": 120, "recordings": RECORDINGS[:1]},
                             mount_root=dock_dir / "mnt")
+    enroll(dock_dir, rec)
     result = run(dock_dir, "dock", "--port", rec.port, "--profile", "binary-aa55-crc16", "--activity", "patrol",
                  "--ntp-server", ntp.address, "--json")
     assert result.exit_code == 0, result.output

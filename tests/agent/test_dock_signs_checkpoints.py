@@ -42,6 +42,9 @@ def test_the_dock_signs_a_checkpoint_after_docking(tmp_path, emulated_recorder, 
     d = tmp_path / "dock"
     assert CliRunner().invoke(cli, ["init", "--role", "dock", "--dir", str(d), "--name", "dock-t"]).exit_code == 0
     rec = emulated_recorder("jsonl-epoch-ms", {"recordings": RECORDINGS}, mount_root=d / "mnt")
+    enrolled = CliRunner().invoke(cli, ["--config", str(d / "bodycam.toml"), "device", "enroll", "--port", rec.port,
+                                        "--profile", "jsonl-epoch-ms"])
+    assert enrolled.exit_code == 0, enrolled.output
     result = CliRunner().invoke(cli, ["--config", str(d / "bodycam.toml"), "dock", "--port", rec.port, "--profile",
                                       "jsonl-epoch-ms", "--case", "HB-2026-001", "--no-clock", "--json"])
     assert result.exit_code == 0, result.output
