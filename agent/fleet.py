@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from agent.link.driver import SERIAL_RE
 from bodycam.errors import BodycamError
 from bodycam.permissions import create_private_file
+
+if TYPE_CHECKING:
+    from ledger.store import Ledger
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -77,11 +80,45 @@ class FleetEntry:
     verdict: str  # ready | not ready | stale | never checked
     ready: bool
     reasons: list[str]
+    battery_pct: int | None = None          # from the last check
+    storage_free_bytes: int | None = None
+    storage_total_bytes: int | None = None
+    armed_ns: int | None = None             # latest passed calibration that set the clock, since midnight
+    armed_known: bool = False               # False: the dock ledger could not be read
+
+    @property
+    def armed_today(self) -> bool | None:
+        return (self.armed_ns is not None) if self.armed_known else None
 
     def as_dict(self) -> dict[str, Any]:
         return {"serial": self.serial, "profile": self.profile, "custodian": self.custodian,
                 "last_check": self.last_check, "age_s": self.age_s, "verdict": self.verdict,
-                "ready": self.ready, "reasons": self.reasons}
+                "ready": self.ready, "reasons": self.reasons, "battery_pct": self.battery_pct,
+                "storage_free_bytes": self.storage_free_bytes, "storage_total_bytes": self.storage_total_bytes,
+                "armed_today": self.armed_today,
+                "armed_at": None if self.armed_ns is None else ns_to_rfc3339(self.armed_ns)}
+
+
+def armed_since(ledger: Ledger, since_ns: int, until_ns: int | None = None) -> dict[str, int]:
+    """Device id → time of its latest arming in [since_ns, until_ns]: a ``passed`` calibration
+    that set the clock (``clock_set``), as ``device arm``/``calibrate`` record it in the dock
+    ledger (A2 Art.13). A recorder's device id is its serial."""
+    out: dict[str, int] = {}
+    for e in ledger.entries(kind="calibration"):
+        b = e.body
+        if b.get("result") != "passed" or not b.get("clock_set"):
+            continue
+        at = int(b["measured_ns"])
+        if at >= since_ns and (until_ns is None or at <= until_ns) and at > out.get(b["device_id"], -1):
+            out[b["device_id"]] = at
+    return out
+
+
+def with_arming(entries: list[FleetEntry], armed: dict[str, int] | None) -> list[FleetEntry]:
+    """``entries`` with their arming today; ``armed`` None: the dock ledger was not readable."""
+    if armed is None:
+        return entries
+    return [replace(e, armed_ns=armed.get(e.serial), armed_known=True) for e in entries]
 
 
 def ns_to_rfc3339(ns: int) -> str:
@@ -179,5 +216,6 @@ class StateDB:
                            "run `bodycam device status` again"] + reasons
                 ready, verdict = False, "stale"
             out.append(FleetEntry(r["serial"], r["profile"], custodian, ns_to_rfc3339(chk["checked_at_ns"]),
-                                  round(age, 3), verdict, ready, reasons))
+                                  round(age, 3), verdict, ready, reasons, chk["battery_pct"],
+                                  chk["storage_free_bytes"], chk["storage_total_bytes"]))
         return out

@@ -180,7 +180,7 @@ echo "recorder A (zfy-e12-gat947) on $PORT_A, recorder B (jsonl-epoch-ms) on $PO
 step "3. Readiness before a shift (A2 Art.12-13): battery, card space, clock"
 (cd "$DATA/dock-north" && "$BC" device status --port "$PORT_A" --profile zfy-e12-gat947)
 (cd "$DATA/dock-south" && "$BC" device status --port "$PORT_B" --profile jsonl-epoch-ms)
-(cd "$DATA/dock-north" && "$BC" fleet status)
+(cd "$DATA/dock-north" && "$BC" fleet status) || echo "(fleet status exit $?: a recorder is not ready yet; a cron mail or a dashboard sees the same)"
 
 step "4. A reference clock: chrony serving NTP on loopback (it never touches this machine's clock)"
 NTP_PORT=$("$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -11,8 +10,16 @@ from agent.commands.common import (
     agent_config,
     state_db,
 )
+from agent.fleet import FleetEntry, armed_since, with_arming
 from bodycam.cliutil import echo_json, json_option
-from bodycam.formats import local_time, printable
+from bodycam.errors import BodycamError
+from bodycam.formats import display_zone, human_bytes, local_time, ns_to_datetime, printable
+from bodycam.tables import table
+from ledger.store import Ledger
+
+NOT_READY_EXIT = 3
+"""Any recorder not ready (not ready, stale or never checked): refused by a rule, for a dashboard
+or a cron mail."""
 
 
 @click.group("fleet")
@@ -22,11 +29,15 @@ def fleet() -> None:
 
 @fleet.command("status")
 @json_option
-@click.option("--at", "at", default=None, hidden=True, help="Evaluate staleness as of this RFC 3339 time.")
+@click.option("--at", "at", default=None, hidden=True, help="Evaluate staleness and 'today' as of this RFC 3339 time.")
 @click.pass_context
 def fleet_status(ctx: click.Context, as_json: bool, at: str | None) -> None:
-    """Custodian, last readiness check and verdict of every recorder; checks older than
-    agent.readiness_max_age_s count as not ready (A2 Art.12)."""
+    """Custodian, battery, free card space, arming today, last readiness check and verdict of
+    every recorder; checks older than agent.readiness_max_age_s count as not ready (A2 Art.12).
+
+    Exits 3 when any recorder is not ready (for a dashboard or a cron mail), 0 when all are.
+    ARMED TODAY: a passed calibration that set the clock since local midnight (`device arm`).
+    """
     cfg = agent_config(ctx)
     if at:
         try:
@@ -39,25 +50,53 @@ def fleet_status(ctx: click.Context, as_json: bool, at: str | None) -> None:
         now = datetime.now(UTC)
     now_ns = int(now.timestamp() * 1e9)
     entries = state_db(ctx).fleet(now_ns, cfg.readiness_max_age_s)
+    entries = with_arming(entries, _armed_today(ctx, now, now_ns) if entries else None)
+    not_ready = sum(not e.ready for e in entries)
     if as_json:
-        echo_json({"recorders": [e.as_dict() for e in entries], "ready": sum(e.ready for e in entries),
+        echo_json({"recorders": [e.as_dict() for e in entries], "ready": len(entries) - not_ready,
                    "total": len(entries)})
-        return
+        ctx.exit(NOT_READY_EXIT if not_ready else 0)
     if not entries:
         click.echo("No recorders seen yet: run `bodycam device status --port P --profile ID` on one.")
         return
-    header = ("SERIAL", "PROFILE", "CUSTODIAN", "LAST CHECK", "VERDICT")
-    # Custodian names come from recorders: escaped before their width is measured and printed.
-    rows = [tuple(printable(c) for c in (e.serial, e.profile, e.custodian, _shown_time(e.last_check),
-                                         e.verdict.upper()))
-            for e in entries]
-    widths = [max(_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for r in [header, *rows]:
-        click.echo("  ".join(str(c) + " " * (w - _width(str(c))) for c, w in zip(r, widths, strict=True)).rstrip())
+    header = ("SERIAL", "PROFILE", "CUSTODIAN", "BATTERY", "FREE CARD", "ARMED TODAY", "LAST CHECK", "VERDICT")
+    # Custodian names come from recorders: ``table`` escapes them before measuring their width.
+    for line in table(header, [(e.serial, e.profile, e.custodian,
+                                "-" if e.battery_pct is None else f"{e.battery_pct}%",
+                                "-" if e.storage_free_bytes is None else human_bytes(e.storage_free_bytes),
+                                _armed(e), _shown_time(e.last_check), e.verdict.upper())
+                               for e in entries]):
+        click.echo(line)
     for e in entries:
         for reason in e.reasons:
             click.echo(f"{printable(e.serial)}: {printable(reason)}")
-    click.echo(f"{sum(e.ready for e in entries)} of {len(entries)} ready")
+    click.echo(f"{len(entries) - not_ready} of {len(entries)} ready")
+    ctx.exit(NOT_READY_EXIT if not_ready else 0)
+
+
+def _armed_today(ctx: click.Context, now: datetime, now_ns: int) -> dict[str, int] | None:
+    """Armings since local midnight (the display zone's) from the dock ledger; None when this
+    machine has no readable dock ledger (the column then shows ``-``)."""
+    cfg = agent_config(ctx)
+    path = cfg.path(cfg.ledger)
+    if not path.is_file():
+        return None
+    midnight = now.astimezone(display_zone()).replace(hour=0, minute=0, second=0, microsecond=0)
+    since_ns = (midnight - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
+    try:
+        with Ledger.open(path, create=False) as ledger:
+            return armed_since(ledger, since_ns, now_ns)
+    except BodycamError as exc:
+        click.echo(f"note: armed today unknown: {printable(exc)}", err=True)
+        return None
+
+
+def _armed(e: FleetEntry) -> str:
+    if e.armed_today is None:
+        return "-"
+    if e.armed_ns is None:
+        return "no"
+    return "yes " + ns_to_datetime(e.armed_ns).astimezone(display_zone()).strftime("%H:%M")  # today, local
 
 
 def _shown_time(rfc3339: str | None) -> str:
@@ -66,11 +105,6 @@ def _shown_time(rfc3339: str | None) -> str:
         return "-"
     since_epoch = datetime.fromisoformat(rfc3339) - datetime(1970, 1, 1, tzinfo=UTC)
     return local_time(since_epoch // timedelta(microseconds=1) * 1000)
-
-
-def _width(text: str) -> int:
-    """Terminal columns: officers' names are often CJK, two columns per character."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
 COMMAND = fleet

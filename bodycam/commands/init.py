@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -21,6 +22,31 @@ data_dir = "."
 host = "127.0.0.1"
 port = 8883
 """
+
+
+def next_steps(role: str, config: Path, name: str) -> list[tuple[str, str]]:
+    """What to do after ``init``, in order: (why, the command to run), for the role's person."""
+    bc = f"bodycam --config {shlex.quote(str(config))}"
+    if role == "dock":
+        pub = shlex.quote(f"{name}.pub")
+        return [
+            ("enroll each recorder on this dock, with its custodian (`bodycam device ports` lists the "
+             "connected ones and their profiles)",
+             f"{bc} device enroll --port PORT --profile PROFILE --custodian OFFICER_ID"),
+            ("enroll the officers and supervisors who justify and approve gaps",
+             f"{bc} person enroll --id ID --name NAME --role officer --pubkey KEY.pub"),
+            (f"register this dock at the archive: give {name}.pub to the archivist, who runs "
+             f"`bodycam archive dock add {name} --pubkey {name}.pub`; then set [syncd.broker] in {config.name}",
+             f"{bc} sync dock-key --out {pub}"),
+        ]
+    return [
+        ("create the broker's CA and server certificate (HOST: the name docks reach it by); then set "
+         f"[archive] broker_dir = \"broker\" in {config.name} so that adding a dock issues its broker credentials",
+         f"{bc} pki init --dir {shlex.quote(str(config.parent / 'broker' / 'pki'))} --broker-host HOST"),
+        ("register each dock with the public key it exported (`bodycam sync dock-key --out DOCK.pub` on the dock)",
+         f"{bc} archive dock add DOCK_NAME --pubkey DOCK.pub"),
+        ("receive what the docks send", f"{bc} archive serve"),
+    ]
 
 
 def _archive_toml() -> str:
@@ -44,6 +70,7 @@ def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_j
     A dock gets its own key, rooting its ledger; the archive gets an administrator key rooting
     its ledger and a log key, enrolled by the administrator, that signs checkpoints and receipts.
     The folder is made 0700 (also when it exists): footage and ledgers are the service user's only.
+    Ends with the next steps for the role, each with the command to run.
     """
     import re
 
@@ -78,11 +105,15 @@ def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_j
             enroll(ledger, admin, "archive_log", "archive-log", public_of(log))
             ledger.checkpoint(log, cfg.origin)  # fixes the log's one origin, from configuration, at birth
         made.update(admin_keyid=admin.keyid, log_keyid=log.keyid, ledger=str(cfg.path(cfg.ledger)))
+    steps = next_steps(role, directory / "bodycam.toml", name)
     if as_json:
-        echo_json(made)
+        echo_json({**made, "next_steps": [{"why": why, "command": cmd} for why, cmd in steps]})
     else:
         for key, value in made.items():
             click.echo(f"{key}: {value}")
+        click.echo("\nnext steps:")
+        for i, (why, cmd) in enumerate(steps, 1):
+            click.echo(f"  {i}. {why}:\n       {cmd}")
 
 
 COMMAND = init

@@ -46,3 +46,48 @@ def test_init_refuses_to_overwrite_and_bad_names(tmp_path):
     bad = CliRunner().invoke(cli, ["init", "--role", "dock", "--dir", str(tmp_path / "x"), "--name", "../evil"])
     assert bad.exit_code != 0
     assert not (tmp_path / "x" / "bodycam.toml").exists()
+
+
+def _steps(output: str) -> list[list[str]]:
+    """The commands `init` prints under "next steps:", as argument lists after ``bodycam``."""
+    import shlex
+
+    tail = output.split("\nnext steps:\n", 1)[1]
+    return [shlex.split(line.strip())[1:] for line in tail.splitlines() if line.strip().startswith("bodycam ")]
+
+
+def test_init_prints_next_steps_that_work(tmp_path, monkeypatch):
+    """After `init` each role is told what to do next, with commands that run as printed (only the
+    placeholders filled in): the dock exports its key for the archive, the archive sets up its
+    broker certificates and registers that dock."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke
+    dock = run(cli, ["init", "--role", "dock", "--dir", str(tmp_path / "dock"), "--name", "dock-north"])
+    assert dock.exit_code == 0, dock.output
+    enroll, person, dock_key = _steps(dock.output)
+    assert enroll[:3] == ["--config", str(tmp_path / "dock" / "bodycam.toml"), "device"]
+    assert enroll[3:5] == ["enroll", "--port"] and "--custodian" in enroll
+    assert person[2:4] == ["person", "enroll"]
+    assert dock_key[2:] == ["sync", "dock-key", "--out", "dock-north.pub"]
+    assert "archive dock add dock-north --pubkey dock-north.pub" in dock.output
+    assert run(cli, dock_key).exit_code == 0 and (tmp_path / "dock-north.pub").is_file()
+
+    archive = run(cli, ["init", "--role", "archive", "--dir", str(tmp_path / "archive")])
+    assert archive.exit_code == 0, archive.output
+    pki, dock_add, serve = _steps(archive.output)
+    assert pki[2:4] == ["pki", "init"] and serve[2:] == ["archive", "serve"]
+    pki[pki.index("HOST")] = "archive.example"
+    res = run(cli, pki)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "archive" / "broker" / "pki" / "ca.crt").is_file()
+    dock_add[dock_add.index("DOCK_NAME")] = "dock-north"
+    dock_add[dock_add.index("DOCK.pub")] = "dock-north.pub"
+    res = run(cli, dock_add)
+    assert res.exit_code == 0 and "dock dock-north registered" in res.output, res.output
+
+    as_json = run(cli, ["init", "--role", "dock", "--dir", str(tmp_path / "d2"), "--json"])
+    steps = json.loads(as_json.output)["next_steps"]
+    assert [s["command"].split()[3:5] for s in steps] == [["device", "enroll"], ["person", "enroll"],
+                                                         ["sync", "dock-key"]]
