@@ -18,8 +18,10 @@ from bodycam.tables import table
 @json_option
 @click.pass_context
 def segments(ctx: click.Context, device_id: str | None, as_json: bool) -> None:
-    """What the dock ledger holds: every segment with its file name, hash, probe and corrected times
-    (a table with a header row; file names are never shortened)."""
+    """What the dock ledger holds: every segment with its hash, probe and corrected times.
+
+    A table with a header row; file names are shown whole, never shortened.
+    """
     with open_dock_ledger(ctx, None) as ledger:
         rows = segment_rows(ledger, device_id)
     if as_json:
