@@ -35,6 +35,7 @@ class SegmentRow:
     case_id: str | None
     activity: str | None
     officer_id: str | None
+    time_uncertainty_ms: int | None = None  # ± on start/end from the clock history (None: not stated)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -54,5 +55,5 @@ def segment_rows(ledger: Ledger, device_id: str | None = None) -> list[SegmentRo
         rows.append(SegmentRow(m.device_id, m.seq, m.source_name, display_name(m.source_name), m.media.sha256,
                                m.media.container, m.media.codec, m.media.duration_ms, m.start_ns, m.end_ns,
                                m.decodable, tuple(m.flags), m.dock_session, e.entry_hash, m.media.size,
-                               m.device_start, m.case_id, m.activity, m.officer_id))
+                               m.device_start, m.case_id, m.activity, m.officer_id, m.time_uncertainty_ms))
     return rows

@@ -18,6 +18,9 @@ Footage whose times are not on a known clock is flagged ``clock_unknown`` and co
 only with footage of the same docking: the recorder's clock could not be read or represented
 (its times are kept uncorrected), or a file's own time cannot be written as a date (the dock's
 receive time stands for it, flagged ``dock_receive_time``, and no time finding is made from it).
+Footage is corrected with the offset in force when it was recorded (``Correction``, built per
+file from the recorder's clock history, ``agent.clock.history``); where that history cannot
+say, it is flagged ``time_uncertain``.
 
 Everything here is pure (no I/O, no clock): the offload orchestrator feeds it facts and turns
 its decisions into signed records, and the tests drive it with plain values.
@@ -43,6 +46,8 @@ GapType = Literal["gap", "overlap", "missing_seq", "duplicate", "altered", "out_
 #: Segment flags of footage whose times are not on a known clock, and of times the dock supplied.
 CLOCK_UNKNOWN = "clock_unknown"
 RECEIVE_TIME = "dock_receive_time"
+#: The recorder's clock history cannot say which offset was in force when the file was recorded.
+TIME_UNCERTAIN = "time_uncertain"
 
 # 20261130_081500, 2026-11-30T08-15-00, 20261130081500 … anywhere in the name
 _STAMP = re.compile(
@@ -78,12 +83,21 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Correction:
-    """The latest calibration's measured offset (device − reference) and the allowed residual."""
+    """The offset (device − reference) applied to a file's times, and what it is worth.
+
+    Docking builds one per file from the recorder's clock history (``agent.clock.history``): the
+    offset in force when the file was recorded, its ``uncertainty_ns`` and whether the history
+    could say (``uncertain``: flagged ``time_uncertain``). Without a history it is the offset
+    measured at docking for every file (uncertainty not stated)."""
 
     offset_ns: int = 0
     tolerance_ns: int = NS_PER_S
-    calibration: str | None = None  # entry hash of that calibration record
+    calibration: str | None = None  # entry hash of the latest calibration record
     clock_unknown: bool = False  # the clock could not be read or represented: times kept uncorrected
+    resolution_ns: int = 1  # a correction smaller than this changes nothing the clock can show: not flagged
+    uncertainty_ns: int | None = None  # of the corrected time, when the history bounds it
+    uncertain: bool = False  # the history cannot say which offset was in force: flagged time_uncertain
+    reason: str = ""  # why it cannot
 
     def correct(self, device_ns: int) -> int:
         return device_ns if self.clock_unknown else device_ns - self.offset_ns
@@ -98,12 +112,20 @@ class Correction:
         return not self.clock_unknown and abs(self.offset_ns) > self.tolerance_ns
 
     @property
+    def corrected(self) -> bool:
+        """Whether the correction moved the time by at least the clock's resolution."""
+        return not self.clock_unknown and self.offset_ns != 0 and abs(self.offset_ns) >= self.resolution_ns
+
+    @property
     def flags(self) -> tuple[str, ...]:
         if self.clock_unknown:
             return (CLOCK_UNKNOWN,)
+        out = ["time_corrected"] if self.corrected else []
         if self.drifted:
-            return ("time_corrected", "clock_drifted")
-        return ("time_corrected",) if self.offset_ns else ()
+            out.append("clock_drifted")
+        if self.uncertain:
+            out.append(TIME_UNCERTAIN)
+        return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from pathlib import Path
 
+from agent.clock.history import ClockHistory, ClockRecord
 from agent.offload import continuity as cont
 from agent.offload.mount import MountTimeoutError, wait_for_mount
 from agent.offload.names import (
@@ -42,6 +43,7 @@ from agent.offload.names import (
 from agent.offload.probe import ProbeResult, probe
 from agent.store import DiskFullError, DockStore, SourceReadError, StoreError, hash_fd
 from bodycam.errors import BodycamError
+from bodycam.formats import rfc3339
 from ledger.envelope import seal
 from ledger.keys import Signer
 from ledger.records import DockSession, Gap, Media, Segment, make_body
@@ -50,6 +52,11 @@ from ledger.store import Entry, Ledger
 log = logging.getLogger(__name__)
 
 _GONE = (errno.ENOENT, errno.ENODEV, errno.EIO, errno.ENXIO, errno.ESTALE, errno.ENOTDIR)
+#: A time stamped in a file name shows whole seconds; a FAT mtime, two.
+NAME_RESOLUTION_NS = cont.NS_PER_S
+MTIME_RESOLUTION_NS = 2 * cont.NS_PER_S
+#: Slack on the dock's own clock when bounding when new footage was recorded (see ``_recording_window``).
+WINDOW_SLACK_NS = 300 * cont.NS_PER_S
 _DETAIL_MAX = 4000
 
 
@@ -171,6 +178,27 @@ def prior_findings(ledger: Ledger, device_id: str) -> set[tuple]:
             for e in ledger.entries(kind="gap", device_id=device_id)}
 
 
+def clock_history(ledger: Ledger, device_id: str) -> ClockHistory | None:
+    """The recorder's clock history from its ``calibration`` records; None when none measured it."""
+    records = [r for e in ledger.entries(kind="calibration", device_id=device_id)
+               if (r := ClockRecord.from_body(e.body, e.entry_hash)) is not None]
+    history = ClockHistory(records, describe=lambda ns: rfc3339(ns) or str(ns))
+    return None if history.empty else history
+
+
+def _recording_window(ledger: Ledger, device_id: str, session: SessionRef) -> tuple[int | None, int]:
+    """When footage first seen now can have been recorded: after the last *complete* docking of the
+    recorder began (it offloaded everything the card held then) and before this one began (the
+    recorder is docked), each with some slack for the dock's own clock."""
+    after = None
+    for e in ledger.entries(kind="dock_session", device_id=device_id):
+        b = e.body
+        if b.get("status") == "completed" and b.get("session_id") != session.session_id:
+            started = int(b["started_ns"])
+            after = started if after is None else max(after, started)
+    return (None if after is None else after - WINDOW_SLACK_NS), session.started_ns + WINDOW_SLACK_NS
+
+
 def _finding_key(gap_type: object, segments: Iterable[str], detail: str) -> tuple:
     return (gap_type, tuple(segments), detail)
 
@@ -224,6 +252,7 @@ def offload(
     calibration: str | None = None,
     offset_ns: int = 0,
     clock_unknown: bool = False,
+    resolution_ns: int = 1,
     tolerance_ns: int = cont.NS_PER_S,
     gap_bound_ns: int = cont.DEFAULT_GAP_BOUND_NS,
     recorder_tz: tzinfo = UTC,
@@ -236,9 +265,15 @@ def offload(
 ) -> OffloadSummary:
     """Offload everything new on the recorder mounted at ``mount`` into ``store`` and ``ledger``.
 
-    ``calibration`` is the entry hash of the latest calibration and ``offset_ns`` the offset it
-    measured (device − reference); beyond ``tolerance_ns`` segments are flagged
-    ``clock_drifted``. ``clock_unknown``: the recorder's clock could not be read or represented;
+    ``calibration`` is the entry hash of the latest calibration. Each file's times are corrected
+    by the offset (device − reference) in force when it was recorded, from the recorder's clock
+    history in ``ledger`` (its ``calibration`` records, the docking's measurement included;
+    ``agent.clock.history``), with the uncertainty (``time_uncertainty_ms``) or, where the history
+    cannot say, flagged ``time_uncertain``; ``offset_ns`` is applied to every file only when no
+    record ever measured the clock. Beyond ``tolerance_ns`` segments are flagged ``clock_drifted``;
+    a correction smaller than ``resolution_ns`` (the clock's) or than the file's stamp (whole
+    seconds in a name) is applied but not flagged ``time_corrected``.
+    ``clock_unknown``: the recorder's clock could not be read or represented;
     times stay as the recorder gives them, flagged ``clock_unknown`` (see ``continuity``).
     Returns the summary of a complete run; raises ``OffloadIncomplete``
     (carrying the summary) when it stopped early, after closing the session record.
@@ -249,8 +284,11 @@ def offload(
     summary = OffloadSummary(session.session_id, device_id)
     t_start = monotonic()
     ctx = _Run(device_id, device_signer, dock_signer, ledger, store, session, officer_id, case_id, activity,
-               unit, cont.Correction(offset_ns, tolerance_ns, calibration, clock_unknown),
+               unit, cont.Correction(offset_ns, tolerance_ns, calibration, clock_unknown, max(1, resolution_ns)),
                cont.Policy(gap_bound_ns=gap_bound_ns), recorder_tz, clock, summary)
+    if not clock_unknown:
+        ctx.history = clock_history(ledger, device_id)
+        ctx.window = _recording_window(ledger, device_id, session)
     error: Exception | None = None
     try:
         wait_for_mount(mount, mount_wait_s, stop)
@@ -267,7 +305,7 @@ def offload(
                        summary)
         mount_fd = open_mount(mount)
         try:
-            for f in _time_order(listing.files, recorder_tz):
+            for f in _time_order(listing.files, recorder_tz, ctx.correction):
                 meter.check_stop()
                 meter.current = display_name(f.source_name)
                 try:
@@ -301,10 +339,16 @@ def offload(
                             "is recorded as aborted)", summary) from error
 
 
-def _time_order(files: list[RecorderFile], tz: tzinfo) -> list[RecorderFile]:
-    """The recorder's order before anything is read: by the time in the name (or the mtime)."""
+def _time_order(files: list[RecorderFile], tz: tzinfo,
+                correction: Callable[[str, int | None], cont.Correction] | None = None) -> list[RecorderFile]:
+    """The order before anything is read: by the time in the name (or the mtime), corrected (a file
+    recorded before a set may show a later time than one recorded after it)."""
     def key(f: RecorderFile) -> tuple:
-        ns = cont.device_start_from(_name_text(f), f.mtime_ns, 0, tz)[1]
+        text, ns = cont.device_start_from(_name_text(f), f.mtime_ns, 0, tz)
+        if ns is not None and correction is not None:
+            corr = correction(text, ns)
+            if corr.placeable(ns, 0):
+                ns = corr.correct(ns)
         return (ns is None, ns or 0, f.rel)
 
     return sorted(files, key=key)
@@ -333,6 +377,24 @@ class _Run:
     clock: Callable[[], int]
     summary: OffloadSummary
     seen_findings: set[tuple] = field(default_factory=set)
+    history: ClockHistory | None = None
+    window: tuple[int | None, int | None] = (None, None)  # when new footage can have been recorded
+    uncertain: dict[str, int] = field(default_factory=dict)  # why times are uncertain → how many files
+    _corrections: dict[tuple[int, int], cont.Correction] = field(default_factory=dict)
+
+    def correction(self, device_start: str, device_ns: int | None) -> cont.Correction:
+        """The correction for a file stamped ``device_ns`` (``device_start``: as the recorder gave it)."""
+        if device_ns is None or self.history is None:
+            return self.corr
+        stamp = MTIME_RESOLUTION_NS if device_start.startswith("mtime:") else NAME_RESOLUTION_NS
+        key = (device_ns, stamp)
+        if key not in self._corrections:
+            ft = self.history.at(device_ns, stamp, recorded_after_ns=self.window[0],
+                                 recorded_before_ns=self.window[1])
+            self._corrections[key] = replace(
+                self.corr, offset_ns=ft.offset_ns, resolution_ns=max(self.corr.resolution_ns, stamp),
+                uncertainty_ns=ft.uncertainty_ns, uncertain=ft.uncertain, reason=ft.reason)
+        return self._corrections[key]
 
     @property
     def binding(self) -> str:
@@ -360,13 +422,14 @@ class _Run:
                                          f"{blob.size} read)")
         pr = probe(blob.path, self.store)
         text, dev_ns = cont.device_start_from(_name_text(f), f.mtime_ns, pr.duration_ms, self.tz)
-        received = dev_ns is None or not self.corr.placeable(dev_ns, pr.duration_ms)
+        corr = self.correction(text, dev_ns)
+        received = dev_ns is None or not corr.placeable(dev_ns, pr.duration_ms)
         if received:
             dev_ns = self.clock()
             self.summary.problems.append(f"{what}: its time ({text}) is not one a record holds; the dock's "
                                          f"receive time stands for it (flagged {cont.RECEIVE_TIME})")
         cand = cont.Candidate(f.source_name, blob.sha256, dev_ns, pr.duration_ms, blob.size, received)
-        d = cont.decide(state, cand, self.corr, self.policy, self.binding)
+        d = cont.decide(state, cand, corr, self.policy, self.binding)
         if not d.append:
             if d.findings:
                 self.append_findings([], list(d.findings))
@@ -385,7 +448,9 @@ class _Run:
             self.summary.problems.append(
                 f"{full_source_name(b'/'.join(f.rel))}: name unsafe as a path ({', '.join(f.problems)}); "
                 "kept as data only")
-        seg = self._segment(d, pr, blob.size, text, flags)
+        if cont.TIME_UNCERTAIN in flags:
+            self.uncertain[corr.reason] = self.uncertain.get(corr.reason, 0) + 1
+        seg = self._segment(d, pr, blob.size, text, flags, corr)
         env = seal(make_body(seg), self.device_signer)
         entries = self.append_findings([env], list(d.findings))
         self.summary.segments += 1
@@ -410,7 +475,7 @@ class _Run:
                                 f"({exc.strerror}); not offloaded") from exc
 
     def _segment(self, d: cont.Decision, pr: ProbeResult, size: int, device_start: str,
-                 flags: list[str]) -> Segment:
+                 flags: list[str], corr: cont.Correction) -> Segment:
         media = Media(sha256=d.candidate.sha256, size=size, container=pr.container[:64], codec=pr.codec[:64],
                       width=pr.width, height=pr.height, fps=pr.fps, frames=pr.frames,
                       duration_ms=pr.duration_ms)
@@ -421,8 +486,9 @@ class _Run:
                        activity=self.activity, unit=self.unit, source_name=d.candidate.source_name,
                        decodable=pr.decodable, flags=list(dict.fromkeys(flags)),
                        dock_session=self.session.session_id, thumbnail_sha256=pr.thumbnail_sha256,
-                       time_corrected=self.corr.offset_ns != 0 and not self.corr.clock_unknown
-                       and not d.candidate.received)
+                       time_corrected=corr.corrected and not d.candidate.received,
+                       time_uncertainty_ms=None if d.candidate.received or corr.uncertainty_ns is None
+                       else -(-corr.uncertainty_ns // cont.NS_PER_MS))
 
     def append_findings(self, envelopes: list, findings: list[cont.Finding]) -> list[Entry]:
         """Append a segment (if any) and its findings as ``gap`` records in one transaction.
@@ -464,6 +530,8 @@ def _clip(text: str) -> str:
 
 def _close_session(ctx: _Run, error: Exception | None) -> None:
     s = ctx.summary
+    for reason, n in ctx.uncertain.items():
+        s.problems.append(f"{n} file{'s' if n > 1 else ''} flagged {cont.TIME_UNCERTAIN}: {reason}")
     if error is None:
         s.status = "completed"
     elif s.status != "failed":

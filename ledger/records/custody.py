@@ -177,6 +177,9 @@ class Segment(Body):
     dock_session: Ident | None = None
     thumbnail_sha256: Sha256Hex | None = None
     time_corrected: bool = False
+    time_uncertainty_ms: NonNeg | None = Field(
+        default=None, description="± bound on the corrected start_ns/end_ns, from the recorder's clock history "
+        "(absent: not stated); flag time_uncertain: that history cannot say which offset was in force")
 
     @model_validator(mode="after")
     def _check(self) -> Segment:
