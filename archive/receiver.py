@@ -44,7 +44,7 @@ from archive.dock_checkpoints import DockCheckpoints, dock_keys
 from archive.docks import ARCHIVE, Trust
 from archive.transfers import TransferState, drop_transfer, over_quota
 from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
-from bodycam.formats import human_bytes
+from bodycam.formats import duration, human_bytes
 from ledger import checkpoint as cp
 from ledger.checks.custody import (
     Link,
@@ -173,14 +173,16 @@ class Receiver:
         broker = self.cfg.broker
         self.client = MqttClient(broker, broker.client_id or broker.username or "archive", on_message=self.handle)
         delay = 1.0
+        log.info("connecting to broker %s:%s", broker.host, broker.port)
         while not self.stop_event.is_set():
             try:
                 self.client.connect()
                 self.client.subscribe(list(p.ARCHIVE_SUBSCRIPTIONS))
-                log.info("archive receiver listening on %s:%s", broker.host, broker.port)
+                log.info("archive receiver listening on %s:%s for the docks' records and files", broker.host,
+                         broker.port)
                 return
-            except MqttError as exc:
-                log.warning("%s; retrying in %.0f s", exc, delay)
+            except MqttError as exc:  # one plain sentence: "broker …:8883 unreachable (connection refused)"
+                log.warning("%s; retrying in %s", exc, duration(delay))
                 if self.stop_event.wait(delay):
                     return
                 delay = min(delay * 2, 30.0)
@@ -428,10 +430,12 @@ class Receiver:
         if entry.kind == "enrollment":
             self.trust.add(entry)
         self.stats.commits += 1
-        log.info("appended %s %s from %s at index %d", entry.kind, entry_hash[:16], dock, entry.idx)
+        log.info("committed %s %s… from %s at ledger index %d%s", entry.kind, entry_hash[:16], dock, entry.idx,
+                 f" (file {blob[0][:16]}…, {human_bytes(blob[1])})" if blob else "")
         return entry
 
     def _on_record(self, dock: str, entry_hash: str, rec: p.Record) -> None:
+        log.debug("received record %s… from %s", entry_hash[:16], dock)
         entry = self._admit(dock, rec.envelope, None)
         self._reply(dock, self._proof(dock, p.Subject.rec, entry_hash, entry))
 
@@ -482,6 +486,8 @@ class Receiver:
         if row is None or row.status != "open":
             self._forget(dock, file_id)  # dropped by `archive transfers drop` while cached here
             self._check_quota(dock, file_id, init.size)
+            log.info("receiving file %s… (%s, %d chunks) from %s", init.sha256[:16], human_bytes(init.size),
+                     init.chunks, dock)
         # opens it, or (the same init again: a resume) keeps its chunks and counts as activity
         self.state.begin(dock, file_id, init.size, init.chunk_size, init.sha256, init.envelope)
         tr = self._transfer(dock, file_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,16 @@ def echo_json(obj: Any) -> None:
     """Indented JSON; characters a terminal would act on (bidi overrides, C1 controls, DEL) are
     written as ``\\uXXXX`` escapes, so the value is unchanged and the terminal shows them."""
     click.echo(printable_json(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True, default=str)))
+
+
+def show_status_logs(*loggers: str) -> None:
+    """Show the INFO messages of ``loggers`` (package names) on stderr even without ``-v``: what a
+    daemon or a long command is doing (connected, waiting, committed, reconnecting). A ``-vv``
+    that already shows more is left as it is."""
+    for name in loggers:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def app_config(ctx: click.Context):

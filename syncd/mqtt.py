@@ -28,16 +28,29 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from bodycam.errors import BodycamError, ConfigError
+from bodycam.formats import duration
 from syncd.config import BrokerConfig
 
 log = logging.getLogger(__name__)
 
 PROPERTY_ALLOWANCE = 512
 """Bytes counted for the fixed header and properties when checking the broker's packet limit."""
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
+"""paho reconnects by itself after a lost connection, waiting 1 s, then 2, 4, … up to 30 s."""
+
+_paho_log = logging.getLogger("paho")
+
+
+def _paho_debug_log(client, userdata, level, message) -> None:
+    _paho_log.debug("%s", message)
 
 
 class MqttError(BodycamError):
     """The broker cannot be reached, refused us, or did not answer in time."""
+
+
+class BrokerUnreachable(MqttError):
+    """No connection to the broker: nothing listens, no answer, TLS failed (the message says which)."""
 
 
 class NotConnected(MqttError):
@@ -106,6 +119,41 @@ def read_password(path) -> str:
     if not text:
         raise ConfigError(f"{path}: the broker password file is empty")
     return text
+
+
+def describe_connect_error(exc: BaseException) -> str:
+    """Why a connection to the broker failed, in a few plain words for people (``connection
+    refused``, ``no answer``, ``unknown host name``, ``its certificate does not verify: …``),
+    instead of the socket or TLS library's text."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: nothing listens there"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host name"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "no answer"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"its TLS certificate does not verify: {exc.verify_message or exc.reason}; check ca_file"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {(exc.reason or str(exc)).replace('_', ' ').lower()}"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return "the connection was dropped"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
+class _Paho(paho.Client):
+    """paho's client, remembering why its last connection attempt failed (paho's own reconnect
+    loop swallows the exception and calls ``on_connect_fail`` without it)."""
+
+    last_connect_error: OSError | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        try:
+            return super().reconnect()
+        except OSError as exc:
+            self.last_connect_error = exc
+            raise
 
 
 def tls_context(cfg: BrokerConfig) -> ssl.SSLContext:
@@ -190,17 +238,20 @@ class MqttClient:
         self._disconnect_reason: str | None = None
         self._subscriptions: dict[str, int] = {}
         self._started = False
+        self._closing = False
 
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5,
-                        reconnect_on_failure=True)
-        c.enable_logger(logging.getLogger("paho"))
-        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c = _Paho(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, reconnect_on_failure=True)
+        # paho's own messages ("Client is not connected. Socket: None ...") are for debugging (-vv);
+        # people are told what happens in plain sentences by the callbacks below.
+        c.on_log = _paho_debug_log
+        c.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         if cfg.username:
             password = read_password(cfg.password_file) if cfg.password_file else None
             c.username_pw_set(cfg.username, password)
         if cfg.tls:
             c.tls_set_context(tls_context(cfg))
         c.on_connect = self._handle_connect
+        c.on_connect_fail = self._handle_connect_fail
         c.on_disconnect = self._handle_disconnect
         c.on_publish = self._handle_publish
         c.on_subscribe = self._handle_subscribe
@@ -227,10 +278,12 @@ class MqttClient:
             resubscribe = self._connected and not self._session_present and self._subscriptions
             subs = list(self._subscriptions.items())
         if reason_code.is_failure:
-            log.warning("broker refused connection of %s: %s", self.client_id, reason_code)
+            log.warning("broker %s refused %s: %s; check its credentials (password file or client certificate) "
+                        "and the ACL", self.where, self.client_id, reason_code)
         else:
-            log.info("connected to %s:%s as %s (session present: %s)", self.cfg.host, self.cfg.port,
-                     self.client_id, self._session_present)
+            log.info("connected to broker %s as %s%s", self.where, self.client_id,
+                     " again" if self.generation > 1 else "")
+            log.debug("session present: %s", self._session_present)
         if resubscribe:
             client.subscribe([(f, paho.SubscribeOptions(qos=q)) for f, q in subs])
         if self._connected and self._on_connect is not None:
@@ -244,7 +297,23 @@ class MqttClient:
             self._connected = False
             self._disconnect_reason = str(reason_code)
             self._cond.notify_all()
-        log.info("disconnected %s: %s", self.client_id, reason_code)
+            closing = self._closing or not self._started
+        if closing:
+            log.debug("disconnected %s: %s", self.client_id, reason_code)
+            return
+        why = "the connection dropped" if str(reason_code) == "Unspecified error" else str(reason_code).lower()
+        log.warning("lost the broker %s (%s); reconnecting in %s", self.where, why, duration(self._next_retry_s()))
+
+    def _handle_connect_fail(self, client, userdata) -> None:
+        exc = getattr(client, "last_connect_error", None)
+        why = describe_connect_error(exc) if exc is not None else "no connection"
+        log.warning("broker %s unreachable (%s); retrying in %s", self.where, why, duration(self._next_retry_s()))
+
+    def _next_retry_s(self) -> int:
+        """The pause paho makes before its next attempt (its reconnect delay doubles from
+        ``RECONNECT_MIN_S`` to ``RECONNECT_MAX_S`` and starts again after a connection)."""
+        current = getattr(self._paho, "_reconnect_delay", None)
+        return RECONNECT_MIN_S if current is None else min(int(current) * 2, RECONNECT_MAX_S)
 
     def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
         # Called with paho's message lock held: only record, never call back into paho here.
@@ -282,6 +351,11 @@ class MqttClient:
         return self._connected
 
     @property
+    def where(self) -> str:
+        """``host:port`` of the broker, as messages name it."""
+        return f"{self.cfg.host}:{self.cfg.port}"
+
+    @property
     def session_present(self) -> bool:
         return self._session_present
 
@@ -294,11 +368,12 @@ class MqttClient:
         with self._cond:
             self._connack = None
             self._disconnect_reason = None
+            self._closing = False
         try:
             self._paho.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
                                clean_start=self._clean_start, properties=props)
         except (OSError, ssl.SSLError) as exc:
-            raise MqttError(f"cannot connect to broker {self.cfg.host}:{self.cfg.port}: {exc}") from None
+            raise BrokerUnreachable(f"broker {self.where} unreachable ({describe_connect_error(exc)})") from None
         if not self._started:
             self._paho.loop_start()
             self._started = True
@@ -319,7 +394,7 @@ class MqttClient:
         if dropped is not None:
             raise MqttError(f"broker {self.cfg.host}:{self.cfg.port} closed the connection of {self.client_id} "
                             f"({dropped}); check its client certificate and credentials")
-        raise MqttError(f"no CONNACK from {self.cfg.host}:{self.cfg.port} within {timeout:g} s")
+        raise BrokerUnreachable(f"broker {self.where} unreachable (no answer to our connect within {timeout:g} s)")
 
     def wait_connected(self, timeout: float) -> bool:
         with self._cond:
@@ -371,6 +446,8 @@ class MqttClient:
 
     def close(self) -> None:
         """Disconnect cleanly (the broker keeps the session for ``session_expiry_s``)."""
+        with self._cond:
+            self._closing = True
         try:
             self._paho.disconnect()
         finally:

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from bodycam.errors import BodycamError, ConfigError, FormatError, VerificationError
+from bodycam.formats import duration
 from ledger.blobs import BlobStore
 from ledger.envelope import Envelope, body
 from ledger.keys import PublicKey, load_public_key
@@ -105,6 +106,15 @@ class _Stop(Exception):
     """The stop event was set: leave the current item as it is (it resumes next time)."""
 
 
+class ArchiveUnreachable(BodycamError):
+    """``run(once=True)`` gave up: no broker, or no answer from the archive, within its timeout.
+    Nothing is lost: every entry and file stays on the dock, queued for the next run."""
+
+
+NOTHING_LOST = ("Nothing is lost: the dock keeps every entry and file, and the next `bodycam sync run` "
+                "sends them")
+
+
 def load_archive_key(cfg: SyncdConfig, agent: DockSide) -> PublicKey:
     if cfg.archive_pubkey is None:
         raise ConfigError("syncd.archive_pubkey is not set: the dock needs the archive's log public key to "
@@ -134,6 +144,10 @@ class Uploader:
         self._rate_mark = (time.monotonic(), 0)
         self._backoff = 1.0
         self._checkpoint_key: tuple = (None, False, 0.0)  # last checkpoint offered, answered?, retry when not
+        self._heard = False  # the archive has answered since start
+        self._give_up_at: float | None = None  # run(once=True): no answer from the archive by then: give up
+        self._timeout_s: float | None = None
+        self._last_pass: list[str] = []  # the items of the last pass, to say so only when they change
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -159,13 +173,25 @@ class Uploader:
             raise _Stop
 
     def _pause(self) -> None:
-        """The archive did not answer: wait, longer each time, then ask again."""
+        """The archive did not answer: wait, longer each time, then ask again. With
+        ``run(once=True)``, give up when it has not answered once within the timeout."""
+        if not self._heard and self._give_up_at is not None and time.monotonic() >= self._give_up_at:
+            queued = len(self.outbox.items(QUEUED))
+            raise ArchiveUnreachable(
+                f"the archive did not answer within {duration(self._timeout_s)} (the broker {self.client.where} is "
+                f"up: is `bodycam archive serve` running and connected to it?). {NOTHING_LOST}"
+                + (f" ({queued} item(s) queued)." if queued else "."))
         delay, self._backoff = self._backoff, min(self._backoff * 2, self.cfg.backoff_max_s)
-        log.info("archive silent; backing off %.1f s", delay)
+        log.warning("waiting for the archive: no answer for %s%s; asking again in %s",
+                    duration(self.cfg.ack_timeout_s),
+                    "" if self._heard else " (is `bodycam archive serve` running?)", duration(delay))
         if self.stop_event.wait(delay):
             raise _Stop
 
     def _answered(self) -> None:
+        if not self._heard:
+            self._heard = True
+            log.info("the archive is answering")
         self._backoff = 1.0
 
     def _report(self, force: bool = False) -> None:
@@ -184,9 +210,11 @@ class Uploader:
             self.on_progress(self.progress)
 
     def connect(self, timeout: float | None = None) -> None:
-        """Connect and subscribe to our acks, retrying with back-off (until stopped or ``timeout``)."""
+        """Connect and subscribe to our acks, retrying with back-off (until stopped, or until
+        ``timeout`` seconds have passed: then ArchiveUnreachable, saying nothing was lost)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 1.0
+        log.info("connecting to the archive's broker %s", self.client.where)
         while True:
             self._check_stop()
             try:
@@ -195,10 +223,14 @@ class Uploader:
                 self.client.subscribe([p.ack_topic(self.dock)])
                 return
             except MqttError as exc:
-                self._error(f"broker: {exc}")
-                if deadline is not None and time.monotonic() + delay > deadline:
-                    raise
-                if self.stop_event.wait(delay):
+                self.outbox.set_meta(last_error=str(exc), last_error_ns=time.time_ns())
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise ArchiveUnreachable(f"{exc}; gave up after {duration(timeout)}. {NOTHING_LOST}. Is the "
+                                             "broker running, and are [syncd.broker] host and port right?") from None
+                wait = delay if left is None else min(delay, left)
+                log.warning("%s; retrying in %s", exc, duration(wait))
+                if self.stop_event.wait(wait):
                     raise _Stop from None
                 delay = min(delay * 2, self.cfg.backoff_max_s)
 
@@ -266,6 +298,8 @@ class Uploader:
             index = out.proof.ledger_index if out.proof else None
             self.outbox.mark(item.entry_hash, status=COMMITTED, archive_index=index, proof=out.proof_envelope)
             self.result.committed += 1
+            log.info("committed by the archive: %s %s… (archive ledger entry %s)", item.kind, item.entry_hash[:16],
+                     index)
         else:
             self.outbox.mark(item.entry_hash, status=REJECTED, code=out.code, reason=out.reason)
             self._error(f"{item.kind} {item.entry_hash[:16]}… refused: {out.code}: {out.reason}")
@@ -424,8 +458,9 @@ class Uploader:
             if ((window.awaiting_missing and now - asked_at >= timeout) or (fin_at is not None and silent)
                     or (window.in_flight and silent)):
                 window.expire(now, 0)
-                self._error(f"no answer from the archive for {timeout:g} s about {file_id[:16]}…")
-                self._pause()
+                self.outbox.set_meta(last_error=f"no answer from the archive for {timeout:g} s about {file_id[:16]}…",
+                                     last_error_ns=time.time_ns())
+                self._pause()  # says so
                 need_init = True
 
     # -- the daemon --------------------------------------------------------------------------------
@@ -434,6 +469,9 @@ class Uploader:
         """Send everything not yet committed; with ``once`` return after one pass (plus passes while
         items waiting on a predecessor make progress), else keep watching the ledger until stopped."""
         started_ns = time.time_ns()
+        if once and connect_timeout is not None:
+            self._timeout_s = connect_timeout
+            self._give_up_at = time.monotonic() + connect_timeout
         try:
             self.connect(connect_timeout)
             checkpoints.settle(self, after_pass=False)  # the dock's latest checkpoint first
@@ -469,6 +507,10 @@ class Uploader:
     def _pass(self, items: list[Item]) -> int:
         done = 0
         self.progress.items_total = len(items)
+        shown = [i.entry_hash for i in items]
+        if items and shown != self._last_pass:
+            log.info("%d item(s) to send to the archive", len(items))
+        self._last_pass = shown
         for n, item in enumerate(items):
             self._check_stop()
             self.progress.items_done = n

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from archive.config import ArchiveConfig
-from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option
+from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option, show_status_logs
 from bodycam.formats import local_time, printable, rfc3339
 
 
@@ -39,6 +39,7 @@ def serve(ctx: click.Context, passphrase_env: str | None) -> None:
     from bodycam.signals import stop_on_signals
 
     cfg = archive_config(ctx)
+    show_status_logs("archive", "syncd")  # connected, receiving, committed, broker lost, reconnecting in N s
     ctx.with_resource(exclusive_lock(cfg.data_dir, "archive", "bodycam archive serve"))  # held until it returns
     require_private("bodycam archive serve", cfg.data_dir, cfg.private_trees())
     stop = threading.Event()

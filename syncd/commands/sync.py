@@ -8,10 +8,13 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option
+from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option, show_status_logs
 from bodycam.errors import BodycamError, RefusedError
 from bodycam.formats import human_bytes, local_time, printable
 from bodycam.signals import stop_on_signals
+
+ONCE_CONNECT_TIMEOUT_S = 60.0
+"""`sync run --once` started while the archive or its broker is down says so and exits after this."""
 
 
 def _progress_line(prog) -> None:
@@ -39,8 +42,10 @@ def _sync_configs(ctx: click.Context):
 @sync.command("run")
 @click.option("--once", is_flag=True, help="One pass; exit 0 when everything is committed, 3 if refused, if "
               "queued entries are missing from the dock ledger, or if its checkpoints show it lost entries.")
-@click.option("--connect-timeout", type=float, default=None,
-              help="With --once: give up if the broker cannot be reached for this many seconds.")
+@click.option("--connect-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help=f"With --once: give up (exit 1; nothing is lost) when the broker cannot be reached, or the "
+                   f"archive has not answered, within this many seconds (default {ONCE_CONNECT_TIMEOUT_S:g}; 0: "
+                   "wait for ever).")
 @json_option
 @click.pass_context
 def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_json: bool) -> None:
@@ -54,6 +59,11 @@ def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_j
     from syncd.uploader import Uploader
 
     agent, cfg = _sync_configs(ctx)
+    if once and connect_timeout is None:
+        connect_timeout = ONCE_CONNECT_TIMEOUT_S
+    if connect_timeout == 0:
+        connect_timeout = None
+    show_status_logs("syncd")  # connecting, waiting for the archive, committed, reconnecting in N s
     ctx.with_resource(exclusive_lock(agent.data_dir, "sync", "bodycam sync run"))  # held until it returns
     require_private("bodycam sync run", agent.data_dir, [*agent.private_trees(),
                                                           *sqlite_files(agent.path(cfg.state_db))])
