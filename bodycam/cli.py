@@ -12,6 +12,7 @@ one-line help for the same reason.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import click
 
 from bodycam.errors import BodycamError, ConfigError, RefusedError
 from bodycam.formats import printable, use_display_zone
+from bodycam.i18n import _, install_for_click, language, use_language
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 INTERRUPTED = 130
@@ -111,12 +113,19 @@ class BodycamGroup(click.Group):
         route = COMMANDS.get(cmd_name)
         if route is None:
             return None
-        return importlib.import_module(route.module).COMMAND
+        # The command's help is read in the reader's language: choose it before the command is
+        # resolved (the root callback runs after), from --config's [display] language or $LANG.
+        use_language(_configured_language(ctx.params.get("config_path") if ctx is not None else None))
+        return localize(importlib.import_module(route.module).COMMAND)
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        localize(self, recursive=False)
+        super().format_help_text(ctx, formatter)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from the routing table, without importing a single command module."""
-        rows = [(name, COMMANDS[name].help) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
+        rows = [(name, _(COMMANDS[name].help)) for name in self.list_commands(ctx)]
+        with formatter.section(_("Commands")):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
@@ -143,17 +152,54 @@ class BodycamGroup(click.Group):
             _interrupted()
 
 
+def _configured_language(config_path: Path | None):
+    """``[display] language`` of the configuration, read only when a message is translated."""
+
+    def read() -> str | None:
+        from bodycam.config import load_config
+
+        try:
+            return load_config(config_path)[0].display.language
+        except BodycamError:
+            return None  # the command itself reports a broken configuration
+
+    return read
+
+
+def localize(command: click.Command, *, recursive: bool = True) -> click.Command:
+    """A command's help and its options' help in the reader's language (``bodycam.i18n``):
+    click keeps the English source strings; each is replaced by its translation once."""
+    lang = language()
+    if getattr(command, "_bodycam_language", None) == lang:
+        return command
+    source = getattr(command, "_bodycam_source", None)
+    if source is None:
+        source = command._bodycam_source = (  # type: ignore[attr-defined]
+            inspect.cleandoc(command.help) if command.help else command.help,
+            [getattr(p, "help", None) for p in command.params])
+    help_text, params = source
+    command.help = _(help_text) if help_text else help_text
+    for param, text in zip(command.params, params, strict=True):
+        if text:
+            param.help = _(text)
+    command._bodycam_language = lang  # type: ignore[attr-defined]
+    if recursive and isinstance(command, click.Group):
+        for sub in command.commands.values():
+            localize(sub)
+    return command
+
+
 def _interrupted() -> NoReturn:
     """Ctrl-C anywhere in a command: click would print "Aborted!" and exit 1; say what happened
     and exit 130 like any interrupted Unix command. Whatever was completed is kept (ledger
     appends are transactions, store files appear only when complete)."""
-    click.echo("\nInterrupted (Ctrl-C).", err=True)
+    click.echo("\n" + _("Interrupted (Ctrl-C)."), err=True)
     sys.exit(INTERRUPTED)
 
 
 def _report(exc: BodycamError, reasons: list[str]) -> None:
     # Messages quote what recorders, docks and the archive said: shown, never obeyed by the terminal.
-    click.echo(f"Error: {printable(exc, multiline=True)}", err=True)
+    click.echo(_("Error: {message}").format(message=printable(exc, multiline=True)), err=True)
     for reason in reasons:
         click.echo(f"  - {printable(reason)}", err=True)
 
@@ -172,8 +218,11 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     # Times for people in [display] timezone (else $TZ, else the machine's zone); the file is read
     # only when a command shows a time.
     use_display_zone(lambda: app.optional_config.display.timezone)
+    use_language(lambda: app.optional_config.display.language)
     ctx.call_on_close(lambda: use_display_zone(None))
+    ctx.call_on_close(lambda: use_language(None))
 
 
 def main() -> None:
+    install_for_click()
     cli(prog_name="bodycam")
