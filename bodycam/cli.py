@@ -14,16 +14,19 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
+from bodycam.cliutil import localized_help
 from bodycam.errors import BodycamError, ConfigError, RefusedError
-from bodycam.formats import printable, use_display_zone
-from bodycam.i18n import _, install_for_click, language, use_language
+from bodycam.formats import check_nesting, printable, use_display_zone
+from bodycam.i18n import N_, Message, _, install_for_click, language, tr, use_language
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 INTERRUPTED = 130
@@ -94,8 +97,9 @@ class AppContext:
         than create ledgers, keys and state in whatever folder the command was started from."""
         cfg, path = self._load()
         if path is None:
-            raise ConfigError("no bodycam.toml here: create a deployment with `bodycam init --role dock|archive "
-                              "--dir DIR`, then pass --config DIR/bodycam.toml (or set BODYCAM_CONFIG)")
+            raise ConfigError(Message(N_("no bodycam.toml here: create a deployment with `bodycam init --role "
+                                         "dock|archive --dir DIR`, then pass --config DIR/bodycam.toml (or set "
+                                         "BODYCAM_CONFIG)")))
         return cfg
 
     @property
@@ -110,13 +114,21 @@ class BodycamGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        route = COMMANDS.get(cmd_name)
-        if route is None:
-            return None
         # The command's help is read in the reader's language: choose it before the command is
         # resolved (the root callback runs after), from --config's [display] language or $LANG.
         use_language(_configured_language(ctx.params.get("config_path") if ctx is not None else None))
+        route = COMMANDS.get(cmd_name)
+        if route is None:
+            return None
         return localize(importlib.import_module(route.module).COMMAND)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # `bodycam --config F --help`: --config is eager like --help, so it is known here.
+        use_language(_configured_language(ctx.params.get("config_path")))
+        help_option = self.get_help_option(ctx)  # made by click before --config was read
+        if help_option is not None:
+            help_option.help = _("Show this message and exit.")
+        super().format_help(ctx, formatter)
 
     def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         localize(self, recursive=False)
@@ -145,6 +157,14 @@ class BodycamGroup(click.Group):
                 _interrupted()
             raise
 
+    def main(self, *args, **kwargs):
+        """The language stays chosen until click has shown a usage error (after the contexts are
+        closed), then is forgotten, so that nothing in this process keeps it."""
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            use_language(None)
+
     def make_context(self, *args, **kwargs) -> click.Context:
         try:
             return super().make_context(*args, **kwargs)
@@ -153,15 +173,21 @@ class BodycamGroup(click.Group):
 
 
 def _configured_language(config_path: Path | None):
-    """``[display] language`` of the configuration, read only when a message is translated."""
+    """``[display] language`` of the configuration (found as ``bodycam.config.find_config`` finds
+    it), read only when a message is translated, and without the configuration models: help is
+    shown before any command loads them (and ``bodycam --help`` never does)."""
 
     def read() -> str | None:
-        from bodycam.config import load_config
-
+        env = os.environ.get("BODYCAM_CONFIG")
+        path = config_path or (Path(env) if env else Path("bodycam.toml"))
         try:
-            return load_config(config_path)[0].display.language
-        except BodycamError:
-            return None  # the command itself reports a broken configuration
+            text = path.read_text(encoding="utf-8")
+            check_nesting(text, syntax="toml", what="the file")
+            display = tomllib.loads(text).get("display")
+        except (OSError, UnicodeDecodeError, RecursionError, tomllib.TOMLDecodeError, BodycamError):
+            return None  # the command itself reports a missing or broken configuration
+        value = display.get("language") if isinstance(display, dict) else None
+        return value if isinstance(value, str) else None
 
     return read
 
@@ -176,17 +202,26 @@ def localize(command: click.Command, *, recursive: bool = True) -> click.Command
     if source is None:
         source = command._bodycam_source = (  # type: ignore[attr-defined]
             inspect.cleandoc(command.help) if command.help else command.help,
-            [getattr(p, "help", None) for p in command.params])
-    help_text, params = source
+            [getattr(p, "help", None) for p in command.params], command.short_help)
+    help_text, params, short_help = source
     command.help = _(help_text) if help_text else help_text
+    command.short_help = short_help if short_help or lang == "en" else _first_sentence(command.help)
     for param, text in zip(command.params, params, strict=True):
         if text:
-            param.help = _(text)
+            param.help = localized_help(text)
     command._bodycam_language = lang  # type: ignore[attr-defined]
     if recursive and isinstance(command, click.Group):
         for sub in command.commands.values():
             localize(sub)
     return command
+
+
+def _first_sentence(text: str | None) -> str | None:
+    """The first sentence of a Chinese help text, for command lists (click looks for an English
+    full stop; without one it would cut the text after 45 characters)."""
+    first = (text or "").split("\n\n", 1)[0]
+    end = first.find("。")
+    return first[:end + 1] if 0 <= end < len(first) - 1 else None
 
 
 def _interrupted() -> NoReturn:
@@ -199,14 +234,14 @@ def _interrupted() -> NoReturn:
 
 def _report(exc: BodycamError, reasons: list[str]) -> None:
     # Messages quote what recorders, docks and the archive said: shown, never obeyed by the terminal.
-    click.echo(_("Error: {message}").format(message=printable(exc, multiline=True)), err=True)
+    click.echo(_("Error: {message}").format(message=printable(tr(exc), multiline=True)), err=True)
     for reason in reasons:
-        click.echo(f"  - {printable(reason)}", err=True)
+        click.echo(f"  - {printable(tr(reason))}", err=True)
 
 
 @click.group(cls=BodycamGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="bodycam", prog_name="bodycam")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), is_eager=True,
               help="bodycam.toml to use (default: $BODYCAM_CONFIG, then ./bodycam.toml).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
@@ -219,8 +254,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     # only when a command shows a time.
     use_display_zone(lambda: app.optional_config.display.timezone)
     use_language(lambda: app.optional_config.display.language)
-    ctx.call_on_close(lambda: use_display_zone(None))
-    ctx.call_on_close(lambda: use_language(None))
+    ctx.call_on_close(lambda: use_display_zone(None))  # the language is forgotten by BodycamGroup.main
 
 
 def main() -> None:

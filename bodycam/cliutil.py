@@ -17,8 +17,26 @@ from typing import Any
 import click
 
 from bodycam.formats import printable_json
+from bodycam.i18n import N_, Message, _, tr
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+
+_HELP: dict[str, Message] = {}
+
+
+def option_help(message: Message) -> str:
+    """An option's help made of parts (the ``what`` a command names, numbered items): click keeps
+    the English text; ``localized_help`` gives it in the reader's language when help is shown.
+    ``message`` is ``Message(N_("… {what} …"), what=Message(N_("the officer")))``."""
+    text = str(message)
+    _HELP[text] = message
+    return text
+
+
+def localized_help(text: str) -> str:
+    """An option's (English) help in the reader's language."""
+    made = _HELP.get(text)
+    return str(tr(made)) if made is not None else _(text)
 
 
 def echo_json(obj: Any) -> None:
@@ -43,11 +61,13 @@ def app_config(ctx: click.Context):
     return ctx.find_root().obj.config
 
 
-def passphrase_option(what: str = "the key"):
+def passphrase_option(what: str = N_("the key")):
     """``--passphrase-env VAR``: the name of the variable holding ``what``'s passphrase, never the
-    passphrase itself (it would show in the process list and the shell history)."""
+    passphrase itself (it would show in the process list and the shell history). Mark ``what`` with
+    ``N_`` so that the help reads whole in Chinese."""
     return click.option("--passphrase-env", default=None, metavar="VAR",
-                        help=f"Environment variable holding the passphrase of {what} (never the passphrase itself).")
+                        help=option_help(Message(N_("Environment variable holding the passphrase of {what} (never "
+                                                    "the passphrase itself)."), what=Message(what))))
 
 
 @dataclass(frozen=True)
@@ -61,13 +81,14 @@ class KeyRef:
         from ledger.keys import load_signer
 
         if self.path is None:
-            raise click.UsageError("a signing key is needed here")
+            raise click.UsageError(_("a signing key is needed here"))
         return load_signer(self.path, self.passphrase_env)
 
 
-def signer_options(prefix: str = "", *, what: str = "the signer", required: bool = True, dest: str | None = None):
+def signer_options(prefix: str = "", *, what: str = N_("the signer"), required: bool = True, dest: str | None = None):
     """``--{prefix}key FILE`` and ``--{prefix}passphrase-env VAR``, handed to the command as one
-    ``KeyRef`` argument (``dest``, default ``{prefix}key`` with dashes as underscores)."""
+    ``KeyRef`` argument (``dest``, default ``{prefix}key`` with dashes as underscores). Mark ``what``
+    with ``N_``."""
     flag = f"--{prefix}-key" if prefix else "--key"
     penv = f"--{prefix}-passphrase-env" if prefix else "--passphrase-env"
     name = dest or (f"{prefix}_key" if prefix else "key").replace("-", "_")
@@ -75,9 +96,11 @@ def signer_options(prefix: str = "", *, what: str = "the signer", required: bool
 
     def deco(fn):
         @click.option(flag, kpar, type=click.Path(dir_okay=False, path_type=Path), required=required,
-                      default=None, help=f"Private key of {what} (PEM, from `bodycam keys generate`).")
+                      default=None, help=option_help(Message(N_("Private key of {what} (PEM, from `bodycam keys "
+                                                                "generate`)."), what=Message(what))))
         @click.option(penv, ppar, default=None, metavar="VAR",
-                      help=f"Environment variable holding the passphrase of {what}'s key.")
+                      help=option_help(Message(N_("Environment variable holding the passphrase of {what}'s key."),
+                                               what=Message(what))))
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             path, env = kwargs.pop(kpar), kwargs.pop(ppar)
@@ -89,6 +112,7 @@ def signer_options(prefix: str = "", *, what: str = "the signer", required: bool
     return deco
 
 
-def numbered_help(items: dict[int, str]) -> str:
-    """``1 …; 2 …`` for options whose values are numbered items of an article (A2 Art.10, 11)."""
-    return "; ".join(f"{k} {v}" for k, v in items.items())
+def numbered_help(items: dict[int, str]) -> Message:
+    """``1 …; 2 …`` for options whose values are numbered items of an article (A2 Art.10, 11), each
+    item's text translated when shown (mark the texts with ``N_``); for ``option_help``."""
+    return Message.join(Message(N_("; ")), (Message("{n} {text}", n=k, text=Message(v)) for k, v in items.items()))

@@ -16,6 +16,7 @@ from archive.config import ArchiveConfig
 from bodycam.configfile import StrictModel, read_toml, validate_data
 from bodycam.display import DisplayConfig
 from bodycam.errors import ConfigError
+from bodycam.i18n import N_, Message
 from syncd.config import SyncdConfig
 
 
@@ -42,7 +43,8 @@ def load_config(explicit: Path | None = None) -> tuple[BodycamConfig, Path | Non
     if path is None:
         return BodycamConfig(), None
     if not path.exists():
-        raise ConfigError(f"{path}: configuration file not found (given by --config or $BODYCAM_CONFIG)")
+        raise ConfigError(Message(N_("{file}: configuration file not found (given by --config or $BODYCAM_CONFIG)"),
+                                  file=path))
     data = read_toml(path)
     base = path.resolve().parent
     for section in ("agent", "archive"):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bodycam.errors import ConfigError, FormatError
 from bodycam.formats import check_nesting
+from bodycam.i18n import N_, Message
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,11 +34,11 @@ def parse_toml(text: str, path: Path | object) -> dict:
         check_nesting(text, syntax="toml", what="the file")
         return tomllib.loads(text)
     except FormatError as exc:
-        raise ConfigError(f"{path}: not accepted: {exc}") from None
+        raise ConfigError(Message(N_("{file}: not accepted: {error}"), file=path, error=exc)) from None
     except RecursionError:
-        raise ConfigError(f"{path}: not accepted: the file nests too deeply to parse") from None
+        raise ConfigError(Message(N_("{file}: not accepted: the file nests too deeply to parse"), file=path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(Message(N_("{file}: not valid TOML: {error}"), file=path, error=exc)) from None
 
 
 def read_text(path) -> str:
@@ -45,9 +46,9 @@ def read_text(path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        raise ConfigError(Message(N_("{file}: file not found"), file=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(Message(N_("{file}: cannot read: {error}"), file=path, error=exc)) from None
 
 
 def read_toml(path: Path) -> dict:
@@ -65,18 +66,19 @@ def _line_of(text: str, loc: tuple) -> int | None:
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
-def format_validation_error(path: Path, exc: ValidationError, text: str = "") -> str:
+def format_validation_error(path: Path, exc: ValidationError, text: str = "") -> Message:
+    """One line per error: file (and line), key, what is wrong (pydantic's words are English)."""
     lines = []
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
         key = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(text, loc) if text else None
         where = f"{path}:{line}" if line else f"{path}"
-        msg = err.get("msg", "invalid")
+        msg = err.get("msg") or Message(N_("invalid"))
         if err.get("type") == "extra_forbidden":
-            msg = "unknown key (check its spelling; see the documented example)"
-        lines.append(f"{where}: {key}: {msg}")
-    return "\n".join(lines)
+            msg = Message(N_("unknown key (check its spelling; see the documented example)"))
+        lines.append(Message("{where}: {key}: {msg}", where=where, key=key, msg=msg))
+    return Message.join("\n", lines)
 
 
 def validate_data(path: Path, data: dict, model: type[M], text: str = "") -> M:

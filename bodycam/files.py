@@ -31,6 +31,7 @@ import secrets
 from pathlib import Path
 
 from bodycam.errors import KeyFileError
+from bodycam.i18n import N_, Message
 
 SECRET_MODE = 0o600
 """Keys, passwords, broker ACL and configuration: the owner only."""
@@ -80,11 +81,11 @@ def write_file(path: str | os.PathLike[str], data: bytes | str, *, mode: int = P
                 raise _exists(path) from None
             except OSError as exc:
                 if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
-                    raise KeyFileError(
-                        f"cannot create {path}: the file system holding {path.parent} does not support hard "
-                        f"links ({exc.strerror}), which bodycam needs to create a file without overwriting "
-                        f"another; keep it on a local POSIX file system (ext4, xfs, btrfs)"
-                    ) from None
+                    raise KeyFileError(Message(
+                        N_("cannot create {file}: the file system holding {folder} does not support hard links "
+                           "({error}), which bodycam needs to create a file without overwriting another; keep it "
+                           "on a local POSIX file system (ext4, xfs, btrfs)"),
+                        file=path, folder=path.parent, error=exc.strerror)) from None
                 raise
             _remove(tmp)
         else:
@@ -108,8 +109,9 @@ def _create_temp(path: Path, mode: int) -> tuple[int, Path]:
             continue  # another writer's temporary name: draw another
         except OSError as exc:
             raise _failed(path, exc) from None
-    raise KeyFileError(f"cannot create a temporary file next to {path}: every name tried exists; "
-                       f"remove stale .{path.name}.*.tmp files in {path.parent} and run again")
+    raise KeyFileError(Message(N_("cannot create a temporary file next to {file}: every name tried exists; remove "
+                                  "stale .{name}.*.tmp files in {folder} and run again"),
+                               file=path, name=path.name, folder=path.parent))
 
 
 def _sync_dir(path: Path) -> None:
@@ -121,10 +123,10 @@ def _sync_dir(path: Path) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise KeyFileError(
-            f"{path} was written but its directory {path.parent} could not be synced ({exc.strerror}): "
-            f"it may be lost on a power cut; check the file system and run again"
-        ) from None
+        raise KeyFileError(Message(
+            N_("{file} was written but its directory {folder} could not be synced ({error}): it may be lost on a "
+               "power cut; check the file system and run again"),
+            file=path, folder=path.parent, error=exc.strerror)) from None
 
 
 def _remove(tmp: Path) -> None:
@@ -134,23 +136,26 @@ def _remove(tmp: Path) -> None:
 
 
 def _exists(path: Path) -> KeyFileError:
-    return KeyFileError(f"{path} already exists; refusing to overwrite it (move it away or delete it first, "
-                        f"then run again)")
+    return KeyFileError(Message(N_("{file} already exists; refusing to overwrite it (move it away or delete it "
+                                   "first, then run again)"), file=path))
 
 
 def _failed(path: Path, exc: OSError) -> KeyFileError:
     """An actionable message for an OSError met while writing ``path``; nothing was written."""
     where = path.parent
     if exc.errno == errno.ENOENT:
-        hint = f"the directory {where} does not exist; create it first"
+        hint = Message(N_("the directory {folder} does not exist; create it first"), folder=where)
     elif exc.errno in (errno.EACCES, errno.EPERM):
-        hint = f"no permission to create files in {where}; run as its owner or fix its permissions"
+        hint = Message(N_("no permission to create files in {folder}; run as its owner or fix its permissions"),
+                       folder=where)
     elif exc.errno == errno.EROFS:
-        hint = f"{where} is on a read-only file system; remount it read-write or choose another place"
+        hint = Message(N_("{folder} is on a read-only file system; remount it read-write or choose another place"),
+                       folder=where)
     elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = f"the file system holding {where} is full; free some space and run again"
+        hint = Message(N_("the file system holding {folder} is full; free some space and run again"), folder=where)
     elif exc.errno == errno.EISDIR:
-        hint = f"{path} is a directory; move it away or choose another name"
+        hint = Message(N_("{file} is a directory; move it away or choose another name"), file=path)
     else:
-        hint = "check the path and the file system, then run again"
-    return KeyFileError(f"cannot write {path}: {exc.strerror or exc}; it was left unchanged ({hint})")
+        hint = Message(N_("check the path and the file system, then run again"))
+    return KeyFileError(Message(N_("cannot write {file}: {error}; it was left unchanged ({hint})"),
+                                file=path, error=exc.strerror or exc, hint=hint))

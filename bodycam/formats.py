@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bodycam.errors import FormatError
+from bodycam.i18n import N_, Message
 
 NS_PER_S = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -61,7 +62,8 @@ def zone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise FormatError(f"{name!r} is not a time zone of the IANA database (e.g. Asia/Shanghai): {exc}") from None
+        raise FormatError(Message(N_("{name!r} is not a time zone of the IANA database (e.g. Asia/Shanghai): "
+                                     "{error}"), name=name, error=exc)) from None
 
 
 @functools.cache
@@ -228,7 +230,8 @@ def check_nesting(data: str | bytes, *, syntax: str = "json", limit: int = MAX_N
         if bracket in ("[", "{", b"[", b"{"):
             depth += 1
             if depth > limit:
-                raise FormatError(f"{what} nests arrays/objects deeper than {limit} levels "
-                                  "(bodycam.formats.MAX_NESTING); refused before parsing")
+                raise FormatError(Message(N_("{what} nests arrays/objects deeper than {limit} levels "
+                                             "(bodycam.formats.MAX_NESTING); refused before parsing"),
+                                          what=what, limit=limit))
         else:
             depth = max(depth - 1, 0)

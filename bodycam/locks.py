@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from bodycam.i18n import N_, Message
 
 LOCK_MODE = 0o600
 
@@ -39,17 +40,17 @@ def exclusive_lock(data_dir: str | os.PathLike[str], name: str, command: str) ->
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
                      LOCK_MODE)
     except FileNotFoundError:
-        raise BodycamError(f"{data_dir}: no such data folder; check data_dir in bodycam.toml "
-                           "(or create the deployment with `bodycam init`)") from None
+        raise BodycamError(Message(N_("{folder}: no such data folder; check data_dir in bodycam.toml (or create the "
+                                      "deployment with `bodycam init`)"), folder=data_dir)) from None
     except OSError as exc:
-        raise BodycamError(f"cannot open the lock file {path}: {exc.strerror}; run as the data folder's "
-                           "owner") from None
+        raise BodycamError(Message(N_("cannot open the lock file {file}: {error}; run as the data folder's owner"),
+                                   file=path, error=exc.strerror)) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise AlreadyRunningError(f"another `{command}` ({_holder(fd)}) is using {data_dir}; stop it first") \
-                from None
+            raise AlreadyRunningError(Message(N_("another `{command}` ({holder}) is using {folder}; stop it first"),
+                                              command=command, holder=_holder(fd), folder=data_dir)) from None
         os.fchmod(fd, LOCK_MODE)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -64,4 +65,4 @@ def _holder(fd: int) -> str:
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     except OSError:
         text = ""
-    return f"pid {text}" if text.isdigit() else "pid unknown"
+    return Message(N_("pid {pid}"), pid=text) if text.isdigit() else Message(N_("pid unknown"))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from bodycam.i18n import N_, Message
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -58,8 +59,12 @@ class Loose:
         return f"chmod go-rwx {shlex.quote(str(self.path))}"
 
     def __str__(self) -> str:
-        kind = "folder" if self.is_dir else "file"
-        return f"{self.path} ({kind} {self.mode:04o}): {self.fix}"
+        return str(self.described())
+
+    def described(self) -> Message:
+        """``PATH (folder 0755): chmod go-rwx PATH``, shown in the reader's language."""
+        kind = N_("{path} (folder {mode:04o}): {fix}") if self.is_dir else N_("{path} (file {mode:04o}): {fix}")
+        return Message(kind, path=self.path, mode=self.mode, fix=self.fix)
 
 
 def private_dir(path: str | os.PathLike[str]) -> list[Path]:
@@ -157,20 +162,20 @@ def require_private(command: str, data_dir: str | os.PathLike[str],
     loose = check_private(data_dir, trees)
     if not loose:
         return
-    lines = [str(x) for x in loose[:LISTED]]
+    lines: list[object] = [x.described() for x in loose[:LISTED]]
     if len(loose) > LISTED:
-        lines.append(f"... and {len(loose) - LISTED} more")
+        lines.append(Message(N_("... and {n} more"), n=len(loose) - LISTED))
     fixes = []
     if any(x.path == Path(data_dir) for x in loose):
         fixes.append(f"chmod go-rwx {shlex.quote(str(data_dir))}")
     roots = [t for t in trees if any(x.path == t or t in x.path.parents for x in loose)]
     if roots:
         fixes.append("chmod -R go-rwx " + " ".join(shlex.quote(str(r)) for r in dict.fromkeys(roots)))
-    raise LoosePermissionsError(
-        f"refusing to start `{command}`: {len(loose)} path(s) in {data_dir} can be read by other local "
-        "users, bypassing the access log (A2 Art.17-18); footage, ledgers and state must be the service "
-        "user's only (files 0400/0600, folders 0700). Check who changed them, then fix:\n  "
-        + "\n  ".join(lines) + "\nor all at once: " + " && ".join(fixes))
+    raise LoosePermissionsError(Message(
+        N_("refusing to start `{command}`: {n} path(s) in {folder} can be read by other local users, bypassing the "
+           "access log (A2 Art.17-18); footage, ledgers and state must be the service user's only (files "
+           "0400/0600, folders 0700). Check who changed them, then fix:\n  {paths}\nor all at once: {fixes}"),
+        command=command, n=len(loose), folder=data_dir, paths=Message.join("\n  ", lines), fixes=" && ".join(fixes)))
 
 
 def _set_mode(path: Path, mode: int, *, directory: bool) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bodycam.errors import RefusedError
+from bodycam.i18n import N_, Message
 from ledger.envelope import seal
 from ledger.keys import Signer
 from ledger.people import CASE_FLAG_ROLES, check_person_key, require_person_key, valid_signers
@@ -21,14 +22,15 @@ from ledger.records import CaseFlag, Enrollment, Segment
 from ledger.store import Entry, Ledger
 
 RetentionClass = Literal["standard", "long_term"]
+_FLAG_SIGNER = N_("case flag signer")
 STANDARD_MIN_MONTHS = 12
 
 ART10_REASONS: dict[int, str] = {
-    1: "sudden or mass incident",
-    2: "complex case involving personal safety",
-    3: "obstruction, refusal, abuse or assault of officers",
-    4: "the party objects and may seek reconsideration, litigation, complaint or petition",
-    5: "other sensitive, major or complex case",
+    1: N_("sudden or mass incident"),
+    2: N_("complex case involving personal safety"),
+    3: N_("obstruction, refusal, abuse or assault of officers"),
+    4: N_("the party objects and may seek reconsideration, litigation, complaint or petition"),
+    5: N_("other sensitive, major or complex case"),
 }
 
 
@@ -48,11 +50,12 @@ def flag_problems(rec: CaseFlag, signers: set[str] | tuple[str, ...], enrolled: 
     """Why a case flag does not count (empty: it does)."""
     first = None
     for keyid in signers:
-        problem = check_person_key(enrolled, keyid, rec.by, CASE_FLAG_ROLES, "case flag signer")
+        problem = check_person_key(enrolled, keyid, rec.by, CASE_FLAG_ROLES, _FLAG_SIGNER)
         if problem is None:
             return []
         first = first or problem
-    return [f"case flag signature: {first or 'not signed by ' + rec.by}"]
+    return [Message(N_("case flag signature: {problem}"),
+                    problem=first or Message(N_("not signed by {person_id}"), person_id=rec.by))]
 
 
 def _valid_flags(ledger: Ledger, case_id: str | None = None) -> list[tuple[Entry, CaseFlag]]:
@@ -95,7 +98,8 @@ def segment_retention(ledger: Ledger, segment: Entry | Segment) -> RetentionClas
     """The retention class a segment inherits from its case."""
     rec = segment.record if isinstance(segment, Entry) else segment
     if not isinstance(rec, Segment):
-        raise RefusedError(f"{getattr(segment, 'entry_hash', '')[:16]}… is a {rec.kind}, not a segment")
+        raise RefusedError(Message(N_("{entry}… is a {kind}, not a segment"),
+                                   entry=getattr(segment, "entry_hash", "")[:16], kind=rec.kind))
     return retention_class(ledger, rec.case_id)
 
 
@@ -107,9 +111,10 @@ def flag_case(ledger: Ledger, case_id: str, reason: int, person_id: str, signer:
               now_ns: int | None = None) -> Entry:
     """Append a ``case_flag`` marking ``case_id`` long-term for A2 Art.10 item ``reason``."""
     if reason not in ART10_REASONS:
-        raise RefusedError(f"reason {reason} is not an A2 Art.10 item; use 1–5: " +
-                           "; ".join(f"{k} {v}" for k, v in ART10_REASONS.items()))
-    require_person_key(ledger, signer, person_id, CASE_FLAG_ROLES, "case flag signer")
+        raise RefusedError(Message(N_("reason {reason} is not an A2 Art.10 item; use 1–5: {items}"), reason=reason,
+                                   items=Message.join(Message(N_("; ")), (Message("{n} {text}", n=k, text=Message(v))
+                                                             for k, v in ART10_REASONS.items()))))
+    require_person_key(ledger, signer, person_id, CASE_FLAG_ROLES, _FLAG_SIGNER)
     body = CaseFlag(case_id=case_id, reason=reason, by=person_id, note=note,
                     flagged_ns=time.time_ns() if now_ns is None else now_ns)
     return ledger.append(seal(body, signer), require_trusted=True)

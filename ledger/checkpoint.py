@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bodycam.errors import FormatError, VerificationError
+from bodycam.i18n import N_, Message
 from ledger.keys import PublicKey, Signer
 
 SIG_PREFIX = "\u2014 "  # em dash + space
@@ -110,8 +111,9 @@ def verify_note(note: str, name: str, pub: PublicKey) -> str:
         if s.name == name and s.key_hash == want:
             if pub.verify(s.signature, text.encode("utf-8")):
                 return text
-            raise VerificationError(f"note signature by {name} does not verify: the note was altered")
-    raise VerificationError(f"note carries no signature by key {name}+{want.hex()}")
+            raise VerificationError(Message(N_("note signature by {name} does not verify: the note was altered"),
+                                            name=name))
+    raise VerificationError(Message(N_("note carries no signature by key {key}"), key=f"{name}+{want.hex()}"))
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ def verify_checkpoint(
     text, _ = parse_note(note)
     checkpoint = Checkpoint.from_text(text)
     if origins is not None and checkpoint.origin not in origins:
-        raise VerificationError(f"checkpoint origin {checkpoint.origin!r} is not one of {list(origins)}")
+        raise VerificationError(Message(N_("checkpoint origin {origin!r} is not one of {origins}"),
+                                        origin=checkpoint.origin, origins=list(origins)))
     verify_note(note, name or checkpoint.origin, pub)
     return checkpoint

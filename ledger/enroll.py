@@ -32,9 +32,10 @@ def create_rooted(ledger: Ledger, root: Signer, subject_id: str, *, now_ns: int 
         first = ledger.get(0)
         if first.body.get("keyid") != root.keyid:
             from bodycam.errors import RefusedError
+            from bodycam.i18n import N_, Message
 
-            raise RefusedError(f"{ledger.path} is already rooted in another key "
-                               f"({str(first.body.get('keyid'))[:16]}…); use its own key")
+            raise RefusedError(Message(N_("{ledger} is already rooted in another key ({keyid}…); use its own key"),
+                                       ledger=ledger.path, keyid=str(first.body.get("keyid"))[:16]))
         return first
     body = enrollment_body("ledger_root", subject_id, public_of(root), now_ns=now_ns)
     return ledger.append(seal(body, root))
@@ -63,12 +64,14 @@ def hand_over(ledger: Ledger, signer: Signer, device_id: str, to_dock: str, reas
     a new key). ``signer`` is the owning dock's key, or an administrator's when that dock is lost;
     the rule is ``ledger.checks.custody.handover_problems``, the one every verifier applies."""
     from bodycam.errors import RefusedError
+    from bodycam.i18n import N_, Message
     from ledger.checks.custody import chain_head, custody_of, handover_problems
     from ledger.records import Handover
 
     current = custody_of(ledger, device_id)
     if current is None:
-        raise RefusedError(f"recorder {device_id} is not enrolled in {ledger.path}: nothing to hand over")
+        raise RefusedError(Message(N_("recorder {device_id} is not enrolled in {ledger}: nothing to hand over"),
+                                   device_id=device_id, ledger=ledger.path))
     head = chain_head(ledger, device_id)
     record = ledger.key_record(signer.keyid)
     me = record.enrollment if record is not None else None
@@ -79,5 +82,5 @@ def hand_over(ledger: Ledger, signer: Signer, device_id: str, to_dock: str, reas
                     handed_ns=time.time_ns() if now_ns is None else now_ns)
     problems = handover_problems(body, docks, by_admin, current, head)
     if problems:
-        raise RefusedError(f"hand-over of {device_id} refused", problems)
+        raise RefusedError(Message(N_("hand-over of {device_id} refused"), device_id=device_id), problems)
     return ledger.append(seal(make_body(body), signer), require_trusted=True)

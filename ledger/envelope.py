@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from bodycam.errors import FormatError, VerificationError
 from bodycam.formats import check_nesting
+from bodycam.i18n import N_, Message
 from ledger.canonical import canonical_json, parse_canonical
 from ledger.keys import PublicKey, Signer
 
@@ -209,12 +210,11 @@ def verify_signatures(env: Envelope, keyring: Mapping[str, PublicKey], require_o
         if pub is None:
             continue
         if not pub.verify(sig, message):
-            raise VerificationError(
-                f"signature by key {keyid[:16]}… does not verify: the record was altered or signed with another key"
-            )
+            raise VerificationError(Message(N_("signature by key {keyid}… does not verify: the record was altered or "
+                                               "signed with another key"), keyid=keyid[:16]))
         good.append(keyid)
     if require_one and not good:
-        raise VerificationError("no signature by a trusted key; enroll the signer's key first")
+        raise VerificationError(Message(N_("no signature by a trusted key; enroll the signer's key first")))
     return good
 
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bodycam.i18n import N_, Message
 from ledger.people import APPROVE_ROLES, JUSTIFY_ROLES, check_person_key, valid_signers
 from ledger.records import Enrollment, Gap, GapFault, StopApproval, StopJustification
 from ledger.store import Ledger
@@ -51,7 +52,7 @@ def enrollments(ledger: Ledger) -> dict[str, Enrollment]:
 
 
 def _signed_by(person_id: str, roles: tuple[str, ...], signers: set[str] | tuple[str, ...],
-               enrolled: Mapping[str, Enrollment], what: str) -> str | None:
+               enrolled: Mapping[str, Enrollment], what: str) -> Message | None:
     """None if one of ``signers`` is ``person_id``'s key in ``roles``; else the reason why not."""
     first = None
     for keyid in signers:
@@ -59,67 +60,82 @@ def _signed_by(person_id: str, roles: tuple[str, ...], signers: set[str] | tuple
         if problem is None:
             return None
         first = first or problem
-    return first or f"not signed by any key (the {what} {person_id} must sign)"
+    return first or Message(N_("not signed by any key (the {what} {person_id} must sign)"), what=Message(what),
+                            person_id=person_id)
+
+
+def _record_word(kind: str) -> Message:
+    """``justification`` or ``fault record``, as a sentence names the record."""
+    return Message(N_("justification")) if kind == "stop_justification" else Message(N_("fault record"))
 
 
 def explanation_problems(rec: Explanation, gap: Gap | None, signers: set[str] | tuple[str, ...],
                          enrolled: Mapping[str, Enrollment],
                          has_attachment: Callable[[str], bool] | None = None) -> list[str]:
     """Why ``rec`` does not explain its gap (empty: it does). ``signers``: keyids with good signatures."""
-    what = "justification" if isinstance(rec, StopJustification) else "fault record"
-    out = []
+    what = _record_word(rec.kind)
+    out: list[str] = []
     if gap is None:
-        out.append(f"the {what} names gap {rec.gap[:16]}…, which is not an earlier gap record in this ledger")
+        out.append(Message(N_("the {what} names gap {gap}…, which is not an earlier gap record in this ledger"),
+                           what=what, gap=rec.gap[:16]))
     else:
         differ = [f for f in _GAP_FIELDS if getattr(rec, f) != getattr(gap, f)]
         if differ:
-            out.append(f"the {what} does not restate its gap: {', '.join(differ)} differ")
+            out.append(Message(N_("the {what} does not restate its gap: {fields} differ"), what=what,
+                               fields=", ".join(differ)))
         if isinstance(rec, StopJustification) and gap.gap_type not in STOP_GAP_TYPES:
-            out.append(f"a {gap.gap_type} finding is not a pause in recording: a stop justification cannot "
-                       "explain it (record a technical fault instead)")
+            out.append(Message(N_("a {gap_type} finding is not a pause in recording: a stop justification cannot "
+                                  "explain it (record a technical fault instead)"), gap_type=gap.gap_type))
         if gap.officer_id and gap.officer_id != rec.officer_id:
-            out.append(f"the gap was recorded by officer {gap.officer_id}, but the {what} is by {rec.officer_id}")
-    bad = _signed_by(rec.officer_id, JUSTIFY_ROLES, signers, enrolled, "officer")
+            out.append(Message(N_("the gap was recorded by officer {recorded}, but the {what} is by {officer_id}"),
+                               recorded=gap.officer_id, what=what, officer_id=rec.officer_id))
+    bad = _signed_by(rec.officer_id, JUSTIFY_ROLES, signers, enrolled, N_("officer"))
     if bad:
-        out.append(f"officer signature: {bad}")
+        out.append(Message(N_("officer signature: {problem}"), problem=bad))
     if isinstance(rec, StopJustification) and rec.reason in REQUESTER_REASONS and not rec.technical_fault:
         req = rec.requester
         if req is None or not (req.keyid or req.signature_image_sha256):
-            out.append(f"reason {rec.reason} needs the requester's signature or seal (A2 Art.11)")
+            out.append(Message(N_("reason {reason} needs the requester's signature or seal (A2 Art.11)"),
+                               reason=rec.reason))
         else:
             if req.keyid:
                 person = enrolled.get(req.keyid)
                 if person is None or person.subject_type != "person":
-                    out.append(f"requester key {req.keyid[:16]}… is not an enrolled person's key")
+                    out.append(Message(N_("requester key {keyid}… is not an enrolled person's key"),
+                                       keyid=req.keyid[:16]))
                 elif req.keyid not in signers:
-                    out.append(f"the requester ({req.name}) has not signed this justification with key "
-                               f"{req.keyid[:16]}…")
+                    out.append(Message(N_("the requester ({name}) has not signed this justification with key "
+                                          "{keyid}…"), name=req.name, keyid=req.keyid[:16]))
                 elif person.subject_id == rec.officer_id:
-                    out.append("the requester's signature is the officer's own key")
+                    out.append(Message(N_("the requester's signature is the officer's own key")))
             if req.signature_image_sha256 and has_attachment is not None \
                     and not has_attachment(req.signature_image_sha256):
-                out.append(f"the requester's signature image {req.signature_image_sha256[:16]}… is not in the store")
+                out.append(Message(N_("the requester's signature image {sha256}… is not in the store"),
+                                   sha256=req.signature_image_sha256[:16]))
     return out
 
 
 def approval_problems(rec: StopApproval, target: Explanation | None, target_ok: bool,
                       signers: set[str] | tuple[str, ...], enrolled: Mapping[str, Enrollment]) -> list[str]:
     """Why ``rec`` does not approve its target (empty: it does)."""
-    out = []
+    out: list[str] = []
     if target is None:
-        out.append(f"the approval names {rec.target[:16]}…, which is not an earlier {rec.target_kind} here")
+        out.append(Message(N_("the approval names {target}…, which is not an earlier {kind} here"),
+                           target=rec.target[:16], kind=rec.target_kind))
     else:
         if target.kind != rec.target_kind:
-            out.append(f"the approval says it reviews a {rec.target_kind} but {rec.target[:16]}… is a {target.kind}")
+            out.append(Message(N_("the approval says it reviews a {kind} but {target}… is a {actual}"),
+                               kind=rec.target_kind, target=rec.target[:16], actual=target.kind))
         if target.gap != rec.gap:
-            out.append("the approval names another gap than the record it reviews")
+            out.append(Message(N_("the approval names another gap than the record it reviews")))
         if target.officer_id == rec.supervisor_id:
-            out.append(f"{rec.supervisor_id} cannot review their own record")
+            out.append(Message(N_("{supervisor_id} cannot review their own record"), supervisor_id=rec.supervisor_id))
         if not target_ok:
-            out.append(f"the reviewed {target.kind} {rec.target[:16]}… is itself not valid")
-    bad = _signed_by(rec.supervisor_id, APPROVE_ROLES, signers, enrolled, "supervisor")
+            out.append(Message(N_("the reviewed {kind} {target}… is itself not valid"), kind=target.kind,
+                               target=rec.target[:16]))
+    bad = _signed_by(rec.supervisor_id, APPROVE_ROLES, signers, enrolled, N_("supervisor"))
     if bad:
-        out.append(f"supervisor signature: {bad}")
+        out.append(Message(N_("supervisor signature: {problem}"), problem=bad))
     return out
 
 
@@ -156,22 +172,24 @@ class Explanations:
             if not standing:
                 return []
             h = standing[-1]
-            kind = "justification" if self.records[h][1].kind == "stop_justification" else "fault record"
-            return [f"gap {rec.gap[:12]} already has {kind} {h[:12]} standing: a second justification must "
-                    f"name the one it replaces (`bodycam justify {rec.gap[:12]} ... --supersede {h[:12]}`)"]
+            return [Message(N_("gap {gap} already has {kind} {standing} standing: a second justification must name "
+                               "the one it replaces (`bodycam justify {gap} ... --supersede {standing}`)"),
+                            gap=rec.gap[:12], kind=_record_word(self.records[h][1].kind), standing=h[:12])]
         target = self.records.get(rec.supersedes)
         if target is None or not target[2]:
-            return [f"the justification supersedes {rec.supersedes[:16]}…, which is not an earlier valid "
-                    "justification or fault record"]
+            return [Message(N_("the justification supersedes {old}…, which is not an earlier valid justification or "
+                               "fault record"), old=rec.supersedes[:16])]
         if target[1].gap != rec.gap:
-            return [f"the justification supersedes {rec.supersedes[:16]}…, which explains another gap"]
+            return [Message(N_("the justification supersedes {old}…, which explains another gap"),
+                            old=rec.supersedes[:16])]
         if rec.supersedes in self.replaced_by:
-            return [f"the justification supersedes {rec.supersedes[:16]}…, which "
-                    f"{self.replaced_by[rec.supersedes][:16]}… replaced already"]
+            return [Message(N_("the justification supersedes {old}…, which {newer}… replaced already"),
+                            old=rec.supersedes[:16], newer=self.replaced_by[rec.supersedes][:16])]
         review = self.reviews.get(rec.supersedes)
         if review is not None and review[1].decision == "approved":
-            return [f"the justification supersedes {rec.supersedes[:16]}…, which supervisor "
-                    f"{review[1].supervisor_id} approved: an approved explanation stands"]
+            return [Message(N_("the justification supersedes {old}…, which supervisor {supervisor_id} approved: an "
+                               "approved explanation stands"),
+                            old=rec.supersedes[:16], supervisor_id=review[1].supervisor_id)]
         return []
 
     def add(self, entry_hash: str, idx: int, rec: Explanation, valid: bool) -> None:
@@ -186,8 +204,8 @@ class Explanations:
 
     def review_problems(self, approval: StopApproval) -> list[str]:
         if approval.target in self.replaced_by:
-            return [f"the reviewed record {approval.target[:16]}… was replaced by "
-                    f"{self.replaced_by[approval.target][:16]}… before this review"]
+            return [Message(N_("the reviewed record {target}… was replaced by {newer}… before this review"),
+                            target=approval.target[:16], newer=self.replaced_by[approval.target][:16])]
         return []
 
     def review(self, entry_hash: str, approval: StopApproval) -> None:
@@ -305,7 +323,8 @@ def _walk(ledger: Ledger, has_attachment: Callable[[str], bool] | None
             if problems:
                 st = statuses.get(rec.gap)
                 if st is not None:
-                    st.problems.extend(f"stop_approval {e.entry_hash[:12]}: {p}" for p in problems)
+                    st.problems.extend(Message("{kind} {entry}: {problem}", kind="stop_approval",
+                                               entry=e.entry_hash[:12], problem=p) for p in problems)
                 continue
             seen.review(e.entry_hash, rec)
             names[e.entry_hash] = _person_name(enrolled, signers, rec.supervisor_id)
@@ -317,7 +336,8 @@ def _walk(ledger: Ledger, has_attachment: Callable[[str], bool] | None
         seen.add(e.entry_hash, e.idx, rec, not problems)
         if problems:
             if st is not None:
-                st.problems.extend(f"{e.kind} {e.entry_hash[:12]}: {p}" for p in problems)
+                st.problems.extend(Message("{kind} {entry}: {problem}", kind=e.kind, entry=e.entry_hash[:12],
+                                           problem=p) for p in problems)
             continue
         names[e.entry_hash] = _person_name(enrolled, signers, rec.officer_id)
     return statuses, seen, names

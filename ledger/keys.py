@@ -25,8 +25,10 @@ from nacl.exceptions import BadSignatureError
 
 from bodycam.errors import KeyFileError
 from bodycam.files import PUBLIC_MODE, write_file, write_secret
+from bodycam.i18n import N_, Message
 
 log = logging.getLogger(__name__)
+_NOT_FOUND = N_("{file}: key file not found")
 
 
 def keyid_of(raw: bytes) -> str:
@@ -43,7 +45,7 @@ class PublicKey:
 
     def __post_init__(self) -> None:
         if len(self.raw) != 32:
-            raise KeyFileError(f"an Ed25519 public key is 32 bytes, got {len(self.raw)}")
+            raise KeyFileError(Message(N_("an Ed25519 public key is 32 bytes, got {n}"), n=len(self.raw)))
         object.__setattr__(self, "keyid", keyid_of(self.raw))
         object.__setattr__(self, "_key", Ed25519PublicKey.from_public_bytes(self.raw))
 
@@ -56,7 +58,7 @@ class PublicKey:
         try:
             raw = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
-            raise KeyFileError("public key is not valid base64") from None
+            raise KeyFileError(Message(N_("public key is not valid base64"))) from None
         return cls(raw)
 
     @classmethod
@@ -64,9 +66,9 @@ class PublicKey:
         try:
             key = serialization.load_pem_public_key(pem)
         except ValueError as exc:
-            raise KeyFileError(f"not a PEM public key: {exc}") from None
+            raise KeyFileError(Message(N_("not a PEM public key: {error}"), error=exc)) from None
         if not isinstance(key, Ed25519PublicKey):
-            raise KeyFileError("public key is not Ed25519; bodycam uses Ed25519 keys only")
+            raise KeyFileError(Message(N_("public key is not Ed25519; bodycam uses Ed25519 keys only")))
         return cls(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
 
     @property
@@ -126,10 +128,8 @@ def _passphrase(passphrase_env: str | None) -> bytes | None:
         return None
     value = os.environ.get(passphrase_env)
     if not value:
-        raise KeyFileError(
-            f"environment variable {passphrase_env} (the key passphrase) is not set or empty; "
-            f"export it before running this command"
-        )
+        raise KeyFileError(Message(N_("environment variable {var} (the key passphrase) is not set or empty; export it "
+                                      "before running this command"), var=passphrase_env))
     return value.encode("utf-8")
 
 
@@ -151,21 +151,20 @@ def _read_private(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
-        raise KeyFileError(f"{path}: key file not found") from None
+        raise KeyFileError(Message(_NOT_FOUND, file=path)) from None
     except OSError as exc:
-        raise KeyFileError(f"{path}: cannot open key file: {exc.strerror}") from None
+        raise KeyFileError(Message(N_("{file}: cannot open key file: {error}"), file=path,
+                                   error=exc.strerror)) from None
     with os.fdopen(fd, "rb") as fh:
         mode = os.fstat(fh.fileno()).st_mode
         if not stat.S_ISREG(mode):
-            raise KeyFileError(f"{path}: not a regular file")
+            raise KeyFileError(Message(N_("{file}: not a regular file"), file=path))
         data = fh.read()
     if not _is_private_pem(data):
-        raise KeyFileError(f"{path}: not a PEM private key (is it the .pub file?)")
+        raise KeyFileError(Message(N_("{file}: not a PEM private key (is it the .pub file?)"), file=path))
     if mode & 0o077:
-        raise KeyFileError(
-            f"{path}: private key is accessible by group or others "
-            f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {path}`"
-        )
+        raise KeyFileError(Message(N_("{file}: private key is accessible by group or others (mode {mode:04o}); run "
+                                      "`chmod 600 {file}`"), file=path, mode=stat.S_IMODE(mode)))
     return data
 
 
@@ -178,18 +177,19 @@ def load_signer(path: Path | str, passphrase_env: str | None = None) -> Signer:
     data = _read_private(path)
     encrypted = b"ENCRYPTED PRIVATE KEY" in data
     if encrypted and not passphrase_env:
-        raise KeyFileError(
-            f"{path}: key is passphrase-protected; pass --passphrase-env NAME of the "
-            f"environment variable holding the passphrase"
-        )
+        raise KeyFileError(Message(N_("{file}: key is passphrase-protected; pass --passphrase-env NAME of the "
+                                      "environment variable holding the passphrase"), file=path))
     password = _passphrase(passphrase_env) if encrypted else None
     try:
         key = serialization.load_pem_private_key(data, password=password)
     except (ValueError, TypeError) as exc:
-        hint = "wrong passphrase or damaged file" if encrypted else "damaged or not a PKCS#8 key"
-        raise KeyFileError(f"{path}: cannot load private key ({hint}): {exc}") from None
+        hint = (Message(N_("wrong passphrase or damaged file")) if encrypted
+                else Message(N_("damaged or not a PKCS#8 key")))
+        raise KeyFileError(Message(N_("{file}: cannot load private key ({hint}): {error}"), file=path, hint=hint,
+                                   error=exc)) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path}: key is not Ed25519; generate one with `bodycam keys generate`")
+        raise KeyFileError(Message(N_("{file}: key is not Ed25519; generate one with `bodycam keys generate`"),
+                                   file=path))
     return Signer(key)
 
 
@@ -199,9 +199,9 @@ def load_public_key(path: Path | str, passphrase_env: str | None = None) -> Publ
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise KeyFileError(f"{path}: key file not found") from None
+        raise KeyFileError(Message(_NOT_FOUND, file=path)) from None
     except OSError as exc:
-        raise KeyFileError(f"{path}: cannot read: {exc.strerror}") from None
+        raise KeyFileError(Message(N_("{file}: cannot read: {error}"), file=path, error=exc.strerror)) from None
     if _is_private_pem(data):
         return load_signer(path, passphrase_env).public_key
     return PublicKey.from_pem(data)

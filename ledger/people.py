@@ -15,13 +15,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bodycam.errors import RefusedError
+from bodycam.i18n import N_, Message
 from ledger.enroll import enrollment_body
 from ledger.envelope import Envelope, seal
 from ledger.keys import PublicKey, Signer
 from ledger.records import Enrollment
 from ledger.store import Entry, Ledger
 
-PERSON_ROLES: tuple[str, ...] = ("officer", "supervisor", "head", "reviewer", "archivist", "admin")
+PERSON_ROLES: tuple[str, ...] = (N_("officer"), N_("supervisor"), N_("head"), N_("reviewer"), N_("archivist"),
+                                 N_("admin"))
 #: Keys that may admit a person: the ledger's owner, a dock (at the archive), an administrator.
 ENROLLER_TYPES: tuple[str, ...] = ("ledger_root", "dock")
 JUSTIFY_ROLES: tuple[str, ...] = ("officer",)
@@ -73,28 +75,38 @@ def person_for_key(ledger: Ledger, keyid: str) -> Enrollment | None:
     return rec if rec is not None and rec.subject_type == "person" else None
 
 
-def _roles_text(roles: Iterable[str]) -> str:
-    return " or ".join(roles)
+def _roles_text(roles: Iterable[str]) -> Message:
+    """``officer``, ``supervisor or head``, ``officer, supervisor, head or archivist``."""
+    words = [Message(r) for r in roles]
+    if len(words) == 1:
+        return words[0]
+    return Message(N_("{roles} or {last}"), roles=Message.join(Message(N_(", ")), words[:-1]), last=words[-1])
 
 
 def check_person_key(enrollments: Mapping[str, Enrollment], keyid: str, person_id: str,
-                     roles: Iterable[str], what: str) -> str | None:
+                     roles: Iterable[str], what: str) -> Message | None:
     """Why ``keyid`` may not act as ``person_id`` in one of ``roles`` (None: it may).
 
     Pure over a keyid → enrollment map so the dock, the archive and the verifier share it.
+    ``what`` names the signer (``"officer"``; mark it with ``N_``: it is shown translated).
     """
     roles = tuple(roles)
     rec = enrollments.get(keyid)
+    signer = Message(what)
     if rec is None:
-        return (f"the {what} key {keyid[:16]}… is not enrolled in this ledger; enroll it with "
-                f"`bodycam person enroll --id {person_id} --role {roles[0]} --pubkey FILE`")
+        return Message(N_("the {what} key {keyid}… is not enrolled in this ledger; enroll it with `bodycam person "
+                          "enroll --id {person_id} --role {role} --pubkey FILE`"),
+                       what=signer, keyid=keyid[:16], person_id=person_id, role=roles[0])
     if rec.subject_type != "person":
-        return f"the {what} key {keyid[:16]}… is a {rec.subject_type} key, not a person's"
+        return Message(N_("the {what} key {keyid}… is a {subject_type} key, not a person's"),
+                       what=signer, keyid=keyid[:16], subject_type=rec.subject_type)
     if rec.subject_id != person_id:
-        return (f"the {what} key {keyid[:16]}… is enrolled for {rec.subject_id!r}, not {person_id!r}; "
-                f"use {person_id}'s own key")
+        return Message(N_("the {what} key {keyid}… is enrolled for {enrolled!r}, not {person_id!r}; use {person}'s own "
+                          "key"), what=signer, keyid=keyid[:16], enrolled=rec.subject_id, person_id=person_id,
+                       person=person_id)
     if rec.role not in roles:
-        return f"{person_id} is enrolled as {rec.role}; a {what} must be {_roles_text(roles)}"
+        return Message(N_("{person_id} is enrolled as {role}; a {what} must be {roles}"),
+                       person_id=person_id, role=Message(rec.role or ""), what=signer, roles=_roles_text(roles))
     return None
 
 
@@ -119,23 +131,27 @@ def enroll_person(ledger: Ledger, admin: Signer, person_id: str, role: str, pub:
     for the same person and role is a key rotation and is allowed).
     """
     if role not in PERSON_ROLES:
-        raise RefusedError(f"unknown role {role!r}; use one of {', '.join(PERSON_ROLES)}")
+        raise RefusedError(Message(N_("unknown role {role!r}; use one of {roles}"), role=role,
+                                   roles=", ".join(PERSON_ROLES)))
     admin_rec = ledger.enrollment(admin.keyid)
     if not may_enroll_people(admin_rec):
-        raise RefusedError(f"key {admin.keyid[:16]}… may not enroll people in {ledger.path}: use the "
-                           f"ledger's own key (the dock key) or an enrolled person with role admin")
+        raise RefusedError(Message(N_("key {keyid}… may not enroll people in {ledger}: use the ledger's own key (the "
+                                      "dock key) or an enrolled person with role admin"),
+                                   keyid=admin.keyid[:16], ledger=ledger.path))
     existing = ledger.enrollment(pub.keyid)
     if existing is not None:
         if existing.subject_type == "person" and existing.subject_id == person_id and existing.role == role:
             for e in ledger.entries(kind="enrollment"):
                 if e.body.get("keyid") == pub.keyid:
                     return e
-        raise RefusedError(f"key {pub.keyid[:16]}… is already enrolled as {existing.subject_type} "
-                           f"{existing.subject_id!r}; every person needs a key of their own")
+        raise RefusedError(Message(N_("key {keyid}… is already enrolled as {subject_type} {subject_id!r}; every "
+                                      "person needs a key of their own"),
+                                   keyid=pub.keyid[:16], subject_type=existing.subject_type,
+                                   subject_id=existing.subject_id))
     for p in people(ledger):
         if p.person_id == person_id and p.role != role:
-            raise RefusedError(f"{person_id} is already enrolled as {p.role}; a person has one role "
-                               f"(enroll the new role under another id)")
+            raise RefusedError(Message(N_("{person_id} is already enrolled as {role}; a person has one role (enroll "
+                                          "the new role under another id)"), person_id=person_id, role=Message(p.role)))
     body = enrollment_body("person", person_id, pub, now_ns=time.time_ns() if now_ns is None else now_ns,
                            role=role, name=name, unit=unit)
     return ledger.append(seal(body, admin), require_trusted=True)
@@ -158,6 +174,6 @@ def signing_person(env: Envelope, enrollments: Mapping[str, Enrollment], good: s
     """The keyid among ``good`` signatures that belongs to ``person_id`` in one of ``roles``."""
     roles = tuple(roles)
     for keyid in env.keyids:
-        if keyid in good and check_person_key(enrollments, keyid, person_id, roles, "signer") is None:
+        if keyid in good and check_person_key(enrollments, keyid, person_id, roles, N_("signer")) is None:
             return keyid
     return None

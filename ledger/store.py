@@ -23,6 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
+from bodycam.i18n import N_, Message
 from bodycam.permissions import create_private_file, sqlite_files
 from ledger import checkpoint as cp
 from ledger import merkle
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 APPEND_ONLY_TABLES = ("entries", "merkle_nodes", "checkpoints")
 INDEX_COLUMNS = ("device_id", "officer_id", "case_id", "activity", "seq", "start_ns", "end_ns", "subject_id", "ref")
 CHECKPOINT_KEY_TYPES = ("ledger_root", "archive_log")
+_EXISTS = N_("{file}: already exists; a backup never overwrites a file (choose a new OUT)")
 _SELECT = "SELECT idx, kind, envelope, entry_hash, leaf_hash, received_ns FROM entries"
 _INSERT = "INSERT INTO entries (idx, kind, envelope, entry_hash, leaf_hash, received_ns, {}) VALUES ({})".format(  # noqa: S608, E501 - constant column names, bound values
     ", ".join(INDEX_COLUMNS), ", ".join("?" * (6 + len(INDEX_COLUMNS)))
@@ -240,7 +242,8 @@ class Ledger:
     ) -> Ledger:
         path = Path(path)
         if not path.exists() and (readonly or not create):
-            raise BodycamError(f"{path}: no such ledger (create it by appending to it, or check the path)")
+            raise BodycamError(Message(N_("{ledger}: no such ledger (create it by appending to it, or check the path)"),
+                                       ledger=path))
         try:
             if readonly:
                 uri = path.resolve().as_uri() + "?mode=ro"
@@ -256,12 +259,12 @@ class Ledger:
             if not readonly:
                 _apply_migrations(conn)
             elif not conn.execute("SELECT 1 FROM sqlite_master WHERE name='entries'").fetchone():
-                raise BodycamError(f"{path}: not a bodycam ledger (no entries table)")
+                raise BodycamError(Message(N_("{ledger}: not a bodycam ledger (no entries table)"), ledger=path))
         except sqlite3.DatabaseError as exc:
-            raise BodycamError(f"{path}: cannot open ledger: {exc}") from None
+            raise BodycamError(Message(N_("{ledger}: cannot open ledger: {error}"), ledger=path, error=exc)) from None
         except OSError as exc:
-            raise BodycamError(f"{path}: cannot create ledger: {exc.strerror} (check the folder exists and "
-                               "is writable)") from None
+            raise BodycamError(Message(N_("{ledger}: cannot create ledger: {error} (check the folder exists and is "
+                                          "writable)"), ledger=path, error=exc.strerror)) from None
         return cls(conn, path, clock)
 
     def close(self) -> None:
@@ -296,7 +299,8 @@ class Ledger:
         with self._lock:
             row = self._conn.execute(_SELECT + " WHERE idx = ?", (idx,)).fetchone()
         if row is None:
-            raise BodycamError(f"no entry {idx} in {self.path} (size {self.size})")
+            raise BodycamError(Message(N_("no entry {idx} in {ledger} (size {size})"), idx=idx, ledger=self.path,
+                                       size=self.size))
         return self._entry(row)
 
     def by_hash(self, entry_hash: str) -> Entry | None:
@@ -363,10 +367,9 @@ class Ledger:
                 "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", (level, index)
             ).fetchone()
         if row is None:
-            raise VerificationError(
-                f"Merkle node ({level}, {index}) is missing from {self.path}; "
-                f"the ledger was tampered with: run `bodycam ledger verify`"
-            )
+            raise VerificationError(Message(
+                N_("Merkle node ({level}, {index}) is missing from {ledger}; the ledger was tampered with: run "
+                   "`bodycam ledger verify`"), level=level, index=index, ledger=self.path))
         if memo is not None:
             memo[key] = bytes(row[0])
         return bytes(row[0])
@@ -385,7 +388,8 @@ class Ledger:
         if size is None:
             return current
         if not 0 <= size <= current:
-            raise BodycamError(f"tree size {size} is outside 0..{current} (the ledger's size)")
+            raise BodycamError(Message(N_("tree size {size} is outside 0..{current} (the ledger's size)"), size=size,
+                                       current=current))
         return size
 
     def root(self, size: int | None = None) -> bytes:
@@ -400,7 +404,7 @@ class Ledger:
         with self._lock:
             size = self._check_size(size)
             if not 0 <= idx < size:
-                raise BodycamError(f"entry {idx} is not in a tree of size {size}")
+                raise BodycamError(Message(N_("entry {idx} is not in a tree of size {size}"), idx=idx, size=size))
             memo: dict = {}
             path = []
             start, end = 0, size
@@ -419,7 +423,7 @@ class Ledger:
         with self._lock:
             n = self._check_size(n)
             if not 0 <= m <= n:
-                raise BodycamError(f"old size {m} is outside 0..{n}")
+                raise BodycamError(Message(N_("old size {old} is outside 0..{size}"), old=m, size=n))
             if m == 0 or m == n:
                 return []
             memo: dict = {}
@@ -496,7 +500,8 @@ class Ledger:
         m = p.model
         if is_first:
             if not (isinstance(m, Enrollment) and m.subject_type == "ledger_root"):
-                raise RefusedError("the first entry of a ledger must be the self-signed ledger_root enrollment")
+                raise RefusedError(Message(N_("the first entry of a ledger must be the self-signed ledger_root "
+                                              "enrollment")))
             verify_signatures(p.envelope, {m.keyid: PublicKey.from_b64(m.public_key)})
             pending[m.keyid] = PublicKey.from_b64(m.public_key)
             return
@@ -504,13 +509,12 @@ class Ledger:
         try:
             verify_signatures(p.envelope, keyring)
         except VerificationError as exc:
-            raise RefusedError(f"entry {p.entry_hash[:16]}… ({p.envelope.kind}) refused: {exc}") from None
+            raise RefusedError(Message(N_("entry {entry}… ({kind}) refused: {error}"), entry=p.entry_hash[:16],
+                                       kind=p.envelope.kind, error=exc)) from None
         unknown = [k[:16] + "…" for k in p.envelope.keyids if k not in keyring]
         if unknown:
-            raise RefusedError(
-                f"entry {p.entry_hash[:16]}… is also signed by keys not enrolled here: "
-                f"{', '.join(unknown)}; enroll them first"
-            )
+            raise RefusedError(Message(N_("entry {entry}… is also signed by keys not enrolled here: {keys}; enroll "
+                                          "them first"), entry=p.entry_hash[:16], keys=", ".join(unknown)))
         if isinstance(m, Enrollment):
             pending[m.keyid] = PublicKey.from_b64(m.public_key)
 
@@ -523,8 +527,10 @@ class Ledger:
             revoked = signed_by_revoked(p.envelope.keyids, {**self._keys, **pending}, idx)
             if revoked:
                 rec = ({**self._keys, **pending})[revoked[0]].enrollment
-                raise RefusedError(f"entry {p.entry_hash[:16]}… ({p.envelope.kind}) is signed by the key of "
-                                   f"{rec.subject_type} {rec.subject_id}, which was revoked: sign with its new key")
+                raise RefusedError(Message(N_("entry {entry}… ({kind}) is signed by the key of {subject_type} "
+                                              "{subject_id}, which was revoked: sign with its new key"),
+                                           entry=p.entry_hash[:16], kind=p.envelope.kind,
+                                           subject_type=rec.subject_type, subject_id=rec.subject_id))
         if isinstance(m, Enrollment):
             problem = reenrollment_problem(m.keyid, pending.get(m.keyid) or self._keys.get(m.keyid))
             if problem:
@@ -534,7 +540,8 @@ class Ledger:
             target = pending.get(m.keyid) or self._keys.get(m.keyid)
             problems = revocation_problems(m, target, tuple(p.envelope.keyids))
             if problems:
-                raise RefusedError(f"revocation {p.entry_hash[:16]}… refused: " + "; ".join(problems))
+                raise RefusedError(Message(N_("revocation {entry}… refused: {problems}"), entry=p.entry_hash[:16],
+                                           problems=Message.join("; ", problems)))
             pending[m.keyid] = replace(target, revoked_at=idx)
 
     def append(
@@ -641,20 +648,18 @@ class Ledger:
         """
         enrolled = self.enrollment(signer.keyid)
         if enrolled is None or enrolled.subject_type not in CHECKPOINT_KEY_TYPES:
-            raise RefusedError(
-                f"key {signer.keyid[:16]}… is not enrolled in {self.path} as ledger_root or "
-                f"archive_log; only those keys sign checkpoints"
-            )
+            raise RefusedError(Message(
+                N_("key {keyid}… is not enrolled in {ledger} as ledger_root or archive_log; only those keys sign "
+                   "checkpoints"), keyid=signer.keyid[:16], ledger=self.path))
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 first = self._conn.execute("SELECT origin FROM checkpoints ORDER BY id LIMIT 1").fetchone()
                 if first is not None and first[0] != origin:
-                    raise RefusedError(
-                        f"{self.path}: this log's checkpoints are signed under the origin {first[0]!r}, not "
-                        f"{origin!r}; one log has one origin (a verifier trusts a name and a key): use "
-                        f"{first[0]!r} (`--origin`, or [archive] origin in bodycam.toml)"
-                    )
+                    raise RefusedError(Message(
+                        N_("{ledger}: this log's checkpoints are signed under the origin {first!r}, not {origin!r}; "
+                           "one log has one origin (a verifier trusts a name and a key): use {first!r} (`--origin`, "
+                           "or [archive] origin in bodycam.toml)"), ledger=self.path, first=first[0], origin=origin))
                 size = self._size_locked()
                 root = self.root(size)
                 note = cp.sign_checkpoint(cp.Checkpoint(origin, size, root), signer, origin)
@@ -706,13 +711,14 @@ class Ledger:
         out = Path(out)
         for f in sqlite_files(out):
             if f.exists() or f.is_symlink():
-                raise BodycamError(f"{f}: already exists; a backup never overwrites a file (choose a new OUT)")
+                raise BodycamError(Message(_EXISTS, file=f))
         try:
             created = create_private_file(out)
         except OSError as exc:
-            raise BodycamError(f"{out}: cannot create the backup: {exc.strerror}") from None
+            raise BodycamError(Message(N_("{file}: cannot create the backup: {error}"), file=out,
+                                       error=exc.strerror)) from None
         if not created:
-            raise BodycamError(f"{out}: already exists; a backup never overwrites a file (choose a new OUT)")
+            raise BodycamError(Message(_EXISTS, file=out))
         try:
             with self._lock:
                 own = not self._conn.in_transaction
@@ -735,22 +741,26 @@ class Ledger:
             for f in sqlite_files(out):
                 f.unlink(missing_ok=True)
             if isinstance(exc, sqlite3.Error | OSError):
-                raise BodycamError(f"{out}: backup of {self.path} failed, nothing kept: {exc}") from None
+                raise BodycamError(Message(N_("{file}: backup of {ledger} failed, nothing kept: {error}"), file=out,
+                                           ledger=self.path, error=exc)) from None
             raise
         with Ledger.open(out, readonly=True) as copy:
             copy_size = copy.size
             problems = []
             if copy_size != size or copy.root(size) != root:
-                problems.append(f"it holds {copy_size} entries, the source {size} when copied")
+                problems.append(Message(N_("it holds {n} entries, the source {size} when copied"), n=copy_size,
+                                        size=size))
             if latest is not None:
                 if copy_size < latest.size:
-                    problems.append(f"it holds {copy_size} entries, fewer than the source's latest checkpoint "
-                                    f"({latest.size})")
+                    problems.append(Message(N_("it holds {n} entries, fewer than the source's latest checkpoint "
+                                               "({size})"), n=copy_size, size=latest.size))
                 elif copy.root(latest.size) != latest.root:
-                    problems.append(f"its root at size {latest.size} is not that of the source's latest checkpoint")
+                    problems.append(Message(N_("its root at size {size} is not that of the source's latest "
+                                               "checkpoint"), size=latest.size))
         if problems:
-            raise VerificationError(f"{out}: the copy of {self.path} is not complete: {'; '.join(problems)} "
-                                    "(the copy is kept for inspection; do not use it as a backup)")
+            raise VerificationError(Message(N_("{file}: the copy of {ledger} is not complete: {problems} (the copy is "
+                                               "kept for inspection; do not use it as a backup)"),
+                                            file=out, ledger=self.path, problems=Message.join("; ", problems)))
         return Backup(out, size, root, latest)
 
 

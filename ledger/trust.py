@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bodycam.i18n import N_, Message
 from ledger.records import Enrollment, Revocation
 
 
@@ -33,27 +34,32 @@ def reenrollment_problem(keyid: str, existing: KeyRecord | None) -> str | None:
     if existing is None:
         return None
     old = existing.enrollment
-    return (f"key {keyid[:16]}… is already enrolled in this ledger as {old.subject_type} {old.subject_id} "
-            f"(entry {existing.idx}); a key is enrolled once per ledger: to rotate, revoke the old key "
-            "(a revocation signed by who enrolled it) and enroll a new one")
+    return Message(N_("key {keyid}… is already enrolled in this ledger as {subject_type} {subject_id} (entry {idx}); a "
+                      "key is enrolled once per ledger: to rotate, revoke the old key (a revocation signed by who "
+                      "enrolled it) and enroll a new one"),
+                   keyid=keyid[:16], subject_type=old.subject_type, subject_id=old.subject_id, idx=existing.idx)
 
 
 def revocation_problems(rev: Revocation, target: KeyRecord | None, signers: tuple[str, ...]) -> list[str]:
     """A revocation names an enrolled, unrevoked key truthfully and is signed by its enroller."""
     if target is None:
-        return [f"revocation of key {rev.keyid[:16]}… which is not enrolled in this ledger"]
+        return [Message(N_("revocation of key {keyid}… which is not enrolled in this ledger"), keyid=rev.keyid[:16])]
     old = target.enrollment
     problems = []
     if (old.subject_type, old.subject_id) != (rev.subject_type, rev.subject_id):
-        problems.append(f"revocation names {rev.subject_type} {rev.subject_id} but key {rev.keyid[:16]}… is "
-                        f"enrolled as {old.subject_type} {old.subject_id}")
+        problems.append(Message(N_("revocation names {subject_type} {subject_id} but key {keyid}… is enrolled as "
+                                   "{old_type} {old_id}"),
+                                subject_type=rev.subject_type, subject_id=rev.subject_id, keyid=rev.keyid[:16],
+                                old_type=old.subject_type, old_id=old.subject_id))
     if old.subject_type == "ledger_root":
-        problems.append("the ledger's root key cannot be revoked: start a new ledger")
+        problems.append(Message(N_("the ledger's root key cannot be revoked: start a new ledger")))
     if target.revoked_at is not None:
-        problems.append(f"key {rev.keyid[:16]}… was already revoked at entry {target.revoked_at}")
+        problems.append(Message(N_("key {keyid}… was already revoked at entry {idx}"), keyid=rev.keyid[:16],
+                                idx=target.revoked_at))
     if not set(signers) & set(target.enrolled_by):
-        problems.append(f"revocation of {old.subject_type} {old.subject_id} is not signed by the key that enrolled "
-                        f"it (entry {target.idx})")
+        problems.append(Message(N_("revocation of {subject_type} {subject_id} is not signed by the key that enrolled "
+                                   "it (entry {idx})"),
+                                subject_type=old.subject_type, subject_id=old.subject_id, idx=target.idx))
     return problems
 
 

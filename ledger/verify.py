@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 from bodycam.errors import BodycamError
+from bodycam.i18n import N_, Message
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.checks import CHECKERS, CheckedEntry, Checker, VerifyContext
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong. ``message`` is English (``--json``, logs); a ``bodycam.i18n.Message``, so
+    ``ledger verify``'s text output shows it in the reader's language."""
+
     idx: int | None
     entry_hash: str | None
     check: str
@@ -116,21 +120,24 @@ def _check_row(idx: int, kind: str, data: bytes, stored_hash: str, stored_leaf: 
     problems: list[tuple[str, str]] = []
     if h != stored_hash:
         problems.append(
-            ("entry_hash", f"stored entry hash differs from the envelope's ({h[:16]}…): envelope bytes edited")
+            ("entry_hash", Message(N_("stored entry hash differs from the envelope's ({hash}…): envelope bytes "
+                                      "edited"), hash=h[:16]))
         )
     if leaf != stored_leaf:
-        problems.append(("leaf_hash", "stored leaf hash differs from the envelope's"))
+        problems.append(("leaf_hash", Message(N_("stored leaf hash differs from the envelope's"))))
     try:
         env = Envelope.from_bytes(data)
     except BodycamError as exc:
-        problems.append(("envelope", f"malformed or non-canonical envelope: {exc}"))
+        problems.append(("envelope", Message(N_("malformed or non-canonical envelope: {error}"), error=exc)))
         return _RowResult(idx, h, leaf, tuple(problems), None, (), None)
     if env.kind != kind:
-        problems.append(("kind", f"kind column {kind!r} differs from payloadType kind {env.kind!r}"))
+        problems.append(("kind", Message(N_("kind column {column!r} differs from payloadType kind {kind!r}"),
+                                         column=kind, kind=env.kind)))
     try:
         record = validate_body(body(env))
     except BodycamError as exc:
-        problems.append(("payload", f"payload is not a canonical, valid {env.kind} body: {exc}"))
+        problems.append(("payload", Message(N_("payload is not a canonical, valid {kind} body: {error}"),
+                                            kind=env.kind, error=exc)))
         return _RowResult(idx, h, leaf, tuple(problems), None, (), None)
     message = env.pae()
     sigs = []
@@ -170,7 +177,8 @@ class _Verifier:
         idx, h = r.idx, r.entry_hash
         if idx != self.expected:
             missing = f"{self.expected}" if idx == self.expected + 1 else f"{self.expected}..{idx - 1}"
-            self.problem(self.expected, None, "missing", f"entries {missing} are missing (rows deleted)")
+            self.problem(self.expected, None, "missing", Message(N_("entries {which} are missing (rows deleted)"),
+                                                                 which=missing))
         self.expected = idx + 1
         self.report.entries_checked += 1
         self.add_leaf(r.leaf, checkpoint_sizes)
@@ -180,7 +188,7 @@ class _Verifier:
             return
         if self.report.entries_checked == 1:
             if r.enrollment is None or r.enrollment[2] != "ledger_root":
-                self.problem(idx, h, "trust", "entry 0 must be the self-signed ledger_root enrollment")
+                self.problem(idx, h, "trust", Message(N_("entry 0 must be the self-signed ledger_root enrollment")))
                 return
             keyid = r.enrollment[0]
             if self.trusted_root is not None and keyid != self.trusted_root.keyid:
@@ -188,7 +196,8 @@ class _Verifier:
                     idx,
                     h,
                     "trust",
-                    f"ledger root key {keyid[:16]}… is not the trusted key {self.trusted_root.keyid[:16]}…",
+                    Message(N_("ledger root key {keyid}… is not the trusted key {trusted}…"), keyid=keyid[:16],
+                            trusted=self.trusted_root.keyid[:16]),
                 )
             self.keys[keyid] = PublicKey.from_b64(r.enrollment[1])
         env = None
@@ -196,7 +205,8 @@ class _Verifier:
         for keyid, ok in r.signatures:
             pub = self.keys.get(keyid)
             if pub is None:
-                self.problem(idx, h, "trust", f"signed by key {keyid[:16]}… which is not enrolled before this entry")
+                self.problem(idx, h, "trust", Message(N_("signed by key {keyid}… which is not enrolled before this "
+                                                         "entry"), keyid=keyid[:16]))
                 continue
             if ok is None:  # the worker did not know the key (kind column altered): check here
                 env = env or Envelope.from_bytes(data)
@@ -204,15 +214,17 @@ class _Verifier:
             self.report.signatures_checked += 1
             if not ok:
                 self.problem(
-                    idx, h, "signature", f"signature by key {keyid[:16]}… does not verify (body or signature altered)"
+                    idx, h, "signature", Message(N_("signature by key {keyid}… does not verify (body or signature "
+                                                    "altered)"), keyid=keyid[:16])
                 )
                 continue
             signers.append(keyid)
         for keyid in revoked_signers(self.ctx, idx, signers):
-            self.problem(idx, h, "trust", f"signed by key {keyid[:16]}… which was revoked before this entry")
+            self.problem(idx, h, "trust", Message(N_("signed by key {keyid}… which was revoked before this entry"),
+                                                  keyid=keyid[:16]))
             signers.remove(keyid)
         if not signers:
-            self.problem(idx, h, "trust", "no valid signature by a key enrolled in this ledger")
+            self.problem(idx, h, "trust", Message(N_("no valid signature by a key enrolled in this ledger")))
         if r.enrollment is not None:
             keyid, b64, _ = r.enrollment
             self.keys.setdefault(keyid, PublicKey.from_b64(b64))
@@ -269,8 +281,9 @@ class _Verifier:
                         None,
                         None,
                         "merkle",
-                        f"stored node (level {level}, index {i}) does not hash its "
-                        f"children (covers entries {i << level}..{((i + 1) << level) - 1})",
+                        Message(N_("stored node (level {level}, index {index}) does not hash its children (covers "
+                                   "entries {first}..{last})"),
+                                level=level, index=i, first=i << level, last=((i + 1) << level) - 1),
                     )
                     return
                 current += node
@@ -280,8 +293,9 @@ class _Verifier:
                     None,
                     None,
                     "merkle",
-                    f"stored node (level {level}, index {expect}) is missing "
-                    f"(covers entries {expect << level}..{((expect + 1) << level) - 1})",
+                    Message(N_("stored node (level {level}, index {index}) is missing (covers entries "
+                               "{first}..{last})"),
+                            level=level, index=expect, first=expect << level, last=((expect + 1) << level) - 1),
                 )
                 return
             below = current
@@ -290,7 +304,8 @@ class _Verifier:
             "SELECT count(*) FROM merkle_nodes WHERE level < 1 OR idx >= (? >> level)", (size,)
         ).fetchone()[0]
         if extra:
-            self.problem(None, None, "merkle", f"{extra} stored nodes lie outside the tree of size {size}")
+            self.problem(None, None, "merkle", Message(N_("{n} stored nodes lie outside the tree of size {size}"),
+                                                       n=extra, size=size))
 
     def check_checkpoints(self, stored: list, size: int, given: Sequence[StoredCheckpoint] = ()) -> None:
         log_keys = [(idx, rec) for idx, rec in self.ctx.enrolled.values() if rec.subject_type in CHECKPOINT_KEY_TYPES]
@@ -298,17 +313,19 @@ class _Verifier:
         outside = {id(c) for c in given}
         for c in [*stored, *given]:
             self.report.checkpoints_checked += 1
-            what = (f"the given checkpoint (size {c.size})" if id(c) in outside
-                    else f"checkpoint #{c.id} (size {c.size})")
+            what = (Message(N_("the given checkpoint (size {size})"), size=c.size) if id(c) in outside
+                    else Message(N_("checkpoint #{id} (size {size})"), id=c.id, size=c.size))
             try:
                 text, sigs = cp.parse_note(c.note)
                 parsed = cp.Checkpoint.from_text(text)
             except BodycamError as exc:
-                self.problem(None, None, "checkpoint", f"{what}: malformed note: {exc}")
+                self.problem(None, None, "checkpoint", Message(N_("{what}: malformed note: {error}"), what=what,
+                                                               error=exc))
                 continue
             if parsed.origin != origin:
-                self.problem(None, None, "checkpoint", f"{what}: signed for the origin {parsed.origin!r}, but this "
-                                                       f"log's origin is {origin!r} (one log, one origin)")
+                self.problem(None, None, "checkpoint", Message(N_("{what}: signed for the origin {origin!r}, but this "
+                                                                  "log's origin is {expected!r} (one log, one origin)"),
+                                                               what=what, origin=parsed.origin, expected=origin))
             good = False
             for idx, rec in log_keys:
                 if idx >= max(parsed.size, 1):
@@ -322,17 +339,21 @@ class _Verifier:
                     continue
             if not good:
                 self.problem(
-                    None, None, "checkpoint", f"{what}: not signed by an enrolled ledger_root or archive_log key"
+                    None, None, "checkpoint", Message(N_("{what}: not signed by an enrolled ledger_root or "
+                                                         "archive_log key"), what=what)
                 )
             if parsed.size != c.size or parsed.root != c.root:
-                self.problem(None, None, "checkpoint", f"{what}: stored size/root differ from the signed note")
+                self.problem(None, None, "checkpoint", Message(N_("{what}: stored size/root differ from the signed "
+                                                                  "note"), what=what))
             if parsed.size > size:
                 self.problem(
                     None,
                     None,
                     "checkpoint",
-                    f"{what}: covers {parsed.size} entries but the ledger has {size}: entries were removed"
-                    + (" since it was signed" if id(c) in outside else ""),
+                    Message(N_("{what}: covers {covered} entries but the ledger has {size}: entries were removed "
+                               "since it was signed") if id(c) in outside else
+                            N_("{what}: covers {covered} entries but the ledger has {size}: entries were removed"),
+                            what=what, covered=parsed.size, size=size),
                 )
                 continue
             root = self.roots_at.get(parsed.size, merkle.EMPTY_ROOT if parsed.size == 0 else None)
@@ -340,13 +361,13 @@ class _Verifier:
                 first_bad = next(
                     (p.idx for p in self.report.problems if p.idx is not None and p.idx < parsed.size), None
                 )
-                hint = f"; first altered entry: {first_bad}" if first_bad is not None else ""
-                self.problem(
-                    None,
-                    None,
-                    "checkpoint",
-                    f"{what}: signed root differs from the root recomputed from the envelopes{hint}",
-                )
+                if first_bad is not None:
+                    msg = Message(N_("{what}: signed root differs from the root recomputed from the envelopes; first "
+                                     "altered entry: {idx}"), what=what, idx=first_bad)
+                else:
+                    msg = Message(N_("{what}: signed root differs from the root recomputed from the envelopes"),
+                                  what=what)
+                self.problem(None, None, "checkpoint", msg)
 
 
 PROCESS_THRESHOLD = 20_000
@@ -413,14 +434,15 @@ def _verify(ledger: Ledger, trusted_root: PublicKey | None, workers: int,
     for table in APPEND_ONLY_TABLES:
         for op in ("update", "delete"):
             if f"{table}_no_{op}" not in triggers:
-                v.problem(None, None, "schema", f"append-only trigger {table}_no_{op} is missing")
+                v.problem(None, None, "schema", Message(N_("append-only trigger {trigger} is missing"),
+                                                        trigger=f"{table}_no_{op}"))
     stored_cps = ledger.checkpoints()
     given_cps = []
     for note in given:
         try:
             parsed = cp.Checkpoint.from_text(cp.parse_note(note)[0])
         except BodycamError as exc:
-            v.problem(None, None, "checkpoint", f"the given checkpoint: malformed note: {exc}")
+            v.problem(None, None, "checkpoint", Message(N_("the given checkpoint: malformed note: {error}"), error=exc))
             continue
         given_cps.append(StoredCheckpoint(0, parsed.size, parsed.root, parsed.origin, note, 0))
     cp_sizes = {c.size for c in [*stored_cps, *given_cps]}

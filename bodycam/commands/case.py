@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, echo_json, json_option, numbered_help, signer_options
+from bodycam.cliutil import KeyRef, echo_json, json_option, numbered_help, option_help, signer_options
 from bodycam.commands.common import ledger_option, open_ledger
+from bodycam.i18n import N_, Message, _
 from ledger.cases import ART10_REASONS, case_retention, case_segments, flag_case, long_term_cases
 
 # --- case ------------------------------------------------------------------------------------------
@@ -20,9 +21,9 @@ def case() -> None:
 @case.command("flag")
 @click.argument("case_id")
 @click.option("--reason", type=click.IntRange(1, 5), required=True,
-              help=f"A2 Art.10 reason: {numbered_help(ART10_REASONS)}.")
+              help=option_help(Message(N_("A2 Art.10 reason: {reasons}."), reasons=numbered_help(ART10_REASONS))))
 @click.option("--by", "person_id", required=True, help="Enrolled person flagging the case.")
-@signer_options(what="the person flagging the case")
+@signer_options(what=N_("the person flagging the case"))
 @click.option("--note", default="", help="Why, in words.")
 @ledger_option
 @json_option
@@ -38,8 +39,9 @@ def case_flag(ctx: click.Context, case_id: str, reason: int, person_id: str, key
     if as_json:
         echo_json({"flag": entry.entry_hash, "idx": entry.idx, **ret.to_json(), "segments": n})
     else:
-        click.echo(f"case {case_id} is {ret.retention} (A2 Art.10({reason}): {ART10_REASONS[reason]}); "
-                   f"{n} segments inherit it")
+        click.echo(_("case {case_id} is {retention} (A2 Art.10({reason}): {reason_text}); {n} segments inherit "
+                     "it").format(case_id=case_id, retention=_retention(ret.retention), reason=reason,
+                                  reason_text=_(ART10_REASONS[reason]), n=n))
 
 
 @case.command("show")
@@ -61,8 +63,18 @@ def case_show(ctx: click.Context, case_id: str | None, ledger_path: Path | None,
         echo_json(out if case_id is None else out[0])
         return
     for r in out:
-        why = f" (A2 Art.10 {', '.join(map(str, r['reasons']))})" if r["reasons"] else ""
-        click.echo(f"{r['case_id']}: {r['retention']}{why}, {len(r['segments'])} segments")
+        retention = _retention(r["retention"])
+        if r["reasons"]:
+            line = _("{case_id}: {retention} (A2 Art.10 {reasons}), {n} segments")
+        else:
+            line = _("{case_id}: {retention}, {n} segments")
+        click.echo(line.format(case_id=r["case_id"], retention=retention, reasons=", ".join(map(str, r["reasons"])),
+                               n=len(r["segments"])))
+
+
+def _retention(retention: str) -> str:
+    """A retention class in words (``--json`` keeps the name)."""
+    return {"long_term": _("long_term"), "standard": _("standard")}.get(retention, retention)
 
 
 COMMAND = case

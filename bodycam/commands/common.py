@@ -9,6 +9,7 @@ import click
 
 from bodycam.cliutil import app_config
 from bodycam.errors import ConfigError
+from bodycam.i18n import N_, Message
 from ledger.store import Ledger
 
 ledger_option = click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -23,7 +24,8 @@ def deployment_role(ctx: click.Context) -> str:
         return "archive"
     if "agent" in sections and "archive" not in sections:
         return "dock"
-    raise ConfigError("bodycam.toml sets both [agent] and [archive] (or neither): say which ledger with --ledger")
+    raise ConfigError(Message(N_("bodycam.toml sets both [agent] and [archive] (or neither): say which ledger with "
+                                 "--ledger")))
 
 
 def ledger_path(ctx: click.Context, explicit: Path | None) -> Path:

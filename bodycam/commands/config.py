@@ -6,6 +6,7 @@ import click
 
 from bodycam.cliutil import echo_json, json_option
 from bodycam.config import load_config, render_example
+from bodycam.i18n import _
 
 
 @click.group()
@@ -29,7 +30,7 @@ def config_check(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo_json({"file": str(path) if path else None, "config": cfg.model_dump(mode="json")})
     else:
-        click.echo(f"{path or '(built-in defaults)'}: valid")
+        click.echo(_("{file}: valid").format(file=path or _("(built-in defaults)")))
 
 
 COMMAND = config

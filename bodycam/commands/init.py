@@ -9,6 +9,7 @@ import click
 
 from bodycam.cliutil import echo_json, json_option
 from bodycam.files import write_file
+from bodycam.i18n import N_, Message, _, tr
 from bodycam.permissions import PRIVATE_DIR_MODE, private_dir
 
 
@@ -24,28 +25,32 @@ port = 8883
 """
 
 
-def next_steps(role: str, config: Path, name: str) -> list[tuple[str, str]]:
-    """What to do after ``init``, in order: (why, the command to run), for the role's person."""
+def next_steps(role: str, config: Path, name: str) -> list[tuple[Message, str]]:
+    """What to do after ``init``, in order: (why, the command to run), for the role's person. The
+    why is English (``--json``) and shown in the reader's language (``tr``)."""
     bc = f"bodycam --config {shlex.quote(str(config))}"
     if role == "dock":
         pub = shlex.quote(f"{name}.pub")
         return [
-            ("enroll each recorder on this dock, with its custodian (`bodycam device ports` lists the "
-             "connected ones and their profiles)",
+            (Message(N_("enroll each recorder on this dock, with its custodian (`bodycam device ports` lists the "
+                        "connected ones and their profiles)")),
              f"{bc} device enroll --port PORT --profile PROFILE --custodian OFFICER_ID"),
-            ("enroll the officers and supervisors who justify and approve gaps",
+            (Message(N_("enroll the officers and supervisors who justify and approve gaps")),
              f"{bc} person enroll --id ID --name NAME --role officer --pubkey KEY.pub"),
-            (f"register this dock at the archive: give {name}.pub to the archivist, who runs "
-             f"`bodycam archive dock add {name} --pubkey {name}.pub`; then set [syncd.broker] in {config.name}",
+            (Message(N_("register this dock at the archive: give {name}.pub to the archivist, who runs "
+                        "`bodycam archive dock add {name} --pubkey {name}.pub`; then set [syncd.broker] in {file}"),
+                     name=name, file=config.name),
              f"{bc} sync dock-key --out {pub}"),
         ]
     return [
-        ("create the broker's CA and server certificate (HOST: the name docks reach it by); then set "
-         f"[archive] broker_dir = \"broker\" in {config.name} so that adding a dock issues its broker credentials",
+        (Message(N_("create the broker's CA and server certificate (HOST: the name docks reach it by); then set "
+                    "[archive] broker_dir = \"broker\" in {file} so that adding a dock issues its broker "
+                    "credentials"), file=config.name),
          f"{bc} pki init --dir {shlex.quote(str(config.parent / 'broker' / 'pki'))} --broker-host HOST"),
-        ("register each dock with the public key it exported (`bodycam sync dock-key --out DOCK.pub` on the dock)",
+        (Message(N_("register each dock with the public key it exported (`bodycam sync dock-key --out DOCK.pub` on "
+                    "the dock)")),
          f"{bc} archive dock add DOCK_NAME --pubkey DOCK.pub"),
-        ("receive what the docks send", f"{bc} archive serve"),
+        (Message(N_("receive what the docks send")), f"{bc} archive serve"),
     ]
 
 
@@ -81,10 +86,11 @@ def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_j
     from ledger.store import Ledger
 
     if role == "dock" and not re.match(DOCK_ID_PATTERN, name):
-        raise click.BadParameter("use lowercase letters, digits and '-' (at most 63), e.g. dock-north",
+        raise click.BadParameter(_("use lowercase letters, digits and '-' (at most 63), e.g. dock-north"),
                                  param_hint="--name")
     if (directory / "bodycam.toml").exists():
-        raise click.ClickException(f"{directory / 'bodycam.toml'} exists already; refusing to overwrite it")
+        raise click.ClickException(_("{file} exists already; refusing to overwrite it").format(
+            file=directory / "bodycam.toml"))
     private_dir(directory / "keys")
     directory.chmod(PRIVATE_DIR_MODE)  # the data folder: `agent run`, `sync run`, `archive serve` check it
     made: dict[str, str] = {"role": role, "dir": str(directory), "config": str(directory / "bodycam.toml")}
@@ -107,13 +113,21 @@ def init(role: str, directory: Path, name: str, passphrase_env: str | None, as_j
         made.update(admin_keyid=admin.keyid, log_keyid=log.keyid, ledger=str(cfg.path(cfg.ledger)))
     steps = next_steps(role, directory / "bodycam.toml", name)
     if as_json:
-        echo_json({**made, "next_steps": [{"why": why, "command": cmd} for why, cmd in steps]})
+        echo_json({**made, "next_steps": [{"why": str(why), "command": cmd} for why, cmd in steps]})
     else:
         for key, value in made.items():
-            click.echo(f"{key}: {value}")
-        click.echo("\nnext steps:")
+            shown = _(value) if key == "role" else value
+            click.echo(_("{label}: {value}").format(label=_(_LABELS[key]), value=shown))
+        click.echo("\n" + _("next steps:"))
         for i, (why, cmd) in enumerate(steps, 1):
-            click.echo(f"  {i}. {why}:\n       {cmd}")
+            click.echo(_("  {n}. {why}:").format(n=i, why=tr(why)) + f"\n       {cmd}")
+
+
+# What ``init`` prints it made (the keys of --json), in words.
+_LABELS = {"role": N_("role"), "dir": N_("dir"), "config": N_("config"), "dock_id": N_("dock_id"),
+           "dock_keyid": N_("dock_keyid"), "ledger": N_("ledger"), "admin_keyid": N_("admin_keyid"),
+           "log_keyid": N_("log_keyid")}
+_ROLES = (N_("dock"), N_("archive"))
 
 
 COMMAND = init

@@ -9,7 +9,8 @@ import click
 from bodycam.cliutil import KeyRef, app_config, echo_json, json_option, signer_options
 from bodycam.commands.common import admin_key_path, deployment_role, ledger_option, open_ledger
 from bodycam.errors import RefusedError
-from bodycam.formats import printable
+from bodycam.i18n import N_, Message, _
+from bodycam.tables import table
 from ledger.keys import load_public_key
 from ledger.people import PERSON_ROLES, enroll_person, people
 
@@ -27,8 +28,8 @@ def person() -> None:
 @click.option("--pubkey", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="The person's public key (PEM), from `bodycam keys generate`.")
 @click.option("--unit", default=None, help="Handling unit (A2 Art.15).")
-@signer_options("admin", what="the administrator who enrolls (default: the dock key at a dock, the admin "
-                "key at the archive)", required=False)
+@signer_options("admin", what=N_("the administrator who enrolls (default: the dock key at a dock, the admin key "
+                                 "at the archive)"), required=False)
 @ledger_option
 @json_option
 @click.pass_context
@@ -48,7 +49,8 @@ def person_enroll(ctx: click.Context, person_id: str, name: str, role: str, pubk
     if as_json:
         echo_json(out)
     else:
-        click.echo(f"enrolled {role} {person_id} ({name}) key {pub.keyid[:16]}… as entry {entry.idx}")
+        click.echo(_("enrolled {role} {person_id} ({name}) key {keyid}… as entry {idx}").format(
+            role=_(role), person_id=person_id, name=name, keyid=pub.keyid[:16], idx=entry.idx))
 
 
 def _refuse_foreign_key(ctx: click.Context, pub, ledger_path: Path | None) -> None:
@@ -62,8 +64,9 @@ def _refuse_foreign_key(ctx: click.Context, pub, ledger_path: Path | None) -> No
         return
     archive_pub = cfg.agent.path(cfg.syncd.archive_pubkey)
     if archive_pub.is_file() and load_public_key(archive_pub).keyid == pub.keyid:
-        raise RefusedError(f"key {pub.keyid[:16]}… is the archive's log key ({archive_pub}); a key is one "
-                           "identity: the person needs a key of their own (`bodycam keys generate`)")
+        raise RefusedError(Message(N_("key {keyid}… is the archive's log key ({file}); a key is one identity: the "
+                                      "person needs a key of their own (`bodycam keys generate`)"),
+                                   keyid=pub.keyid[:16], file=archive_pub))
 
 
 @person.command("list")
@@ -78,9 +81,11 @@ def person_list(ctx: click.Context, ledger_path: Path | None, as_json: bool) -> 
         echo_json([p.to_json() for p in found])
         return
     if not found:
-        click.echo("no people enrolled; use `bodycam person enroll`")
-    for p in found:
-        click.echo(printable(f"{p.person_id:<16} {p.role:<11} {p.keyid[:16]}…  {p.name or ''}"))
+        click.echo(_("no people enrolled; use `bodycam person enroll`"))
+        return
+    header = [_("ID"), _("ROLE"), _("KEY ID"), _("NAME"), _("UNIT")]
+    for line in table(header, [(p.person_id, _(p.role), p.keyid[:16] + "…", p.name, p.unit) for p in found]):
+        click.echo(line)
 
 
 COMMAND = person

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from bodycam.i18n import N_, Message
 from ledger.checks.base import CheckedEntry, VerifyContext
 from ledger.records import Enrollment, Handover, Revocation, Segment
 from ledger.trust import KeyRecord, reenrollment_problem, revocation_problems, signed_by_revoked
@@ -42,19 +43,22 @@ class Link(StrEnum):
     spliced = "spliced"              # prev is not the head: the chain was cut or spliced
 
 
-def next_link(device_id: str, seq: int, prev: str, head: ChainHead | None) -> list[tuple[Link, str]]:
+def next_link(device_id: str, seq: int, prev: str, head: ChainHead | None) -> list[tuple[Link, Message]]:
     """Does a segment (``seq``, ``prev``) of ``device_id`` continue the chain whose last link is
     ``head``? Each rule broken, with a message naming it; empty when it does."""
     if head is None:
-        return [(Link.no_enrollment, f"segment of {device_id} before that recorder's enrollment")]
+        return [(Link.no_enrollment, Message(N_("segment of {device_id} before that recorder's enrollment"),
+                                             device_id=device_id))]
     found = []
     if seq != head.seq + 1:
         kind = Link.missing if seq > head.seq + 1 else Link.repeated
-        what = "missing segments" if kind is Link.missing else "repeated or reordered seq"
-        found.append((kind, f"{device_id} seq {seq} follows seq {head.seq}: {what}"))
+        what = Message(N_("missing segments")) if kind is Link.missing else Message(N_("repeated or reordered seq"))
+        found.append((kind, Message(N_("{device_id} seq {seq} follows seq {head}: {what}"), device_id=device_id,
+                                    seq=seq, head=head.seq, what=what)))
     if head.entry_hash is not None and prev != head.entry_hash:
-        found.append((Link.spliced, f"{device_id} seq {seq}: prev {prev[:16]}… is not the entry before it "
-                                    f"({head.entry_hash[:16]}…): the chain was cut or spliced"))
+        found.append((Link.spliced, Message(N_("{device_id} seq {seq}: prev {prev}… is not the entry before it "
+                                               "({head}…): the chain was cut or spliced"),
+                                            device_id=device_id, seq=seq, prev=prev[:16], head=head.entry_hash[:16])))
     return found
 
 
@@ -75,15 +79,16 @@ def enrollment_custody_problems(device_id: str, enroller_dock: str | None, curre
     """A recorder belongs to the dock that first enrolled it; another enrollment of it (another
     dock, or a new key) needs a hand-over to the enrolling dock first."""
     if enroller_dock is None:
-        return [f"recorder {device_id} was enrolled by a key that is not a dock's"]
+        return [Message(N_("recorder {device_id} was enrolled by a key that is not a dock's"), device_id=device_id)]
     if current is None:
         return []
     if current.handover is None:
-        return [f"recorder {device_id} belongs to dock {current.owner}: a new enrollment of it needs a hand-over "
-                f"signed by {current.owner} (`bodycam device transfer`), or by an archive administrator when that "
-                "dock is lost"]
+        return [Message(N_("recorder {device_id} belongs to dock {owner}: a new enrollment of it needs a hand-over "
+                           "signed by {owner} (`bodycam device transfer`), or by an archive administrator when that "
+                           "dock is lost"), device_id=device_id, owner=current.owner)]
     if current.handover.to_dock != enroller_dock:
-        return [f"recorder {device_id} was handed over to dock {current.handover.to_dock}, not {enroller_dock}"]
+        return [Message(N_("recorder {device_id} was handed over to dock {to_dock}, not {dock}"),
+                        device_id=device_id, to_dock=current.handover.to_dock, dock=enroller_dock)]
     return []
 
 
@@ -92,22 +97,23 @@ def handover_problems(h: Handover, signer_docks: set[str], by_admin: bool, curre
     """A hand-over is signed by the recorder's owner (or an administrator), names its current key
     and the true end of its chain, and happens once per enrollment."""
     if current is None:
-        return [f"hand-over of recorder {h.device_id}, which is not enrolled here"]
+        return [Message(N_("hand-over of recorder {device_id}, which is not enrolled here"), device_id=h.device_id)]
     problems = []
     if current.handover is not None:
-        problems.append(f"recorder {h.device_id} was already handed over to {current.handover.to_dock}")
+        problems.append(Message(N_("recorder {device_id} was already handed over to {to_dock}"),
+                                device_id=h.device_id, to_dock=current.handover.to_dock))
     if h.from_dock != current.owner:
-        problems.append(f"hand-over names {h.from_dock} as the owner of {h.device_id}, but it belongs to "
-                        f"{current.owner}")
+        problems.append(Message(N_("hand-over names {from_dock} as the owner of {device_id}, but it belongs to "
+                                   "{owner}"), from_dock=h.from_dock, device_id=h.device_id, owner=current.owner))
     if current.owner not in signer_docks and not by_admin:
-        problems.append(f"hand-over of {h.device_id} is not signed by its owner dock {current.owner} (nor by an "
-                        "archive administrator)")
+        problems.append(Message(N_("hand-over of {device_id} is not signed by its owner dock {owner} (nor by an "
+                                   "archive administrator)"), device_id=h.device_id, owner=current.owner))
     if h.keyid != current.keyid:
-        problems.append(f"hand-over of {h.device_id} names key {h.keyid[:16]}…, not its current key "
-                        f"{current.keyid[:16]}…")
+        problems.append(Message(N_("hand-over of {device_id} names key {keyid}…, not its current key {current}…"),
+                                device_id=h.device_id, keyid=h.keyid[:16], current=current.keyid[:16]))
     if head is not None and h.last_seq != head.seq:
-        problems.append(f"hand-over of {h.device_id} says its chain ends at seq {h.last_seq}, but its last "
-                        f"segment is seq {head.seq}")
+        problems.append(Message(N_("hand-over of {device_id} says its chain ends at seq {last_seq}, but its last "
+                                   "segment is seq {seq}"), device_id=h.device_id, last_seq=h.last_seq, seq=head.seq))
     return problems
 
 
@@ -212,10 +218,12 @@ def segment_chain(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     problems = []
     signed = any(s.subject_type == "device" and s.subject_id == rec.device_id for s in _signer_types(ctx, e))
     if not signed:
-        problems.append(f"segment of {rec.device_id} is not signed by that recorder's enrolled key")
+        problems.append(Message(N_("segment of {device_id} is not signed by that recorder's enrolled key"),
+                                device_id=rec.device_id))
     held = ctx.state.get(_CUSTODY, {}).get(rec.device_id)
     if held is not None and held.handover is not None:
-        problems.append(f"segment of {rec.device_id} after its hand-over to {held.handover.to_dock}")
+        problems.append(Message(N_("segment of {device_id} after its hand-over to {to_dock}"),
+                                device_id=rec.device_id, to_dock=held.handover.to_dock))
     heads = ctx.state.setdefault(_HEADS, {})
     problems += [msg for _, msg in next_link(rec.device_id, rec.seq, rec.prev, heads.get(rec.device_id))]
     heads[rec.device_id] = ChainHead(rec.seq, e.entry_hash if signed else None)
@@ -225,4 +233,4 @@ def segment_chain(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
 def from_a_dock(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     if any(s.subject_type in _DOCK_TYPES for s in _signer_types(ctx, e)):
         return []
-    return [f"{e.record.kind} record not signed by a dock"]
+    return [Message(N_("{kind} record not signed by a dock"), kind=e.record.kind)]

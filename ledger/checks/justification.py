@@ -8,6 +8,7 @@ record that verify reports is exactly a record that ``bodycam gaps`` does not co
 
 from __future__ import annotations
 
+from bodycam.i18n import N_, Message
 from ledger.checks.base import CheckedEntry, VerifyContext
 from ledger.gapstate import Explanations, approval_problems, explanation_problems
 from ledger.people import may_enroll_people
@@ -28,8 +29,8 @@ def check_person_enrollment(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     enrolled = ctx.enrolled
     if any(may_enroll_people(enrolled[k][1]) for k in e.signers if k in enrolled and enrolled[k][0] < e.idx):
         return []
-    return [f"person {rec.subject_id} was enrolled by a key that may not enroll people "
-            "(only the ledger's root, a dock or an admin person may)"]
+    return [Message(N_("person {person_id} was enrolled by a key that may not enroll people (only the ledger's "
+                       "root, a dock or an admin person may)"), person_id=rec.subject_id)]
 
 
 def remember_gap(ctx: VerifyContext, e: CheckedEntry) -> list[str]:

@@ -13,11 +13,13 @@ import click
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
 from bodycam.errors import BodycamError, FormatError, VerificationError
 from bodycam.formats import check_nesting, human_bytes, local_time, printable
+from bodycam.i18n import N_, _, tr
+from bodycam.tables import width
 from ledger import merkle
 from ledger.checkpoint import verify_checkpoint, vkey
 from ledger.keys import load_public_key
 from ledger.store import Ledger
-from ledger.verify import verify_ledger
+from ledger.verify import Problem, VerifyReport, verify_ledger
 
 DB = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -26,6 +28,25 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _verdict(ok: bool) -> str:
+    return _("OK") if ok else _("FAILED")
+
+
+def _problem_line(p: Problem) -> str:
+    """A problem as ``ledger verify`` prints it: where and what in the reader's language, the check's
+    name as in ``--json`` (which keeps the English message)."""
+    if p.idx is None:
+        where = _("ledger")
+    elif p.entry_hash:
+        where = _("entry {idx} ({hash}…)").format(idx=p.idx, hash=p.entry_hash[:16])
+    else:
+        where = _("entry {idx}").format(idx=p.idx)
+    return "  " + _("{where}: {check}: {message}").format(where=where, check=p.check, message=printable(tr(p.message)))
+
+
+def _counts(report: VerifyReport) -> str:
+    return _("{entries} entries, {signatures} signatures, {checkpoints} checkpoints").format(
+        entries=report.entries_checked, signatures=report.signatures_checked, checkpoints=report.checkpoints_checked)
 
 
 
@@ -112,21 +133,19 @@ def ledger_verify(db: Path, trust: Path | None, workers: int | None, origin: str
         ]
         echo_json(d)
     else:
-        status = "OK" if report.ok else "FAILED"
-        click.echo(
-            f"{status}: {report.entries_checked} entries, {report.signatures_checked} signatures, "
-            f"{report.checkpoints_checked} checkpoints, root {report.root} "
-            f"({report.elapsed_s:.2f} s)"
-        )
+        click.echo(_("{verdict}: {counts}, root {root} ({seconds:.2f} s)").format(
+            verdict=_verdict(report.ok), counts=_counts(report), root=report.root, seconds=report.elapsed_s))
         for p in report.problems:
-            click.echo(f"  {p}")
+            click.echo(_problem_line(p))
     if not report.ok:
         named = sorted({p.idx for p in report.problems if p.idx is not None})
-        which = f"; entries {', '.join(map(str, named[:20]))}" if named else ""
-        raise VerificationError(
-            f"{db}: {len(report.problems)} problem(s){which}. Do not trust this ledger; "
-            f"compare it with a copy and the last signed checkpoint."
-        )
+        if named:
+            msg = _("{db}: {n} problem(s); entries {entries}. Do not trust this ledger; compare it with a copy and "
+                    "the last signed checkpoint.")
+        else:
+            msg = _("{db}: {n} problem(s). Do not trust this ledger; compare it with a copy and the last signed "
+                    "checkpoint.")
+        raise VerificationError(msg.format(db=db, n=len(report.problems), entries=", ".join(map(str, named[:20]))))
 
 
 def _warn_wal(db: Path) -> None:
@@ -137,9 +156,10 @@ def _warn_wal(db: Path) -> None:
     except OSError:
         return
     if wal_size:
-        click.echo(f"warning: {wal} ({human_bytes(wal_size)}) sits beside {db}: entries may be in it that a copy "
-                   f"of {db.name} alone does not hold (a live ledger's newest entries are). This check reads "
-                   f"both; to copy a ledger in use, run `bodycam ledger backup {db} OUT`.", err=True)
+        click.echo(_("warning: {wal} ({size}) sits beside {db}: entries may be in it that a copy of {name} alone "
+                     "does not hold (a live ledger's newest entries are). This check reads both; to copy a ledger "
+                     "in use, run `bodycam ledger backup {db} OUT`.").format(
+            wal=wal, size=human_bytes(wal_size), db=db, name=db.name), err=True)
 
 
 @ledger.command("backup")
@@ -161,29 +181,33 @@ def ledger_backup(db: Path, out: Path, workers: int | None, as_json: bool) -> No
                    "checkpoint": {"size": cp.size, "root": cp.root.hex(), "origin": cp.origin} if cp else None,
                    "verify": report.to_json()})
     else:
-        click.echo(f"{out}: {b.size} entries copied from {db}, root {b.root.hex()[:16]}…; "
-                   + (f"holds the source's latest checkpoint (size {cp.size}, {printable(cp.origin)})" if cp else
-                      "the source has no checkpoint to compare with"))
-        click.echo(f"{'OK' if report.ok else 'FAILED'}: {report.entries_checked} entries, "
-                   f"{report.signatures_checked} signatures, {report.checkpoints_checked} checkpoints verified "
-                   f"({report.elapsed_s:.2f} s)")
+        if cp:
+            held = _("holds the source's latest checkpoint (size {size}, {origin})").format(
+                size=cp.size, origin=printable(cp.origin))
+        else:
+            held = _("the source has no checkpoint to compare with")
+        click.echo(_("{out}: {n} entries copied from {db}, root {root}…; {checkpoint}").format(
+            out=out, n=b.size, db=db, root=b.root.hex()[:16], checkpoint=held))
+        click.echo(_("{verdict}: {counts} verified ({seconds:.2f} s)").format(
+            verdict=_verdict(report.ok), counts=_counts(report), seconds=report.elapsed_s))
         for p in report.problems:
-            click.echo(f"  {p}")
+            click.echo(_problem_line(p))
     if not report.ok:
-        raise VerificationError(f"{out}: the copy does not verify ({len(report.problems)} problem(s)); it is a "
-                                f"page-for-page copy, so check the source: `bodycam ledger verify {db}`")
+        raise VerificationError(_("{out}: the copy does not verify ({n} problem(s)); it is a page-for-page copy, so "
+                                  "check the source: `bodycam ledger verify {db}`").format(
+            out=out, n=len(report.problems), db=db))
 
 
 @ledger.command("checkpoint")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
-@signer_options(what="the ledger root or the archive log")
+@signer_options(what=N_("the ledger root or the archive log"))
 @click.option("--origin", help="Checkpoint origin line (default: the log's own; for a first checkpoint "
                                 "bodycam/<ledger root subject id>).")
 @json_option
 def ledger_checkpoint(db: Path, key: KeyRef, origin: str | None, as_json: bool) -> None:
     """Sign and store a checkpoint of the current tree; prints the signed note."""
     if not db.exists():
-        raise BodycamError(f"{db}: no such ledger")
+        raise BodycamError(_("{db}: no such ledger").format(db=db))
     signer = key.load()
     with Ledger.open(db, create=False) as lg:
         if origin is None:  # one log, one origin: the one it has, else a name from its root
@@ -211,7 +235,8 @@ def ledger_proof(db: Path, index: int, size: int | None, as_json: bool) -> None:
         entry = lg.get(index)
     ok = merkle.verify_inclusion(entry.leaf_hash, index, size, path, root)
     if not ok:
-        raise VerificationError(f"inclusion proof for entry {index} does not verify: run `bodycam ledger verify`")
+        raise VerificationError(_("inclusion proof for entry {index} does not verify: run `bodycam ledger "
+                                  "verify`").format(index=index))
     info = {
         "leaf_index": index,
         "tree_size": size,
@@ -237,12 +262,13 @@ def ledger_consistency(db: Path, old: int, new: int | None, as_json: bool) -> No
     with _open(db) as lg:
         new = lg.size if new is None else new
         if old > new:
-            raise click.UsageError(f"--old {old} is larger than --new {new}")
+            raise click.UsageError(_("--old {old} is larger than --new {new}").format(old=old, new=new))
         proof = lg.consistency_proof(old, new)
         old_root, new_root = lg.root(old), lg.root(new)
     ok = merkle.verify_consistency(old, new, old_root, new_root, proof)
     if not ok:
-        raise VerificationError(f"consistency proof {old}→{new} does not verify: run `bodycam ledger verify`")
+        raise VerificationError(_("consistency proof {old}→{new} does not verify: run `bodycam ledger "
+                                  "verify`").format(old=old, new=new))
     info = {
         "tree_size_1": old,
         "tree_size_2": new,
@@ -292,13 +318,14 @@ def ledger_check_proof(
         root = base64.b64decode(proof["root_hash"], validate=True)
         path = [base64.b64decode(p, validate=True) for p in proof["inclusion_path"]]
     except (OSError, ValueError, KeyError, TypeError, FormatError) as exc:
-        raise BodycamError(f"{proof_file}: not a proof from `bodycam ledger proof --json`: {exc}") from None
+        raise BodycamError(_("{file}: not a proof from `bodycam ledger proof --json`: {error}").format(
+            file=proof_file, error=tr(exc))) from None
     checks = {"inclusion": merkle.verify_inclusion(leaf, index, size, path, root)}
     if envelope_file is not None:
         checks["envelope"] = merkle.leaf_hash(envelope_file.read_bytes()) == leaf
     if checkpoint_file is not None:
         if key_file is None:
-            raise click.UsageError("--checkpoint needs --key (the log's public key)")
+            raise click.UsageError(_("--checkpoint needs --key (the log's public key)"))
         try:
             cp = verify_checkpoint(checkpoint_file.read_text(encoding="utf-8"), load_public_key(key_file))
             checks["checkpoint"] = cp.size == size and cp.root == root
@@ -308,11 +335,18 @@ def ledger_check_proof(
     if as_json:
         echo_json({"ok": ok, "leaf_index": index, "tree_size": size, "checks": checks})
     else:
+        wide = max(11, *(width(_(_CHECKS[name])) for name in checks))
         for name, good in checks.items():
-            click.echo(f"{name:<11} {'OK' if good else 'FAILED'}")
+            label = _(_CHECKS[name])
+            click.echo(f"{label}{' ' * (wide - width(label))} {_verdict(good)}")
     if not ok:
-        failed = ", ".join(k for k, v in checks.items() if not v)
-        raise VerificationError(f"{proof_file}: {failed} does not verify; the entry is not proven to be in the log")
+        failed = ", ".join(_(_CHECKS[k]) for k, v in checks.items() if not v)
+        raise VerificationError(_("{file}: {failed} does not verify; the entry is not proven to be in the log").format(
+            file=proof_file, failed=failed))
+
+
+# The checks of ``check-proof`` (their names are --json's keys), in words.
+_CHECKS = {"inclusion": N_("inclusion"), "envelope": N_("envelope"), "checkpoint": N_("checkpoint")}
 
 
 COMMAND = ledger

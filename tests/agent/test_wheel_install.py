@@ -140,6 +140,24 @@ def test_installed_package_is_the_wheel_not_the_source_tree(installed):
 
 
 @pytest.mark.integration
+def test_wheel_carries_the_compiled_chinese_catalogue(installed):
+    """The catalogue is compiled when the wheel is built (setup.py's build hook), never committed:
+    the installed package holds it, and a Chinese locale gets Chinese help from the fresh venv."""
+    mo = "bodycam/locale/zh_CN/LC_MESSAGES/bodycam.mo"
+    assert mo in zipfile.ZipFile(installed.wheel).namelist()
+    assert (installed.site_packages / mo).is_file()
+    env = {k: v for k, v in installed.env.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")}
+    res = _check(subprocess.run([str(installed.bodycam), "--help"], cwd=installed.cwd,
+                                env={**env, "LANG": "zh_CN.UTF-8"}, capture_output=True, text=True, timeout=60),
+                 "bodycam --help (zh_CN)")
+    assert res.stdout.startswith("用法"), res.stdout
+    assert "命令" in res.stdout and "执法记录仪" in res.stdout, res.stdout
+    res = _check(subprocess.run([str(installed.bodycam), "--help"], cwd=installed.cwd, env={**env, "LANG": "C"},
+                                capture_output=True, text=True, timeout=60), "bodycam --help (C)")
+    assert res.stdout.startswith("Usage: bodycam"), res.stdout
+
+
+@pytest.mark.integration
 def test_device_ports_runs_from_the_wheel(installed):
     res = _check(installed.run("device", "ports", "--json"), "bodycam device ports")
     assert isinstance(json.loads(res.stdout)["ports"], list)
