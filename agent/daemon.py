@@ -28,7 +28,9 @@ from agent.dock import DockContext, dock_recorder
 from agent.link.driver import RecorderLink, discover
 from agent.link.profiles import Profile, load_profiles
 from agent.offload.files import OffloadIncomplete
+from agent.text import english
 from bodycam.errors import BodycamError, ConfigError, RefusedError
+from bodycam.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +40,11 @@ def parse_port_specs(specs: list[str], profiles: dict[str, Profile]) -> list[tup
     for spec in specs:
         port, sep, prof = spec.partition("=")
         if not sep or not port or not prof:
-            raise ConfigError(f"[agent] ports: {spec!r} is not PORT=PROFILE (e.g. /dev/ttyACM0=zfy-e12-gat947)")
+            raise ConfigError(_("[agent] ports: {spec!r} is not PORT=PROFILE (e.g. /dev/ttyACM0=zfy-e12-gat947)")
+                              .format(spec=spec))
         if prof not in profiles:
-            raise ConfigError(f"[agent] ports: unknown profile {prof!r}; known: {', '.join(sorted(profiles))}")
+            raise ConfigError(_("[agent] ports: unknown profile {profile!r}; known: {known}").format(
+                profile=prof, known=", ".join(sorted(profiles))))
         out.append((port, profiles[prof]))
     return out
 
@@ -97,15 +101,15 @@ class AgentDaemon:
             log.info("recorder %s docked: %d new segments, %d bytes, %d gaps, session %s", res.device_id,
                      s.segments, s.bytes, s.gaps, s.session_id)
             for p in s.problems:
-                log.warning("recorder %s: %s", res.device_id, p)
+                log.warning("recorder %s: %s", res.device_id, english(p))
         except OffloadIncomplete as exc:
-            log.warning("recorder on %s: offload incomplete: %s", port, exc)
+            log.warning("recorder on %s: offload incomplete: %s", port, english(exc))
         except RefusedError as exc:
             # An unknown recorder (or one handed over elsewhere) is refused, never enrolled by
             # docking unless [agent] enroll_on_dock says so; it stays refused until it is re-plugged.
             log.error("recorder on %s refused: %s%s", port, exc, "".join(f"; {r}" for r in exc.reasons))
         except BodycamError as exc:
-            log.error("recorder on %s: %s", port, exc)
+            log.error("recorder on %s: %s", port, english(exc))
         finally:
             if ctx.ledger.size != size:
                 try_sign_dock_checkpoint(ctx.ledger, ctx.signer, self.cfg.dock_id)

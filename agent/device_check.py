@@ -18,6 +18,8 @@ from agent.fleet import CheckRecord, ns_to_rfc3339
 from agent.link.driver import ClockReading, RecorderLink
 from agent.link.errors import LinkError, UnsupportedCommand
 from agent.readiness import Margins, evaluate_readiness
+from agent.text import Text, english
+from bodycam.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +78,9 @@ def check_device(link: RecorderLink, cfg: AgentConfig, clock: Callable[[], float
         except UnsupportedCommand:
             return None
         except LinkError as exc:
-            log.warning("%s: %s", command, exc)
-            faults.append(f"{command} failed ({type(exc).__name__}: {exc.detail})")
+            log.warning("%s: %s", command, english(exc))
+            faults.append(Text(N_("{command} failed ({error_type}: {detail})"), command=command,
+                               error_type=type(exc).__name__, detail=exc.detail))
             return None
 
     info = ask("get_info", link.get_info) if profile.supports("get_info") else None

@@ -33,8 +33,10 @@ from agent.link.driver import Identity, OfficerInfo, RecorderLink
 from agent.offload.files import OffloadSummary, Progress, offload, open_session
 from agent.readiness import Margins, evaluate_readiness
 from agent.store import DockStore
+from agent.text import Joined, Text, english
 from bodycam.errors import BodycamError, RefusedError
 from bodycam.formats import printable
+from bodycam.i18n import N_, _
 from ledger.checks.custody import custody_of
 from ledger.enroll import enroll, public_of
 from ledger.envelope import seal
@@ -70,14 +72,14 @@ class DockContext:
     def open(cls, cfg: AgentConfig, passphrase_env: str | None = None) -> DockContext:
         key = cfg.path(cfg.key_file)
         if not key.exists():
-            raise BodycamError(f"dock key {key} not found: create this dock with "
-                               "`bodycam init --role dock --dir DIR` or point --config at its bodycam.toml")
+            raise BodycamError(_("dock key {key} not found: create this dock with `bodycam init --role dock --dir "
+                                 "DIR` or point --config at its bodycam.toml").format(key=key))
         signer = load_signer(key, passphrase_env)
         ledger = Ledger.open(cfg.path(cfg.ledger))
         if ledger.size == 0 or ledger.get(0).body.get("keyid") != signer.keyid:
             ledger.close()
-            raise BodycamError(f"{cfg.path(cfg.ledger)} is not rooted in this dock's key {signer.keyid[:16]}…; "
-                               "run `bodycam init --role dock` for a new dock")
+            raise BodycamError(_("{ledger} is not rooted in this dock's key {keyid}…; run `bodycam init --role "
+                                 "dock` for a new dock").format(ledger=cfg.path(cfg.ledger), keyid=signer.keyid[:16]))
         return cls(cfg, signer, ledger, DockStore(cfg.path(cfg.store_dir)), StateDB(cfg.path(cfg.state_db)),
                    passphrase_env)
 
@@ -94,7 +96,7 @@ class DockContext:
 
     def device_key_path(self, device_id: str) -> Path:
         if not _DEVICE_ID.match(device_id):
-            raise BodycamError(f"device id {device_id!r} cannot name a key file")
+            raise BodycamError(_("device id {device_id!r} cannot name a key file").format(device_id=device_id))
         return self.cfg.path(self.cfg.device_key_dir) / f"{device_id}.key"
 
     def find_enrollment(self, device_id: str) -> Entry | None:
@@ -126,20 +128,22 @@ class DockContext:
         held = custody_of(self.ledger, device_id) if existing is not None else None
         if held is not None and held.handover is not None:
             if held.handover.to_dock != self.cfg.dock_id:
-                raise RefusedError(f"recorder {device_id} was handed over to dock {held.handover.to_dock}; dock it "
-                                   "there (its chain on this dock has ended)")
+                raise RefusedError(_("recorder {device_id} was handed over to dock {dock}; dock it there (its chain "
+                                     "on this dock has ended)").format(device_id=device_id,
+                                                                        dock=held.handover.to_dock))
             # Handed over to this dock itself: a new key for it, a new chain; the old key is kept aside.
             if key_path.exists():
                 key_path.rename(key_path.with_name(f"{device_id}.{held.keyid[:16]}.retired.key"))
             existing = None
         if existing is not None:
             if not key_path.exists():
-                raise BodycamError(f"recorder {device_id} is enrolled in {self.ledger.path} but its key "
-                                   f"{key_path} is missing: restore it from the dock's backup; its segments "
-                                   "cannot be signed without it")
+                raise BodycamError(_("recorder {device_id} is enrolled in {ledger} but its key {key} is missing: "
+                                     "restore it from the dock's backup; its segments cannot be signed without it")
+                                   .format(device_id=device_id, ledger=self.ledger.path, key=key_path))
             signer = load_signer(key_path, self.passphrase_env)
             if signer.keyid != existing.body["keyid"]:
-                raise BodycamError(f"{key_path} is not the key enrolled for {device_id}")
+                raise BodycamError(_("{key} is not the key enrolled for {device_id}").format(key=key_path,
+                                                                                              device_id=device_id))
             return DeviceRef(device_id, signer, existing, False, existing.body.get("custodian"))
         key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if key_path.exists():
@@ -196,28 +200,30 @@ def check_docking_identity(ctx: DockContext, link: RecorderLink, ident: Identity
     shown = printable(ident.serial)
     if expect_serial is not None and ident.serial != expect_serial:
         raise WrongRecorderError(
-            f"the recorder on {link.port} is {shown}, not {printable(expect_serial)} (--serial): "
-            "nothing was docked or recorded",
-            [f"the port may have been taken by another recorder: find recorder {printable(expect_serial)}, "
-             "plug it into the dock and run the same command again",
-             f"to dock {shown} instead, run the command with --serial {shown}"])
+            _("the recorder on {port} is {serial}, not {expected} (--serial): nothing was docked or recorded")
+            .format(port=link.port, serial=shown, expected=printable(expect_serial)),
+            [_("the port may have been taken by another recorder: find recorder {expected}, plug it into the dock "
+               "and run the same command again").format(expected=printable(expect_serial)),
+             _("to dock {serial} instead, run the command with --serial {serial}").format(serial=shown)])
     if ctx.is_enrolled(device_id):
         return True
     held = custody_of(ctx.ledger, device_id) if ctx.find_enrollment(device_id) is not None else None
     if held is not None and held.handover is not None and held.handover.to_dock != ctx.cfg.dock_id:
-        raise RefusedError(f"recorder {shown} was handed over to dock {held.handover.to_dock}; dock it there (its "
-                           "chain on this dock has ended): nothing was recorded")
+        raise RefusedError(_("recorder {serial} was handed over to dock {dock}; dock it there (its chain on this "
+                             "dock has ended): nothing was recorded").format(serial=shown,
+                                                                              dock=held.handover.to_dock))
     allowed = ctx.cfg.enroll_on_dock if enroll_unknown is None else enroll_unknown
     if allowed:
         return False
     enroll_cmd = f"bodycam device enroll --port {link.port} --profile {link.profile.id}"
     raise UnknownRecorderError(
-        f"recorder {shown} ({link.profile.id} on {link.port}) is not enrolled on dock {ctx.cfg.dock_id}: it is "
-        f"refused and nothing was recorded; enroll it with `{enroll_cmd}`, then dock it again",
-        ["enrolling is the equipment manager's job: it makes the recorder's key on this dock and names its "
-         "custodian (--custodian OFFICER, default the officer the recorder reports)",
-         "if you expected another recorder, the port may have been taken by this one: check which recorder is "
-         "in the dock (dock with --serial SERIAL to make sure)"])
+        _("recorder {serial} ({profile} on {port}) is not enrolled on dock {dock}: it is refused and nothing was "
+          "recorded; enroll it with `{command}`, then dock it again").format(
+            serial=shown, profile=link.profile.id, port=link.port, dock=ctx.cfg.dock_id, command=enroll_cmd),
+        [_("enrolling is the equipment manager's job: it makes the recorder's key on this dock and names its "
+           "custodian (--custodian OFFICER, default the officer the recorder reports)"),
+         _("if you expected another recorder, the port may have been taken by this one: check which recorder is "
+           "in the dock (dock with --serial SERIAL to make sure)")])
 
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
@@ -229,8 +235,8 @@ def device_id_for(ident: Identity) -> str:
     It also names the device's key file and its mount folder, so it is held to a strict
     alphabet: whatever a recorder claims over serial never becomes a path unchecked."""
     if not _DEVICE_ID.match(ident.serial):
-        raise BodycamError(f"recorder serial {ident.serial!r} cannot be used as a device id (letters, digits, "
-                           "'_', '-' only, at most 64); check the profile's identify parser")
+        raise BodycamError(_("recorder serial {serial!r} cannot be used as a device id (letters, digits, '_', '-' "
+                             "only, at most 64); check the profile's identify parser").format(serial=ident.serial))
     return ident.serial
 
 
@@ -267,8 +273,9 @@ def calibrate_device(ctx: DockContext, link: RecorderLink, reference: ReferenceC
     """Measure → set → re-measure the recorder's clock and record the attempt, passed or refused."""
     dev = ensure_linked_device(ctx, link)
     if not link.profile.supports("set_time") or not link.profile.supports("get_time"):
-        raise RefusedError(f"profile {link.profile.id} cannot read and set the recorder clock; "
-                           "it cannot be armed (A2 Art.13)", ["clock cannot be calibrated over this link"])
+        raise RefusedError(_("profile {profile} cannot read and set the recorder clock; it cannot be armed "
+                             "(A2 Art.13)").format(profile=link.profile.id),
+                           [_("clock cannot be calibrated over this link")])
     params = clock_params(link.profile, ctx.cfg.clock)
     previous = [p for p in (calibration_point(e.body) for e in ctx.calibrations(dev.device_id)) if p]
     kwargs = {**params.as_kwargs(), **overrides}
@@ -344,7 +351,7 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
     info: OfficerInfo | None = link.get_info() if profile.supports("get_info") else None
     officer = officer_id or (info.officer_id if info else None)
     if not officer:
-        raise BodycamError("no officer for this docking: pass --officer (the recorder does not report one)")
+        raise BodycamError(_("no officer for this docking: pass --officer (the recorder does not report one)"))
     dev = ctx.ensure_device(ident, profile.id, custodian=officer,
                             custodian_name=info.officer_name if info else "", unit=info.unit_id if info else None)
     params = clock_params(profile, ctx.cfg.clock)
@@ -354,19 +361,22 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
             clock_entry, offset_ns = _docking_clock(ctx, link, reference, dev.device_id, params)
         except ClockUnknown as exc:
             clock_unknown = True
-            clock_problem = (f"clock unknown at docking: {exc}; footage offloaded with the recorder's own times "
-                             "where a record holds them (else the dock's receive time), flagged clock_unknown")
+            clock_problem = Text(N_("clock unknown at docking: {error}; footage offloaded with the recorder's own "
+                                    "times where a record holds them (else the dock's receive time), flagged "
+                                    "clock_unknown"), error=exc)
             clock_entry = _record_clock_unknown(ctx, link, dev.device_id, params, exc, clock_problem, now_ns)
-            log.warning("%s: %s", dev.device_id, clock_problem)
+            log.warning("%s: %s", dev.device_id, english(clock_problem))
         except (RefusedError, ClockError) as exc:
             # Evidence is offloaded all the same; the times stay as the recorder reported them.
-            clock_problem = f"clock not measured at docking: {exc} {' '.join(getattr(exc, 'reasons', []))}"
+            clock_problem = Text(N_("clock not measured at docking: {error} {reasons}"), error=exc,
+                                 reasons=Joined(getattr(exc, "reasons", []), " "))
     else:
-        clock_problem = "clock not measured at docking (no reference, or the model cannot report its time)"
+        clock_problem = Text(N_("clock not measured at docking (no reference, or the model cannot report its "
+                                "time)"))
     if clock_entry is None:
         latest = ctx.calibrations(dev.device_id)
         clock_entry = latest[-1].entry_hash if latest else None
-        log.warning("%s: %s; times are as the recorder reported them", dev.device_id, clock_problem)
+        log.warning("%s: %s; times are as the recorder reported them", dev.device_id, english(clock_problem))
     session_id = f"{ctx.cfg.dock_id}-{uuid.uuid4().hex[:16]}"
     session = open_session(ctx.ledger, ctx.signer, session_id=session_id, dock_id=ctx.cfg.dock_id,
                            device_id=dev.device_id, officer_id=officer, case_id=case_id, activity=activity,
@@ -410,8 +420,9 @@ def _docking_clock(ctx: DockContext, link: RecorderLink, reference: ReferenceClo
     reading, est = measure_recorder(link, reference, **params.as_kwargs())
     within = abs(est.offset_ns) + est.uncertainty_ns <= params.tolerance_ns
     reasons = [] if within else [
-        f"clock found {est.offset_ns / NS_PER_S:+.3f} s off at docking (tolerance "
-        f"{params.tolerance_ns / NS_PER_S:g} s): footage times corrected by the measured offset and flagged"]
+        Text(N_("clock found {offset:+.3f} s off at docking (tolerance {tolerance:g} s): footage times corrected by "
+                "the measured offset and flagged"),
+             offset=est.offset_ns / NS_PER_S, tolerance=params.tolerance_ns / NS_PER_S)]
     result = CalibrationResult(passed=within, reference=reading, tolerance_ns=params.tolerance_ns,
                                resolution_ns=params.resolution_ns, offset_before_ns=est.offset_ns,
                                uncertainty_ns=est.uncertainty_ns, before=est, reasons=tuple(reasons),

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from agent.link.driver import SERIAL_RE
+from agent.text import Text, english
 from bodycam.errors import BodycamError
+from bodycam.i18n import N_, _
 from bodycam.permissions import create_private_file
 
 if TYPE_CHECKING:
@@ -29,8 +31,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _require_serial(serial: str) -> None:
     """A malformed serial never reaches the database (``RecorderLink.identify`` refuses it first)."""
     if not isinstance(serial, str) or not SERIAL_RE.match(serial):
-        raise BodycamError(f"recorder serial {str(serial)[:80]!r} is not a device id (letters, digits, '_' and "
-                           "'-', at most 64): not stored")
+        raise BodycamError(_("recorder serial {serial!r} is not a device id (letters, digits, '_' and '-', at "
+                             "most 64): not stored").format(serial=str(serial)[:80]))
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -47,7 +49,13 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["checks"].create_index(["serial", "checked_at_ns"])
 
 
-MIGRATIONS = [("0001_recorders_and_checks", _v1)]
+def _v2(db: sqlite_utils.Database) -> None:
+    # The reasons as messages (``agent.text.Text.to_data``), so that fleet status shows them in the
+    # reader's language; ``reasons`` keeps the English (``--json``).
+    db["checks"].add_column("reasons_text", str)
+
+
+MIGRATIONS = [("0001_recorders_and_checks", _v1), ("0002_reasons_as_messages", _v2)]
 
 
 @dataclass(frozen=True)
@@ -125,10 +133,22 @@ def ns_to_rfc3339(ns: int) -> str:
     return (EPOCH + timedelta(microseconds=ns // 1000)).isoformat().replace("+00:00", "Z")
 
 
-def _age(seconds: float) -> str:
+def _reasons(chk: dict[str, Any]) -> list[str]:
+    """A check's reasons, as messages when the check recorded them so (English otherwise)."""
+    english_reasons = json.loads(chk["reasons"])
+    try:
+        data = json.loads(chk.get("reasons_text") or "null")
+    except ValueError:
+        data = None
+    if not isinstance(data, list) or len(data) != len(english_reasons):
+        return english_reasons
+    return [Text.from_data(d) or e for d, e in zip(data, english_reasons, strict=True)]
+
+
+def _age(seconds: float) -> Text:
     if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return Text(N_("{minutes:.0f} min"), minutes=seconds / 60)
+    return Text(N_("{hours:.1f} h"), hours=seconds / 3600)
 
 
 class StateDB:
@@ -140,8 +160,8 @@ class StateDB:
             self.db.enable_wal()
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
-            raise BodycamError(f"{path}: cannot open the dock state database: {exc} "
-                               "(check agent.state_db and its folder's permissions)") from None
+            raise BodycamError(_("{path}: cannot open the dock state database: {error} (check agent.state_db and "
+                                 "its folder's permissions)").format(path=path, error=exc)) from None
 
     def _migrate(self) -> None:
         if "migrations" not in self.db.table_names():
@@ -171,7 +191,9 @@ class StateDB:
                 "battery_pct": c.battery_pct, "storage_free_bytes": c.storage_free_bytes,
                 "storage_total_bytes": c.storage_total_bytes, "clock_offset_s": c.clock_offset_s,
                 "recording": None if c.recording is None else int(c.recording), "ready": int(c.ready),
-                "reasons": json.dumps(c.reasons, ensure_ascii=False),
+                "reasons": json.dumps([english(r) for r in c.reasons], ensure_ascii=False),
+                "reasons_text": json.dumps([r.to_data() if isinstance(r, Text) else str(r) for r in c.reasons],
+                                           ensure_ascii=False),
                 "faults": json.dumps(c.faults, ensure_ascii=False)})
 
     def set_custodian(self, serial: str, officer_id: str, officer_name: str = "", *, profile: str = "",
@@ -199,21 +221,22 @@ class StateDB:
             if r["custodian_id"]:
                 custodian = f"{r['custodian_id']} {r['custodian_name'] or ''}".strip()
             elif r["officer_id"]:
-                custodian = f"{r['officer_id']} {r['officer_name'] or ''} (from device)".strip()
+                custodian = Text(N_("{officer} (from device)"),
+                                 officer=f"{r['officer_id']} {r['officer_name'] or ''}".strip())
             else:
-                custodian = "(none)"
+                custodian = Text(N_("(none)"))
             chk = self.last_check(r["serial"])
             if chk is None:
                 out.append(FleetEntry(r["serial"], r["profile"], custodian, None, None, "never checked", False,
-                                      ["never checked: run `bodycam device status` on it"]))
+                                      [Text(N_("never checked: run `bodycam device status` on it"))]))
                 continue
             age = (now_ns - chk["checked_at_ns"]) / 1e9
-            reasons = json.loads(chk["reasons"])
+            reasons = _reasons(chk)
             ready = bool(chk["ready"])
             verdict = "ready" if ready else "not ready"
             if age > max_age_s:
-                reasons = [f"last check {_age(age)} ago is older than {_age(max_age_s)}: "
-                           "run `bodycam device status` again"] + reasons
+                reasons = [Text(N_("last check {age} ago is older than {limit}: run `bodycam device status` again"),
+                                age=_age(age), limit=_age(max_age_s))] + reasons
                 ready, verdict = False, "stale"
             out.append(FleetEntry(r["serial"], r["profile"], custodian, ns_to_rfc3339(chk["checked_at_ns"]),
                                   round(age, 3), verdict, ready, reasons, chk["battery_pct"],

@@ -24,6 +24,7 @@ from pathlib import Path
 from agent.signature_image import SignatureImage, check_signature_image, store_signature_image
 from agent.store import DockStore
 from bodycam.errors import BodycamError, RefusedError
+from bodycam.i18n import N_, _
 from ledger.envelope import Envelope, body, seal
 from ledger.gapstate import (
     REQUESTER_REASONS,
@@ -53,12 +54,13 @@ from ledger.store import Entry, Ledger
 log = logging.getLogger(__name__)
 
 ART11_REASONS: dict[int, str] = {
-    1: "an informant or witness explicitly asked",
-    2: "on public transport where recording cannot be used",
-    3: "state secrets, trade secrets or personal privacy",
-    4: "weather or other natural causes",
-    5: "other",
+    1: N_("an informant or witness explicitly asked"),
+    2: N_("on public transport where recording cannot be used"),
+    3: N_("state secrets, trade secrets or personal privacy"),
+    4: N_("weather or other natural causes"),
+    5: N_("other"),
 }
+"""The A2 Art.11 reasons in English (``--json``, records); ``_(ART11_REASONS[n])`` for people."""
 _HEX_PREFIX = re.compile(r"^[0-9a-f]{6,64}$")
 
 
@@ -68,16 +70,18 @@ def resolve_entry(ledger: Ledger, ref: str, kinds: tuple[str, ...]) -> Entry:
     ref = ref.strip().lower()
     what = " or ".join(kinds)
     if not _HEX_PREFIX.match(ref):
-        raise BodycamError(f"{ref!r} is not an entry hash; use the id `bodycam gaps` shows (6+ hex digits)")
+        raise BodycamError(_("{ref!r} is not an entry hash; use the id `bodycam gaps` shows (6+ hex digits)")
+                           .format(ref=ref))
     if len(ref) == 64:
         entry = ledger.by_hash(ref)
         matches = [entry] if entry is not None and entry.kind in kinds else []
     else:
         matches = [e for k in kinds for e in ledger.entries(kind=k) if e.entry_hash.startswith(ref)]
     if not matches:
-        raise BodycamError(f"no {what} {ref} in {ledger.path}; list them with `bodycam gaps`")
+        raise BodycamError(_("no {kind} {ref} in {ledger}; list them with `bodycam gaps`").format(
+            kind=what, ref=ref, ledger=ledger.path))
     if len(matches) > 1:
-        raise BodycamError(f"{ref} matches {len(matches)} entries; give more digits")
+        raise BodycamError(_("{ref} matches {count} entries; give more digits").format(ref=ref, count=len(matches)))
     return matches[0]
 
 
@@ -86,24 +90,26 @@ def _gap_of(ledger: Ledger, gap_ref: str) -> tuple[Entry, Gap]:
     gap = entry.record
     assert isinstance(gap, Gap)
     if not gap.needs_justification:
-        raise RefusedError(f"gap {entry.entry_hash[:12]} ({gap.gap_type}) needs no justification")
+        raise RefusedError(_("gap {gap} ({gap_type}) needs no justification").format(
+            gap=entry.entry_hash[:12], gap_type=gap.gap_type))
     return entry, gap
 
 
 def _refuse_if_closed(ledger: Ledger, entry: Entry) -> None:
     st = gap_status(ledger, entry.entry_hash)
     if st is not None and st.state in ("approved", "fault_approved"):
-        raise RefusedError(f"gap {entry.entry_hash[:12]} is already explained and approved "
-                           f"(by {st.supervisor_id}, approval {st.approval[:12] if st.approval else ''}); "
-                           "nothing to do")
+        raise RefusedError(_("gap {gap} is already explained and approved (by {supervisor}, approval {approval}); "
+                             "nothing to do").format(gap=entry.entry_hash[:12], supervisor=st.supervisor_id,
+                                                     approval=st.approval[:12] if st.approval else ""))
 
 
 def explanation_label(x: ExplanationStatus) -> str:
     """``justification 9f8e7d6c5b4a (reason 4, officer-7)`` / ``fault … (battery, officer-7)``."""
     rec = x.record
-    what = f"reason {rec.reason}" if isinstance(rec, StopJustification) else rec.cause
-    kind = "justification" if isinstance(rec, StopJustification) else "fault"
-    return f"{kind} {x.entry_hash[:12]} ({what}, {rec.officer_id})"
+    if isinstance(rec, StopJustification):
+        return _("justification {id} (reason {reason}, {officer})").format(id=x.entry_hash[:12], reason=rec.reason,
+                                                                           officer=rec.officer_id)
+    return _("fault {id} ({cause}, {officer})").format(id=x.entry_hash[:12], cause=rec.cause, officer=rec.officer_id)
 
 
 def _supersede(ledger: Ledger, gap_entry: Entry, st: GapStatus | None, supersedes: str | None) -> str | None:
@@ -113,15 +119,16 @@ def _supersede(ledger: Ledger, gap_entry: Entry, st: GapStatus | None, supersede
     if supersedes is None:
         if standing:
             x = standing[-1]
-            raise RefusedError(f"gap {gid} already has {explanation_label(x)}, "
-                               f"{'approved' if x.review == 'approved' else 'awaiting review'}: a gap has one "
-                               "explanation; to replace it, justify again with "
-                               f"`bodycam justify {gid} ... --supersede {x.entry_hash[:12]}`")
+            msg = (_("gap {gap} already has {explanation}, approved: a gap has one explanation; to replace it, "
+                     "justify again with `bodycam justify {gap} ... --supersede {id}`") if x.review == "approved"
+                   else _("gap {gap} already has {explanation}, awaiting review: a gap has one explanation; to "
+                          "replace it, justify again with `bodycam justify {gap} ... --supersede {id}`"))
+            raise RefusedError(msg.format(gap=gid, explanation=explanation_label(x), id=x.entry_hash[:12]))
         return None
     target = resolve_entry(ledger, supersedes, ("stop_justification", "gap_fault"))
     if target.body.get("gap") != gap_entry.entry_hash:
-        raise RefusedError(f"{target.kind} {target.entry_hash[:12]} explains another gap "
-                           f"({str(target.body.get('gap'))[:12]}), not {gid}")
+        raise RefusedError(_("{kind} {id} explains another gap ({other}), not {gap}").format(
+            kind=target.kind, id=target.entry_hash[:12], other=str(target.body.get("gap"))[:12], gap=gid))
     return target.entry_hash
 
 
@@ -133,21 +140,21 @@ def justification_body(gap_entry: Entry, *, reason: int, officer_id: str, note: 
     gap = gap_entry.record
     assert isinstance(gap, Gap)
     if reason not in ART11_REASONS:
-        raise RefusedError(f"reason {reason} is not an A2 Art.11 item; use 1–5: " +
-                           "; ".join(f"{k} {v}" for k, v in ART11_REASONS.items()))
+        raise RefusedError(_("reason {reason} is not an A2 Art.11 item; use 1–5: {reasons}").format(
+            reason=reason, reasons="; ".join(f"{k} {_(v)}" for k, v in ART11_REASONS.items())))
     if not note.strip():
-        raise RefusedError("--note (the officer's work record: what happened and why) must not be empty")
+        raise RefusedError(_("--note (the officer's work record: what happened and why) must not be empty"))
     if reason in REQUESTER_REASONS and requester is None:
-        raise RefusedError(f"reason {reason} ({ART11_REASONS[reason]}) needs the requester's signature or seal "
-                           "(A2 Art.11): give --requester-name and --requester-signature IMAGE, "
-                           "or --requester-key")
+        raise RefusedError(_("reason {reason} ({text}) needs the requester's signature or seal (A2 Art.11): give "
+                             "--requester-name and --requester-signature IMAGE, or --requester-key").format(
+            reason=reason, text=_(ART11_REASONS[reason])))
     try:
         return StopJustification(gap=gap_entry.entry_hash, device_id=gap.device_id, after_seq=gap.after_seq,
                                  before_seq=gap.before_seq, start_ns=gap.start_ns, end_ns=gap.end_ns,
                                  reason=reason, officer_id=officer_id, note=note, basis=basis,
                                  requester=requester, supersedes=supersedes)
     except ValueError as exc:
-        raise RefusedError(f"cannot build the justification: {exc}") from None
+        raise RefusedError(_("cannot build the justification: {error}").format(error=exc)) from None
 
 
 @dataclass(frozen=True)
@@ -178,12 +185,12 @@ def requester_sign(ledger: Ledger, gap_ref: str, requester: Signer, *, reason: i
                    supersedes: str | None = None) -> Envelope:
     """The requester's signature over the justification body, made where the requester is (a
     detached step): the officer later passes the envelope to ``justify_gap``."""
-    gap_entry, _ = _gap_of(ledger, gap_ref)
+    gap_entry, _gap = _gap_of(ledger, gap_ref)
     supersedes = _supersede(ledger, gap_entry, gap_status(ledger, gap_entry.entry_hash), supersedes)
     person = ledger.enrollment(requester.keyid)
     if person is None or person.subject_type != "person":
-        raise RefusedError(f"the requester key {requester.keyid[:16]}… is not enrolled in this ledger as a person; "
-                           "enroll it with `bodycam person enroll` first")
+        raise RefusedError(_("the requester key {keyid}… is not enrolled in this ledger as a person; enroll it "
+                             "with `bodycam person enroll` first").format(keyid=requester.keyid[:16]))
     requester_name = requester_name or person.name or person.subject_id
     rec = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
                              requester=Requester(name=requester_name, keyid=requester.keyid), supersedes=supersedes)
@@ -199,14 +206,14 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
     when there is one)."""
     gap_entry, gap = _gap_of(ledger, gap_ref)
     if gap.gap_type not in STOP_GAP_TYPES:
-        raise RefusedError(f"gap {gap_entry.entry_hash[:12]} is an {gap.gap_type} finding, not a pause in "
-                           f"recording; record its cause with `bodycam gaps fault {gap_entry.entry_hash[:12]} "
-                           "--cause ...` instead")
+        raise RefusedError(_("gap {gap} is an {gap_type} finding, not a pause in recording; record its cause with "
+                             "`bodycam gaps fault {gap} --cause ...` instead").format(gap=gap_entry.entry_hash[:12],
+                                                                                     gap_type=gap.gap_type))
     _refuse_if_closed(ledger, gap_entry)
     require_person_key(ledger, officer, officer_id, JUSTIFY_ROLES, "officer")
     supersedes = _supersede(ledger, gap_entry, gap_status(ledger, gap_entry.entry_hash), supersedes)
     if requester is not None and requester_envelope is not None:
-        raise BodycamError("give the requester's key or their signed envelope, not both")
+        raise BodycamError(_("give the requester's key or their signed envelope, not both"))
 
     signed_body: StopJustification | None = None
     req_sig: tuple[str, bytes] | None = None
@@ -214,20 +221,22 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
         try:
             other = validate_body(body(requester_envelope))
         except BodycamError as exc:
-            raise RefusedError(f"the requester's envelope is not a justification: {exc}") from None
+            raise RefusedError(_("the requester's envelope is not a justification: {error}").format(error=exc)) \
+                from None
         if not isinstance(other, StopJustification) or other.requester is None or not other.requester.keyid:
-            raise RefusedError("the requester's envelope is not a justification signed by a requester key")
+            raise RefusedError(_("the requester's envelope is not a justification signed by a requester key"))
         if other.gap != gap_entry.entry_hash:
-            raise RefusedError(f"the requester's signature is over another gap ({other.gap[:12]}), not "
-                               f"{gap_entry.entry_hash[:12]}; the requester must sign this gap's justification")
+            raise RefusedError(_("the requester's signature is over another gap ({other}), not {gap}; the requester "
+                                 "must sign this gap's justification").format(other=other.gap[:12],
+                                                                             gap=gap_entry.entry_hash[:12]))
         keyid = other.requester.keyid
         sig = dict(requester_envelope.signatures).get(keyid)
         pub = ledger.keyring().get(keyid)
         if pub is None:
-            raise RefusedError(f"the requester key {keyid[:16]}… is not enrolled in this ledger; enroll it with "
-                               "`bodycam person enroll` first")
+            raise RefusedError(_("the requester key {keyid}… is not enrolled in this ledger; enroll it with "
+                                 "`bodycam person enroll` first").format(keyid=keyid[:16]))
         if sig is None or not pub.verify(sig, requester_envelope.pae()):
-            raise RefusedError("the requester's signature does not verify over the justification it carries")
+            raise RefusedError(_("the requester's signature does not verify over the justification it carries"))
         signed_body = other
         req_sig = (keyid, sig)
 
@@ -235,21 +244,23 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
     image: SignatureImage | None = None
     if requester_image is not None:
         if store is None:
-            raise BodycamError("a signature image needs the dock store to keep it; configure [agent] store_dir")
+            raise BodycamError(_("a signature image needs the dock store to keep it; configure [agent] store_dir"))
         if not requester_name:
-            raise RefusedError("--requester-name is required with --requester-signature (whose signature is it?)")
-        image, _ = check_signature_image(requester_image)  # refuse before anything is stored
+            raise RefusedError(_("--requester-name is required with --requester-signature (whose signature is "
+                                 "it?)"))
+        image, _pixels = check_signature_image(requester_image)  # refuse before anything is stored
         used = _image_used_elsewhere(ledger, image.sha256, gap_entry.entry_hash)
         if used:
-            raise RefusedError(f"this signature image was already given for another gap ({used[:12]}); the "
-                               "requester must sign for this stop")
+            raise RefusedError(_("this signature image was already given for another gap ({gap}); the requester "
+                                 "must sign for this stop").format(gap=used[:12]))
     if requester is not None:
         person = ledger.enrollment(requester.keyid)
         if person is None or person.subject_type != "person":
-            raise RefusedError(f"the requester key {requester.keyid[:16]}… is not enrolled in this ledger as a "
-                               "person; enroll it with `bodycam person enroll` first, or capture a signature image")
+            raise RefusedError(_("the requester key {keyid}… is not enrolled in this ledger as a person; enroll it "
+                                 "with `bodycam person enroll` first, or capture a signature image").format(
+                keyid=requester.keyid[:16]))
         if requester.keyid == officer.keyid:
-            raise RefusedError("the requester cannot be the officer: the requester's own signature is needed")
+            raise RefusedError(_("the requester cannot be the officer: the requester's own signature is needed"))
         req = Requester(name=requester_name or person.name or person.subject_id, keyid=requester.keyid,
                         signature_image_sha256=image.sha256 if image else None)
     elif image is not None:
@@ -260,13 +271,13 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
 
     if signed_body is not None:
         if req is not None and req.signature_image_sha256:
-            raise BodycamError("give the requester's signed envelope or a signature image, not both")
+            raise BodycamError(_("give the requester's signed envelope or a signature image, not both"))
         mine = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
                                   requester=signed_body.requester, supersedes=supersedes)
         if make_body(mine) != make_body(signed_body):
             differ = [k for k, v in make_body(mine).items() if make_body(signed_body).get(k) != v]
-            raise RefusedError(f"the requester signed a different justification ({', '.join(differ)} differ); "
-                               "the requester must sign exactly what the officer records")
+            raise RefusedError(_("the requester signed a different justification ({fields} differ); the requester "
+                                 "must sign exactly what the officer records").format(fields=", ".join(differ)))
         rec = signed_body
     else:
         rec = justification_body(gap_entry, reason=reason, officer_id=officer_id, note=note, basis=basis,
@@ -279,7 +290,7 @@ def justify_gap(ledger: Ledger, store: DockStore | None, gap_ref: str, *, reason
     problems = explanation_problems(rec, gap_entry.record, set(env.keyids), enrollments(ledger))  # type: ignore[arg-type]
     problems += explanations(ledger).order_problems(rec)
     if problems:
-        raise RefusedError("the justification would not be valid", problems)
+        raise RefusedError(_("the justification would not be valid"), problems)
     if image is not None:
         assert store is not None and requester_image is not None
         store_signature_image(store, requester_image)
@@ -293,9 +304,10 @@ def record_fault(ledger: Ledger, gap_ref: str, *, cause: str, officer_id: str, o
                  note: str) -> Entry:
     """Append a ``gap_fault``: the gap was a technical fault (A2 Art.8), not a decision to stop."""
     if cause not in FAULT_CAUSES:
-        raise RefusedError(f"unknown cause {cause!r}; use one of {', '.join(FAULT_CAUSES)}")
+        raise RefusedError(_("unknown cause {cause!r}; use one of {causes}").format(cause=cause,
+                                                                                   causes=", ".join(FAULT_CAUSES)))
     if not note.strip():
-        raise RefusedError("--note (what failed and when) must not be empty")
+        raise RefusedError(_("--note (what failed and when) must not be empty"))
     gap_entry, gap = _gap_of(ledger, gap_ref)
     _refuse_if_closed(ledger, gap_entry)
     require_person_key(ledger, officer, officer_id, JUSTIFY_ROLES, "officer")
@@ -304,7 +316,7 @@ def record_fault(ledger: Ledger, gap_ref: str, *, cause: str, officer_id: str, o
                    officer_id=officer_id, note=note)
     problems = explanation_problems(rec, gap, {officer.keyid}, enrollments(ledger))
     if problems:
-        raise RefusedError("the fault record would not be valid", problems)
+        raise RefusedError(_("the fault record would not be valid"), problems)
     return ledger.append(seal(rec, officer), require_trusted=True)
 
 
@@ -317,10 +329,10 @@ def resolve_review_target(ledger: Ledger, ref: str) -> Entry:
     gid = entry.entry_hash[:12]
     st = gap_status(ledger, entry.entry_hash)
     if st is None or st.state == "not_required":
-        raise RefusedError(f"gap {gid} needs no justification: nothing to approve")
+        raise RefusedError(_("gap {gap} needs no justification: nothing to approve").format(gap=gid))
     if st.approved:
-        raise RefusedError(f"gap {gid} is already approved (approval {(st.approval or '')[:12]} by "
-                           f"{st.supervisor_id}); nothing to do")
+        raise RefusedError(_("gap {gap} is already approved (approval {approval} by {supervisor}); nothing to do")
+                           .format(gap=gid, approval=(st.approval or "")[:12], supervisor=st.supervisor_id))
     waiting = st.awaiting_review
     if len(waiting) == 1:
         found = ledger.by_hash(waiting[0].entry_hash)
@@ -328,13 +340,14 @@ def resolve_review_target(ledger: Ledger, ref: str) -> Entry:
         return found
     if not waiting:
         if st.state == "rejected":
-            raise RefusedError(f"gap {gid}: its explanation was rejected and nothing new awaits review; the officer "
-                               f"justifies again with `bodycam justify {gid} ...`")
-        raise RefusedError(f"gap {gid} has no justification or fault record to approve yet; the officer records one "
-                           f"with `bodycam justify {gid} ...` or `bodycam gaps fault {gid} ...`")
+            raise RefusedError(_("gap {gap}: its explanation was rejected and nothing new awaits review; the officer "
+                                 "justifies again with `bodycam justify {gap} ...`").format(gap=gid))
+        raise RefusedError(_("gap {gap} has no justification or fault record to approve yet; the officer records "
+                             "one with `bodycam justify {gap} ...` or `bodycam gaps fault {gap} ...`").format(gap=gid))
     listing = "\n".join(f"  {explanation_label(x)}: `bodycam approve {x.entry_hash[:12]} --supervisor ID --key FILE`"
                          for x in waiting)
-    raise BodycamError(f"gap {gid} has {len(waiting)} explanations awaiting review; approve one by its id:\n{listing}")
+    raise BodycamError(_("gap {gap} has {count} explanations awaiting review; approve one by its id:\n{listing}")
+                       .format(gap=gid, count=len(waiting), listing=listing))
 
 
 def approve(ledger: Ledger, target_ref: str, *, supervisor_id: str, supervisor: Signer, note: str = "",
@@ -351,22 +364,24 @@ def approve(ledger: Ledger, target_ref: str, *, supervisor_id: str, supervisor: 
     target_problems = explanation_problems(rec, gap if isinstance(gap, Gap) else None,
                                            valid_signers(entry.envelope, ledger.keyring()), enrolled)
     if target_problems:
-        raise RefusedError(f"{entry.kind} {entry.entry_hash[:12]} is not valid and cannot be approved",
-                           target_problems)
+        raise RefusedError(_("{kind} {id} is not valid and cannot be approved").format(
+            kind=entry.kind, id=entry.entry_hash[:12]), target_problems)
     st = gap_status(ledger, rec.gap)
     if st is not None and st.explanation == entry.entry_hash and st.state in ("approved", "fault_approved"):
-        raise RefusedError(f"{entry.kind} {entry.entry_hash[:12]} is already approved "
-                           f"(approval {(st.approval or '')[:12]} by {st.supervisor_id})")
+        raise RefusedError(_("{kind} {id} is already approved (approval {approval} by {supervisor})").format(
+            kind=entry.kind, id=entry.entry_hash[:12], approval=(st.approval or "")[:12],
+            supervisor=st.supervisor_id))
     replaced_by = explanations(ledger).replaced_by.get(entry.entry_hash)
     if replaced_by is not None:
-        raise RefusedError(f"{entry.kind} {entry.entry_hash[:12]} was replaced by justification {replaced_by[:12]}; "
-                           f"review that one: `bodycam approve {replaced_by[:12]} --supervisor ID --key FILE`")
+        raise RefusedError(_("{kind} {id} was replaced by justification {other}; review that one: `bodycam approve "
+                             "{other} --supervisor ID --key FILE`").format(kind=entry.kind, id=entry.entry_hash[:12],
+                                                                           other=replaced_by[:12]))
     approval = StopApproval(target=entry.entry_hash, target_kind=entry.kind, gap=rec.gap,
                             supervisor_id=supervisor_id, decision=decision, note=note,
                             reviewed_ns=time.time_ns() if now_ns is None else now_ns)
     problems = approval_problems(approval, rec, True, {supervisor.keyid}, enrolled)
     if problems:
-        raise RefusedError("the approval would not be valid", problems)
+        raise RefusedError(_("the approval would not be valid"), problems)
     return ledger.append(seal(approval, supervisor), require_trusted=True)
 
 

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.link.profiles import Profile
+from agent.text import Text
 from bodycam.formats import human_bytes
+from bodycam.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -44,36 +46,42 @@ def evaluate_readiness(battery_pct: float | None, storage_free_bytes: int | None
     """Verdict and reasons. ``None`` battery/storage means the recorder did not report it."""
     reasons: list[str] = []
     hours = f"{shift_hours:g}"
-    article = "an" if hours.startswith("8") or hours.split(".")[0] in ("11", "18") else "a"
-    h = f"{hours} h shift"
+    an = hours.startswith("8") or hours.split(".")[0] in ("11", "18")
+    shift = Text(N_("an {hours} h shift"), hours=hours) if an else Text(N_("a {hours} h shift"), hours=hours)
     need_batt = battery_needed_pct(profile, shift_hours, margins)
     need_store = storage_needed_bytes(profile, shift_hours, margins)
-    how_batt = f"{h} at {profile.battery_drain_pct_per_h:g}%/h + {margins.battery_pct:g}% margin"
+    how_batt = Text(N_("{shift} at {drain:g}%/h + {margin:g}% margin"), shift=shift,
+                    drain=profile.battery_drain_pct_per_h, margin=margins.battery_pct)
     if need_batt > 100:
-        reasons.append(f"a full battery is not enough: {need_batt:.0f}% needed for {article} {how_batt}: "
-                       "issue a spare battery or shorten the shift")
+        reasons.append(Text(N_("a full battery is not enough: {need:.0f}% needed for {how}: issue a spare battery "
+                               "or shorten the shift"), need=need_batt, how=how_batt))
     elif battery_pct is None:
-        reasons.append("battery level unknown (the recorder did not report it): check it on the device "
-                       f"and charge it to at least {need_batt:.0f}%")
+        reasons.append(Text(N_("battery level unknown (the recorder did not report it): check it on the device and "
+                               "charge it to at least {need:.0f}%"), need=need_batt))
     elif battery_pct < need_batt:
-        reasons.append(f"battery {battery_pct:g}% < {need_batt:.0f}% needed for {article} {how_batt}: charge it")
+        reasons.append(Text(N_("battery {battery:g}% < {need:.0f}% needed for {how}: charge it"),
+                            battery=battery_pct, need=need_batt, how=how_batt))
     mbps = profile.video_bitrate_kbps / 1000
-    how_store = f"{h} at {mbps:g} Mbit/s + {margins.storage_pct:g}% margin"
+    how_store = Text(N_("{shift} at {rate:g} Mbit/s + {margin:g}% margin"), shift=shift, rate=mbps,
+                     margin=margins.storage_pct)
     if storage_free_bytes is None:
-        reasons.append(f"free card space unknown (the recorder did not report it): make sure "
-                       f"{human_bytes(need_store)} is free before the shift")
+        reasons.append(Text(N_("free card space unknown (the recorder did not report it): make sure {need} is free "
+                               "before the shift"), need=human_bytes(need_store)))
     elif storage_free_bytes < need_store:
-        reasons.append(f"card has {human_bytes(storage_free_bytes)} free < {human_bytes(need_store)} needed "
-                       f"for {article} {how_store}: offload it at the dock or replace the card")
+        reasons.append(Text(N_("card has {free} free < {need} needed for {how}: offload it at the dock or replace "
+                               "the card"), free=human_bytes(storage_free_bytes), need=human_bytes(need_store),
+                            how=how_store))
     if not clock_offset_known:
-        reasons.append("clock offset unknown (the recorder did not report its time): "
-                       "calibrate it with `bodycam device calibrate` before the shift")
+        reasons.append(Text(N_("clock offset unknown (the recorder did not report its time): calibrate it with "
+                               "`bodycam device calibrate` before the shift")))
     elif clock_offset_s is not None and margins.clock_tolerance_s is not None \
             and abs(clock_offset_s) > margins.clock_tolerance_s:
-        side = "ahead of" if clock_offset_s > 0 else "behind"
-        reasons.append(f"clock is {abs(clock_offset_s):.1f} s {side} the dock (tolerance "
-                       f"{margins.clock_tolerance_s:.1f} s): set it with `bodycam device calibrate`")
+        msg = (N_("clock is {offset:.1f} s ahead of the dock (tolerance {tolerance:.1f} s): set it with "
+                  "`bodycam device calibrate`") if clock_offset_s > 0 else
+               N_("clock is {offset:.1f} s behind the dock (tolerance {tolerance:.1f} s): set it with "
+                  "`bodycam device calibrate`"))
+        reasons.append(Text(msg, offset=abs(clock_offset_s), tolerance=margins.clock_tolerance_s))
     for fault in faults:
-        reasons.append(f"fault: {fault}: have the recorder checked before issuing it")
+        reasons.append(Text(N_("fault: {fault}: have the recorder checked before issuing it"), fault=fault))
     return Readiness(ready=not reasons, reasons=reasons, battery_needed_pct=need_batt,
                      storage_needed_bytes=need_store)

@@ -19,6 +19,7 @@ import numpy as np
 
 from agent.store import DockStore
 from bodycam.errors import RefusedError
+from bodycam.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -73,38 +74,42 @@ def _grey_on_white(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
-def check_signature_bytes(data: bytes, what: str = "signature image") -> SignatureImage:
+def check_signature_bytes(data: bytes, what: str | None = None) -> SignatureImage:
     """Accept ``data`` as a signature/seal image or raise SignatureImageError saying why not."""
+    what = what or _("signature image")
     if not data:
-        raise SignatureImageError(f"{what} is empty; capture the requester's signature again")
+        raise SignatureImageError(_("{what} is empty; capture the requester's signature again").format(what=what))
     if len(data) > MAX_FILE_BYTES:
-        raise SignatureImageError(f"{what} is {len(data)} bytes, more than {MAX_FILE_BYTES}; "
-                                  "scan or photograph the signature at a lower resolution")
+        raise SignatureImageError(_("{what} is {size} bytes, more than {limit}; scan or photograph the signature at "
+                                    "a lower resolution").format(what=what, size=len(data), limit=MAX_FILE_BYTES))
     fmt = _format(data)
     if fmt is None:
-        raise SignatureImageError(f"{what} is unreadable: not a PNG or JPEG file; save the scan as PNG or JPEG")
+        raise SignatureImageError(_("{what} is unreadable: not a PNG or JPEG file; save the scan as PNG or JPEG")
+                                  .format(what=what))
     img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
-        raise SignatureImageError(f"{what} is unreadable: the {fmt.upper()} data is damaged or truncated; "
-                                  "capture the signature again")
+        raise SignatureImageError(_("{what} is unreadable: the {format} data is damaged or truncated; capture the "
+                                    "signature again").format(what=what, format=fmt.upper()))
     if img.dtype != np.uint8:
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     h, w = img.shape[:2]
     if w < MIN_WIDTH or h < MIN_HEIGHT or max(w, h) > MAX_SIDE or max(w / h, h / w) > MAX_ASPECT:
-        raise SignatureImageError(f"{what} is {w}×{h} pixels, not a plausible signature or seal "
-                                  f"(at least {MIN_WIDTH}×{MIN_HEIGHT}, at most {MAX_SIDE} per side, "
-                                  f"aspect ratio at most {MAX_ASPECT:g}:1)")
+        raise SignatureImageError(_("{what} is {width}×{height} pixels, not a plausible signature or seal (at least "
+                                    "{min_width}×{min_height}, at most {max_side} per side, aspect ratio at most "
+                                    "{max_aspect:g}:1)").format(what=what, width=w, height=h, min_width=MIN_WIDTH,
+                                                                min_height=MIN_HEIGHT, max_side=MAX_SIDE,
+                                                                max_aspect=MAX_ASPECT))
     grey = _grey_on_white(img)
     paper = float(np.percentile(grey, 95))
     ink = grey < max(paper - INK_CONTRAST, 0)
     ratio = float(ink.mean())
     std = float(grey.std())
     if std < MIN_STDDEV or ratio < MIN_INK_RATIO:
-        raise SignatureImageError(f"{what} is blank (ink on {ratio:.3%} of the page); the requester must "
-                                  "sign or seal before the image is captured")
+        raise SignatureImageError(_("{what} is blank (ink on {ratio:.3%} of the page); the requester must sign or "
+                                    "seal before the image is captured").format(what=what, ratio=ratio))
     if ratio > MAX_INK_RATIO:
-        raise SignatureImageError(f"{what} is mostly dark (ink on {ratio:.0%} of the image): not a signature "
-                                  "on paper; capture it again in good light")
+        raise SignatureImageError(_("{what} is mostly dark (ink on {ratio:.0%} of the image): not a signature on "
+                                    "paper; capture it again in good light").format(what=what, ratio=ratio))
     return SignatureImage(hashlib.sha256(data).hexdigest(), fmt, w, h, round(ratio * 1_000_000), len(data))
 
 
@@ -113,16 +118,17 @@ def check_signature_image(path: Path | str) -> tuple[SignatureImage, bytes]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise SignatureImageError(f"{path} is {size} bytes, more than {MAX_FILE_BYTES}; "
-                                      "use a smaller scan of the signature")
+            raise SignatureImageError(_("{path} is {size} bytes, more than {limit}; use a smaller scan of the "
+                                        "signature").format(path=path, size=size, limit=MAX_FILE_BYTES))
         data = path.read_bytes()
     except FileNotFoundError:
-        raise SignatureImageError(f"{path}: signature image not found") from None
+        raise SignatureImageError(_("{path}: signature image not found").format(path=path)) from None
     except IsADirectoryError:
-        raise SignatureImageError(f"{path} is a directory, not a signature image") from None
+        raise SignatureImageError(_("{path} is a directory, not a signature image").format(path=path)) from None
     except PermissionError:
-        raise SignatureImageError(f"{path}: cannot read the signature image (permission denied)") from None
-    return check_signature_bytes(data, f"signature image {path.name}"), data
+        raise SignatureImageError(_("{path}: cannot read the signature image (permission denied)").format(
+            path=path)) from None
+    return check_signature_bytes(data, _("signature image {name}").format(name=path.name)), data
 
 
 def store_signature_image(store: DockStore, path: Path | str) -> SignatureImage:
@@ -130,7 +136,8 @@ def store_signature_image(store: DockStore, path: Path | str) -> SignatureImage:
     info, data = check_signature_image(path)
     blob = store.ingest_bytes(data)
     if blob.sha256 != info.sha256:  # the store hashes independently; they must agree
-        raise SignatureImageError(f"stored attachment hash {blob.sha256} differs from the image's {info.sha256}")
+        raise SignatureImageError(_("stored attachment hash {stored} differs from the image's {image}").format(
+            stored=blob.sha256, image=info.sha256))
     log.info("stored signature image %s (%s %dx%d)", info.sha256, info.format, info.width, info.height)
     return info
 
@@ -147,7 +154,7 @@ def draw_signature_image(path: Path | str, text: str, *, seal: bool = False, wid
         cv2.circle(img, centre, radius, red, 4, cv2.LINE_AA)
         cv2.circle(img, centre, radius - 10, red, 1, cv2.LINE_AA)
         scale = max(0.4, radius / 90)
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+        (tw, th), _baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
         cv2.putText(img, text, (centre[0] - tw // 2, centre[1] + th // 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     red, 2, cv2.LINE_AA)
     else:

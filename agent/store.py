@@ -25,7 +25,9 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.text import SaidError, Text
 from bodycam.errors import BodycamError
+from bodycam.i18n import N_
 from bodycam.permissions import private_dir
 from ledger import blobs
 from ledger.blobs import BlobError, BlobStore, start_writeback
@@ -41,7 +43,7 @@ Progress = Callable[[int], None]
 """Called with the number of bytes just copied (a delta), after each chunk."""
 
 
-class StoreError(BodycamError):
+class StoreError(SaidError, BodycamError):
     """The dock store could not take a file; nothing partial was kept."""
 
 
@@ -150,10 +152,10 @@ class DockStore:
                 try:
                     n = os.readv(src, [buf])
                 except OSError as exc:
-                    raise SourceReadError(
-                        f"reading {what} from the recorder failed after {total} bytes: {exc.strerror}; "
-                        "nothing partial was kept - re-dock the recorder to resume"
-                    ) from exc
+                    raise SourceReadError(Text(
+                        N_("reading {what} from the recorder failed after {count} bytes: {error}; nothing "
+                           "partial was kept - re-dock the recorder to resume"),
+                        what=what, count=total, error=str(exc.strerror))) from exc
                 if pending is not None:
                     pending.result()  # the hash of the other buffer is done: it may be reused
                     pending = None
@@ -188,7 +190,8 @@ def hash_fd(fd: int, chunk_size: int = CHUNK_SIZE, progress: Progress | None = N
     try:
         return blobs.hash_fd(fd, chunk_size, progress)
     except OSError as exc:
-        raise SourceReadError(f"reading failed: {exc.strerror}; re-dock the recorder to resume") from exc
+        raise SourceReadError(Text(N_("reading failed: {error}; re-dock the recorder to resume"),
+                                   error=str(exc.strerror))) from exc
 
 
 def _reserve(fd: int, size: int, tmp: Path, what: str) -> None:
@@ -212,16 +215,15 @@ def _write_all(fd: int, data: memoryview, tmp: Path, what: str = "file", done: i
 def _raise_write(exc: OSError, tmp: Path, what: str, done: int, need: int | None = None) -> None:
     store = tmp.parent.parent
     if exc.errno in _FULL:
-        need_s = f" ({need} bytes needed)" if need else ""
-        raise DiskFullError(
-            f"the dock store {store} is full: {what} stopped after {done} bytes{need_s}; "
-            "the partial copy was removed and nothing was ledgered - free space on the dock and dock "
-            "the recorder again to resume"
-        ) from exc
-    raise StoreError(
-        f"writing {what} into the dock store {store} failed after {done} bytes: {exc.strerror}; "
-        "the partial copy was removed - check the dock's disk and dock again"
-    ) from exc
+        need_s = Text(N_(" ({count} bytes needed)"), count=need) if need else ""
+        raise DiskFullError(Text(
+            N_("the dock store {store} is full: {what} stopped after {count} bytes{needed}; the partial copy was "
+               "removed and nothing was ledgered - free space on the dock and dock the recorder again to resume"),
+            store=str(store), what=what, count=done, needed=need_s)) from exc
+    raise StoreError(Text(
+        N_("writing {what} into the dock store {store} failed after {count} bytes: {error}; the partial copy was "
+           "removed - check the dock's disk and dock again"),
+        what=what, store=str(store), count=done, error=str(exc.strerror))) from exc
 
 
 class _Tmp:

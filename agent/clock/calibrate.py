@@ -43,7 +43,9 @@ from agent.clock.reference import ReferenceClock, ReferenceReading
 from agent.config import ClockConfig
 from agent.link.errors import FramingError
 from agent.link.profiles import Profile
+from agent.text import SaidError, Text, english
 from bodycam.errors import BodycamError, ConfigError, RefusedError
+from bodycam.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,8 @@ def parse_tz(spec: str | None) -> tzinfo:
     try:
         return ZoneInfo(spec)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {spec!r}: use UTC, +HH:MM or an IANA name like "
-                          "Asia/Shanghai") from None
+        raise ConfigError(_("unknown time zone {spec!r}: use UTC, +HH:MM or an IANA name like "
+                            "Asia/Shanghai").format(spec=spec)) from None
 
 
 def datetime_to_ns(dt: datetime, tz: tzinfo = UTC) -> int:
@@ -98,7 +100,7 @@ def device_reader(clock: RecorderClock, tz: tzinfo) -> Callable[[], DeviceReadin
         try:
             dt = clock.get_time()
         except FramingError as exc:
-            raise ClockUnknown(f"its time cannot be read: {exc}") from None
+            raise ClockUnknown(Text(N_("its time cannot be read: {error}"), error=exc)) from None
         return DeviceReading(datetime_to_ns(dt, tz), dt.isoformat())
 
     return read_device
@@ -240,7 +242,8 @@ def calibrate(
 
     att = _Attempt(reading, tol, resolution_ns, now_ns)
     if not reading.healthy:
-        return att.refuse(*(f"reference clock ({reading.kind}) unhealthy: {r}" for r in reading.reasons))
+        return att.refuse(*(Text(N_("reference clock ({kind}) unhealthy: {reason}"), kind=reading.kind, reason=r)
+                            for r in reading.reasons))
 
     read_device = device_reader(clock, tz)
 
@@ -251,12 +254,12 @@ def calibrate(
     try:
         before = measure()
     except ClockUnknown as exc:
-        return _set_unknown_clock(att, clock, f"clock unknown: {exc}", exc.device_time, measure, tz,
-                                  resolution_ns, now_ns, sleep)
+        return _set_unknown_clock(att, clock, Text(N_("clock unknown: {error}"), error=exc), exc.device_time,
+                                  measure, tz, resolution_ns, now_ns, sleep)
     except ClockError as exc:
-        return att.refuse(f"measuring before setting: {exc}")
+        return att.refuse(Text(N_("measuring before setting: {error}"), error=exc))
     except BodycamError as exc:
-        return att.refuse(f"could not read the recorder's clock: {exc}")
+        return att.refuse(Text(N_("could not read the recorder's clock: {error}"), error=exc))
     att.values["before"] = before
     log.info("recorder offset before: %+.6f s ± %.6f s (%s, %d samples)", before.offset_ns / NS_PER_S,
              before.uncertainty_ns / NS_PER_S, before.method, before.samples)
@@ -271,15 +274,15 @@ def calibrate(
     try:
         clock.set_time(set_to)
     except BodycamError as exc:
-        return att.refuse(f"recorder rejected set_time({set_to.isoformat()}): {exc}")
+        return att.refuse(_rejected(set_to, exc))
     att.values["clock_set"] = True
 
     try:
         after = measure()
     except ClockError as exc:
-        return att.refuse(f"re-measuring after setting: {exc}")
+        return att.refuse(Text(N_("re-measuring after setting: {error}"), error=exc))
     except BodycamError as exc:
-        return att.refuse(f"could not read the recorder's clock after setting it: {exc}")
+        return att.refuse(Text(N_("could not read the recorder's clock after setting it: {error}"), error=exc))
     att.values["after"] = after
     log.info("recorder offset after: %+.6f s ± %.6f s", after.offset_ns / NS_PER_S,
              after.uncertainty_ns / NS_PER_S)
@@ -288,17 +291,17 @@ def calibrate(
     moved = abs(after.offset_ns - before.offset_ns)
     unchanged = moved <= before.uncertainty_ns + after.uncertainty_ns + 1_000_000
     if unchanged and abs(before.offset_ns) > tol:
-        reasons.append(
-            f"recorder clock did not change after set_time: offset {after.offset_ns / NS_PER_S:+.3f} s "
-            "before and after; the recorder ignores the command (check the profile's set_time format "
-            "and time zone, and that the recorder is not locked)")
+        reasons.append(Text(
+            N_("recorder clock did not change after set_time: offset {offset:+.3f} s before and after; the "
+               "recorder ignores the command (check the profile's set_time format and time zone, and that the "
+               "recorder is not locked)"), offset=after.offset_ns / NS_PER_S))
     worst = abs(after.offset_ns) + after.uncertainty_ns
     if worst > tol and not reasons:
-        reasons.append(
-            f"offset after setting is {after.offset_ns / NS_PER_S:+.3f} s "
-            f"± {after.uncertainty_ns / NS_PER_S:.3f} s, "
-            f"beyond the {tol / NS_PER_S:g} s tolerance; retry, and if it persists the recorder cannot hold "
-            "its time (service its clock)")
+        reasons.append(Text(
+            N_("offset after setting is {offset:+.3f} s ± {uncertainty:.3f} s, beyond the {tolerance:g} s "
+               "tolerance; retry, and if it persists the recorder cannot hold its time (service its clock)"),
+            offset=after.offset_ns / NS_PER_S, uncertainty=after.uncertainty_ns / NS_PER_S,
+            tolerance=tol / NS_PER_S))
     if reasons:
         return att.refuse(*reasons)
     warnings = []
@@ -309,7 +312,7 @@ def calibrate(
     return att._result(True, (), warnings)
 
 
-def _set_unknown_clock(att: _Attempt, clock: RecorderClock, unknown: str, device_time: str,
+def _set_unknown_clock(att: _Attempt, clock: RecorderClock, unknown: Text, device_time: str,
                        measure: Callable[[], OffsetEstimate], tz: tzinfo, resolution_ns: int,
                        now_ns: Callable[[], int], sleep: Callable[[float], None]) -> CalibrationResult:
     """Refuse an attempt on an unknown clock, after setting it (the cure) and re-measuring it."""
@@ -319,17 +322,27 @@ def _set_unknown_clock(att: _Attempt, clock: RecorderClock, unknown: str, device
     try:
         clock.set_time(set_to)
     except BodycamError as exc:
-        return att.refuse(unknown, f"recorder rejected set_time({set_to.isoformat()}): {exc}")
+        return att.refuse(unknown, _rejected(set_to, exc))
     att.values["clock_set"] = True
     try:
         after = measure()
     except ClockError as exc:
-        return att.refuse(unknown, f"re-measuring after setting: {exc}")
+        return att.refuse(unknown, Text(N_("re-measuring after setting: {error}"), error=exc))
     except BodycamError as exc:
-        return att.refuse(unknown, f"could not read the recorder's clock after setting it: {exc}")
+        return att.refuse(unknown, Text(N_("could not read the recorder's clock after setting it: {error}"),
+                                        error=exc))
     att.values["after"] = after
-    return att.refuse(unknown, f"its clock was set and now reads {after.offset_ns / NS_PER_S:+.3f} s "
-                               f"± {after.uncertainty_ns / NS_PER_S:.3f} s off: calibrate it again to arm it")
+    return att.refuse(unknown, Text(N_("its clock was set and now reads {offset:+.3f} s ± {uncertainty:.3f} s "
+                                       "off: calibrate it again to arm it"),
+                                    offset=after.offset_ns / NS_PER_S, uncertainty=after.uncertainty_ns / NS_PER_S))
+
+
+def _rejected(set_to: datetime, exc: BodycamError) -> Text:
+    return Text(N_("recorder rejected set_time({time}): {error}"), time=set_to.isoformat(), error=exc)
+
+
+class ClockRefused(SaidError, RefusedError):
+    """The recorder's clock cannot be measured now (the reference is unhealthy); the reasons say why."""
 
 
 def measure_recorder(
@@ -353,8 +366,8 @@ def measure_recorder(
     """
     reading = reference.read() if not isinstance(reference, ReferenceReading) else reference
     if not reading.healthy:
-        raise RefusedError(f"reference clock ({reading.kind}) unhealthy; cannot measure the recorder's clock",
-                           list(reading.reasons))
+        raise ClockRefused(Text(N_("reference clock ({kind}) unhealthy; cannot measure the recorder's clock"),
+                                kind=reading.kind), list(reading.reasons))
     try:
         est = measure_offset(device_reader(clock, tz), lambda: local_ns() + reading.offset_ns, samples,
                              resolution_ns, sleep=sleep, poll_interval_s=poll_interval_s)
@@ -419,7 +432,8 @@ def calibration_body(result: CalibrationResult, device_id: str, *, dock_id: str 
     servers = []
     for s in ref.sources:
         srv = {"server": s.server, "offset_us": _us(s.offset_ns), "delay_us": _us(s.delay_ns),
-               "stratum": s.stratum, "reachable": s.offset_ns is not None, "error": s.error}
+               "stratum": s.stratum, "reachable": s.offset_ns is not None,
+               "error": None if s.error is None else english(s.error)}
         servers.append({k: v for k, v in srv.items() if v is not None})
     reference = {"kind": ref.kind, "servers": servers, "synchronised": ref.healthy,
                  "uncertainty_us": _us(ref.uncertainty_ns)}
@@ -444,7 +458,7 @@ def calibration_body(result: CalibrationResult, device_id: str, *, dock_id: str 
         "battery_pct": battery_pct,
         "storage_free_bytes": storage_free_bytes,
         "result": "passed" if result.passed else "refused",
-        "reasons": list(result.reasons) + [f"warning: {w}" for w in result.warnings],
+        "reasons": [english(r) for r in result.reasons] + [f"warning: {english(w)}" for w in result.warnings],
         "measured_ns": str(result.measured_ns),
     }
     return {k: v for k, v in body.items() if v is not None}

@@ -30,7 +30,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from agent.text import SaidError, Text
 from bodycam.errors import BodycamError
+from bodycam.i18n import N_
 from ledger.canonical import MAX_SAFE_INT
 from ledger.records.base import MAX_NS, MIN_NS
 
@@ -58,7 +60,7 @@ def representable_offset(ns: int) -> bool:
     return -MAX_OFFSET_NS <= ns <= MAX_OFFSET_NS
 
 
-class ClockError(BodycamError):
+class ClockError(SaidError, BodycamError):
     """A clock did not behave like a clock (jumped backwards, stalled, leapt ahead) while measured."""
 
 
@@ -160,23 +162,25 @@ def measure_offset(
         reading = read_device()
         t1 = now_ns()
         if t1 < t0:
-            raise ClockError(f"the dock's reference clock went backwards by {(t0 - t1) / NS_PER_S:.3f} s "
-                             "during the measurement; check that nothing else steps the system clock, "
-                             "then retry")
+            raise ClockError(Text(N_("the dock's reference clock went backwards by {seconds:.3f} s during the "
+                                     "measurement; check that nothing else steps the system clock, then retry"),
+                                  seconds=(t0 - t1) / NS_PER_S))
         poll = Poll(t0, t1, reading.time_ns, reading.raw)
         if not representable_time(reading.time_ns):
-            raise ClockUnknown(f"the recorder reports {reading.raw or reading.time_ns}, outside the times a record "
-                               "holds (1677-09-21 to 2262-04-11 UTC)", reading.raw)
+            raise ClockUnknown(Text(N_("the recorder reports {time}, outside the times a record holds "
+                                       "(1677-09-21 to 2262-04-11 UTC)"), time=str(reading.raw or reading.time_ns)),
+                               reading.raw)
         if not polls:
             first_raw = reading.raw
         else:
             prev = polls[-1]
             if poll.device_ns < prev.device_ns:
-                raise ClockError(
-                    "recorder clock jumped backwards by "
-                    f"{(prev.device_ns - poll.device_ns) / NS_PER_S:.3f} s between samples (reported "
-                    f"{prev.raw or prev.device_ns} then {poll.raw or poll.device_ns}); its clock is not "
-                    "trustworthy: check its clock battery or firmware and do not arm it")
+                raise ClockError(Text(
+                    N_("recorder clock jumped backwards by {seconds:.3f} s between samples (reported {first} "
+                       "then {then}); its clock is not trustworthy: check its clock battery or firmware and do "
+                       "not arm it"),
+                    seconds=(prev.device_ns - poll.device_ns) / NS_PER_S, first=str(prev.raw or prev.device_ns),
+                    then=str(poll.raw or poll.device_ns)))
             if poll.device_ns > prev.device_ns:
                 ticked = True
         p_lo, p_hi = poll.device_ns - t1, poll.device_ns + resolution_ns - t0
@@ -203,9 +207,10 @@ def measure_offset(
     method = "second-boundary" if coarse and ticked else ("coarse" if coarse else "midpoint")
     end = polls[-1].t1_ns
     if not (representable_offset(lo) and representable_offset(hi)):
-        raise ClockUnknown(f"the recorder's clock ({first_raw or polls[0].device_ns}) is about "
-                           f"{(lo + hi) // 2 / YEAR_NS:+,.0f} years off, beyond the ±"
-                           f"{MAX_OFFSET_NS // YEAR_NS} years a calibration record can hold", first_raw)
+        raise ClockUnknown(Text(N_("the recorder's clock ({time}) is about {years:+,.0f} years off, beyond the "
+                                   "±{limit} years a calibration record can hold"),
+                                time=str(first_raw or polls[0].device_ns), years=(lo + hi) // 2 / YEAR_NS,
+                                limit=MAX_OFFSET_NS // YEAR_NS), first_raw)
     return OffsetEstimate(
         offset_ns=(lo + hi) // 2,
         uncertainty_ns=(hi - lo + 1) // 2,
@@ -227,15 +232,17 @@ def _check_consistent(polls: Sequence[Poll], poll: Poll, lo: int, hi: int, p_lo:
     elapsed_ref = poll.t1_ns - first.t0_ns
     advanced = poll.device_ns - first.device_ns
     if p_hi < lo - slack_ns:
-        raise ClockError(
-            f"recorder clock stalled or runs slow: it advanced {_fmt_s(advanced)} while the reference "
-            f"advanced {_fmt_s(elapsed_ref)} over {len(polls) + 1} samples; a recorder whose clock does not "
-            "run cannot be armed: check its clock battery or firmware")
+        raise ClockError(Text(
+            N_("recorder clock stalled or runs slow: it advanced {advanced} while the reference advanced "
+               "{elapsed} over {samples} samples; a recorder whose clock does not run cannot be armed: check "
+               "its clock battery or firmware"),
+            advanced=_fmt_s(advanced), elapsed=_fmt_s(elapsed_ref), samples=len(polls) + 1))
     if p_lo > hi + slack_ns:
-        raise ClockError(
-            f"recorder clock jumped ahead: it advanced {_fmt_s(advanced)} while the reference advanced "
-            f"{_fmt_s(elapsed_ref)} over {len(polls) + 1} samples; its clock is not trustworthy: check its "
-            "clock battery or firmware and do not arm it")
+        raise ClockError(Text(
+            N_("recorder clock jumped ahead: it advanced {advanced} while the reference advanced {elapsed} over "
+               "{samples} samples; its clock is not trustworthy: check its clock battery or firmware and do not "
+               "arm it"),
+            advanced=_fmt_s(advanced), elapsed=_fmt_s(elapsed_ref), samples=len(polls) + 1))
 
 
 # --- drift between calibrations ---------------------------------------------------------------
@@ -318,15 +325,19 @@ def forecast_drift(drift: DriftEstimate, offset_after_ns: int, tolerance_ns: int
     predicted = offset_after_ns + round_div(drift.ppb * shift_ns, NS_PER_S)
     if abs(predicted) <= tolerance_ns:
         return DriftForecast(True, predicted, None,
-                             f"at {drift.ppm:+.3f} ppm the clock is predicted at {_fmt_s(predicted)} after a "
-                             f"{shift_hours:g} h shift, within the {tolerance_ns / NS_PER_S:g} s tolerance")
+                             Text(N_("at {ppm:+.3f} ppm the clock is predicted at {predicted} after a {hours:g} h "
+                                     "shift, within the {tolerance:g} s tolerance"),
+                                  ppm=drift.ppm, predicted=_fmt_s(predicted), hours=shift_hours,
+                                  tolerance=tolerance_ns / NS_PER_S))
     room = tolerance_ns - offset_after_ns if drift.ppb > 0 else tolerance_ns + offset_after_ns
     hours = max(room, 0) / abs(drift.ppb) / 3600 if drift.ppb else 0.0
     return DriftForecast(
         False, predicted, hours,
-        f"at {drift.ppm:+.3f} ppm the recorder's clock would drift to {_fmt_s(predicted)} over a "
-        f"{shift_hours:g} h shift, leaving the {tolerance_ns / NS_PER_S:g} s tolerance after about "
-        f"{hours:.1f} h; recalibrate it mid-shift or have its clock serviced")
+        Text(N_("at {ppm:+.3f} ppm the recorder's clock would drift to {predicted} over a {hours:g} h shift, "
+                "leaving the {tolerance:g} s tolerance after about {after:.1f} h; recalibrate it mid-shift or "
+                "have its clock serviced"),
+             ppm=drift.ppm, predicted=_fmt_s(predicted), hours=shift_hours, tolerance=tolerance_ns / NS_PER_S,
+             after=hours))
 
 
 def round_div(a: int, b: int) -> int:

@@ -30,7 +30,9 @@ from typing import Protocol
 import ntplib
 
 from agent.config import ClockConfig, ReferenceKind
+from agent.text import Text
 from bodycam.errors import ConfigError
+from bodycam.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +92,12 @@ def parse_server(spec: str) -> tuple[str, int]:
     """``host:port``, ``[v6]:port`` or ``host`` (port 123) → (host, port); ConfigError otherwise."""
     s = spec.strip()
     if not s:
-        raise ConfigError("empty NTP server; give host:port, e.g. 127.0.0.1:123")
+        raise ConfigError(_("empty NTP server; give host:port, e.g. 127.0.0.1:123"))
     if s.startswith("["):
-        host, _, rest = s[1:].partition("]")
+        host, _sep, rest = s[1:].partition("]")
         port_s = rest[1:] if rest.startswith(":") else ("" if not rest else None)
         if port_s is None:
-            raise ConfigError(f"NTP server {spec!r}: expected [ipv6]:port")
+            raise ConfigError(_("NTP server {spec!r}: expected [ipv6]:port").format(spec=spec))
     elif s.count(":") == 1:
         host, port_s = s.split(":")
     elif ":" in s:
@@ -105,7 +107,7 @@ def parse_server(spec: str) -> tuple[str, int]:
     if not port_s:
         return host, 123
     if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-        raise ConfigError(f"NTP server {spec!r}: port must be 1..65535, as host:port")
+        raise ConfigError(_("NTP server {spec!r}: port must be 1..65535, as host:port").format(spec=spec))
     return host, int(port_s)
 
 
@@ -135,11 +137,13 @@ def select_ntp_cluster(sources: Sequence[SourceDetail], quorum: int, max_disagre
     """
     answered = [s for s in sources if s.error is None and s.offset_ns is not None]
     failed = [s for s in sources if s.error is not None or s.offset_ns is None]
-    notes = [f"NTP server {s.server} not used: {s.error}" for s in failed]
+    notes: list[str] = [Text(N_("NTP server {server} not used: {error}"), server=s.server, error=s.error)
+                        for s in failed]
     if not answered:
-        names = ", ".join(s.server for s in failed) or "(none configured)"
-        return NtpVerdict(False, 0, 0, (f"no NTP server answered ({names}); check the network and "
-                                        "[agent.clock] ntp_servers, or pass --ntp-server HOST:PORT",), (), ())
+        names = ", ".join(s.server for s in failed) or Text(N_("(none configured)"))
+        return NtpVerdict(False, 0, 0, (Text(N_("no NTP server answered ({servers}); check the network and "
+                                                "[agent.clock] ntp_servers, or pass --ntp-server HOST:PORT"),
+                                             servers=names),), (), ())
     ordered = sorted(answered, key=lambda s: s.offset_ns)
     best: list[SourceDetail] = []
     j = 0
@@ -153,15 +157,18 @@ def select_ntp_cluster(sources: Sequence[SourceDetail], quorum: int, max_disagre
     cluster_txt = ", ".join(f"{s.server} ({_fmt_off(s.offset_ns)})" for s in best)
     if 2 * len(best) <= len(answered):
         listing = ", ".join(f"{s.server} ({_fmt_off(s.offset_ns)})" for s in ordered)
-        reasons.append(f"NTP servers disagree by more than {max_disagreement_ns / NS_PER_S:g} s and no "
-                       f"majority agrees: {listing}; fix or remove the wrong server(s)")
+        reasons.append(Text(N_("NTP servers disagree by more than {limit:g} s and no majority agrees: {servers}; "
+                               "fix or remove the wrong server(s)"),
+                            limit=max_disagreement_ns / NS_PER_S, servers=listing))
     elif len(best) < quorum:
-        missing = f"; unreachable or unusable: {', '.join(s.server for s in failed)}" if failed else ""
-        reasons.append(f"only {len(best)} NTP server(s) answered and agree ({cluster_txt}) but the quorum is "
-                       f"{quorum}{missing}; check the servers or lower [agent.clock] quorum")
+        missing = (Text(N_("; unreachable or unusable: {servers}"), servers=", ".join(s.server for s in failed))
+                   if failed else "")
+        reasons.append(Text(N_("only {count} NTP server(s) answered and agree ({servers}) but the quorum is "
+                               "{quorum}{missing}; check the servers or lower [agent.clock] quorum"),
+                            count=len(best), servers=cluster_txt, quorum=quorum, missing=missing))
     for s in outliers:
-        notes.append(f"NTP server {s.server} disagrees with the majority ({_fmt_off(s.offset_ns)} vs "
-                     f"{cluster_txt}); ignored")
+        notes.append(Text(N_("NTP server {server} disagrees with the majority ({offset} vs {servers}); ignored"),
+                          server=s.server, offset=_fmt_off(s.offset_ns), servers=cluster_txt))
     if reasons:
         unused = [n for n in notes if "not used" in n]
         return NtpVerdict(False, 0, 0, tuple(reasons + unused), tuple(notes), ())
@@ -181,10 +188,10 @@ class NtpReference:
     def __init__(self, servers: Sequence[str], quorum: int = 1, max_disagreement_s: float = 0.5,
                  timeout_s: float = 2.0, version: int = 4):
         if not servers:
-            raise ConfigError("no NTP servers configured: set [agent.clock] ntp_servers or pass --ntp-server")
+            raise ConfigError(_("no NTP servers configured: set [agent.clock] ntp_servers or pass --ntp-server"))
         if quorum > len(servers):
-            raise ConfigError(f"[agent.clock] quorum = {quorum} but only {len(servers)} NTP server(s) are "
-                              "configured; add servers or lower the quorum")
+            raise ConfigError(_("[agent.clock] quorum = {quorum} but only {count} NTP server(s) are configured; "
+                                "add servers or lower the quorum").format(quorum=quorum, count=len(servers)))
         self.servers = [s.strip() for s in servers]
         self._addr = [parse_server(s) for s in self.servers]
         self.quorum = quorum
@@ -198,13 +205,15 @@ class NtpReference:
         try:
             r = ntplib.NTPClient().request(host, version=self.version, port=port, timeout=self.timeout_s)
         except (ntplib.NTPException, OSError) as exc:
-            msg = f"no answer within {self.timeout_s:g} s" if "No response" in str(exc) else str(exc)
+            msg = (Text(N_("no answer within {timeout:g} s"), timeout=self.timeout_s) if "No response" in str(exc)
+                   else str(exc))
             return SourceDetail(name, error=msg), 0
         off, delay = round(r.offset * NS_PER_S), max(0, round(r.delay * NS_PER_S))
         detail = SourceDetail(name, offset_ns=off, delay_ns=delay, stratum=int(r.stratum))
         if r.leap == 3 or not 1 <= r.stratum <= 15:
-            why = "unsynchronised (leap indicator 3)" if r.leap == 3 else f"stratum {r.stratum}"
-            return SourceDetail(name, off, delay, int(r.stratum), f"server reports itself {why}"), 0
+            why = (Text(N_("server reports itself unsynchronised (leap indicator 3)")) if r.leap == 3
+                   else Text(N_("server reports itself stratum {stratum}"), stratum=r.stratum))
+            return SourceDetail(name, off, delay, int(r.stratum), why), 0
         bound = delay // 2 + round((r.root_delay / 2 + r.root_dispersion) * NS_PER_S)
         return detail, bound
 
@@ -257,8 +266,8 @@ class KernelClockState:
     esterror_us: int
 
 
-UNSYNC_REASON = ("kernel clock not synchronised (STA_UNSYNC); start chrony/systemd-timesyncd or use "
-                 "reference = ntp")
+UNSYNC_REASON = Text(N_("kernel clock not synchronised (STA_UNSYNC); start chrony/systemd-timesyncd or use "
+                        "reference = ntp"))
 
 
 def read_kernel_clock_state() -> KernelClockState:
@@ -282,11 +291,11 @@ def assess_kernel_clock(st: KernelClockState, max_error_ns: int) -> tuple[bool, 
     if st.status & STA_UNSYNC or st.state == TIME_ERROR:
         reasons.append(UNSYNC_REASON)
     if st.status & STA_CLOCKERR:
-        reasons.append("kernel reports a clock hardware fault (STA_CLOCKERR); use reference = ntp or gps")
+        reasons.append(Text(N_("kernel reports a clock hardware fault (STA_CLOCKERR); use reference = ntp or gps")))
     if not reasons and st.maxerror_us * 1000 > max_error_ns:
-        reasons.append(f"kernel clock maximum error {st.maxerror_us / 1e6:g} s exceeds "
-                       f"{max_error_ns / NS_PER_S:g} s; wait for chrony/timesyncd to converge or use "
-                       "reference = ntp")
+        reasons.append(Text(N_("kernel clock maximum error {error:g} s exceeds {limit:g} s; wait for "
+                               "chrony/timesyncd to converge or use reference = ntp"),
+                            error=st.maxerror_us / 1e6, limit=max_error_ns / NS_PER_S))
     return not reasons, reasons
 
 
@@ -306,7 +315,8 @@ class SystemReference:
             st = self._read_state()
         except OSError as exc:
             return ReferenceReading("system", False, 0, 0, (SourceDetail("kernel", error=str(exc)),),
-                                    (f"cannot read the kernel clock state ({exc}); use reference = ntp",),
+                                    (Text(N_("cannot read the kernel clock state ({error}); use reference = ntp"),
+                                          error=str(exc)),),
                                     read_at_ns=read_at)
         healthy, reasons = assess_kernel_clock(st, self.max_error_ns)
         details = {"state": st.state, "status": st.status, "maxerror_us": st.maxerror_us,
@@ -402,8 +412,9 @@ class GpsReference:
         try:
             ser = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.2)
         except (serial.SerialException, OSError, ValueError) as exc:
-            return self._bad(read_at, src, f"cannot open GPS receiver {self.port}: {exc}; check "
-                                           "[agent.clock] gps_port and that the receiver is plugged in")
+            return self._bad(read_at, src, Text(N_("cannot open GPS receiver {port}: {error}; check [agent.clock] "
+                                                   "gps_port and that the receiver is plugged in"),
+                                                port=self.port, error=str(exc)))
         bad_sums = 0
         seen_fix: bool | None = None
         try:
@@ -443,17 +454,18 @@ class GpsReference:
                 return ReferenceReading("gps", True, offset, unc, (SourceDetail(src, offset_ns=offset),),
                                         (), (), read_at, details)
         except (serial.SerialException, OSError) as exc:
-            return self._bad(read_at, src, f"GPS receiver {self.port} failed while reading: {exc}")
+            return self._bad(read_at, src, Text(N_("GPS receiver {port} failed while reading: {error}"),
+                                                port=self.port, error=str(exc)))
         finally:
             ser.close()
         if seen_fix is False:
-            why = "GPS receiver has no valid fix (RMC status V); give it a view of the sky and wait"
+            why = Text(N_("GPS receiver has no valid fix (RMC status V); give it a view of the sky and wait"))
         elif bad_sums:
-            why = (f"no valid NMEA time from {self.port} within {self.timeout_s:g} s "
-                   f"({bad_sums} bad checksums); check the cable and the baud rate")
+            why = Text(N_("no valid NMEA time from {port} within {timeout:g} s ({count} bad checksums); check the "
+                          "cable and the baud rate"), port=self.port, timeout=self.timeout_s, count=bad_sums)
         else:
-            why = (f"no NMEA RMC/ZDA time with a fix from {self.port} within {self.timeout_s:g} s; check the "
-                   "baud rate and that the receiver outputs RMC")
+            why = Text(N_("no NMEA RMC/ZDA time with a fix from {port} within {timeout:g} s; check the baud rate "
+                          "and that the receiver outputs RMC"), port=self.port, timeout=self.timeout_s)
         return self._bad(read_at, src, why)
 
     def _bad(self, read_at: int, src: str, reason: str) -> ReferenceReading:
@@ -474,5 +486,5 @@ def reference_from_config(cfg: ClockConfig, override_servers: Sequence[str] | No
     if cfg.reference == ReferenceKind.system:
         return SystemReference(cfg.system_max_error_s)
     if not cfg.gps_port:
-        raise ConfigError("[agent.clock] reference = \"gps\" needs gps_port (e.g. /dev/ttyACM0)")
+        raise ConfigError(_("[agent.clock] reference = \"gps\" needs gps_port (e.g. /dev/ttyACM0)"))
     return GpsReference(cfg.gps_port, cfg.gps_baudrate)

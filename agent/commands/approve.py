@@ -13,12 +13,13 @@ from agent.commands.common import (
 )
 from agent.justify import approve as approve_target
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
+from bodycam.i18n import N_, _
 
 
 @click.command()
 @click.argument("record_id", metavar="ID")
 @click.option("--supervisor", "supervisor_id", required=True, help="Enrolled supervisor (or head) id.")
-@signer_options(what="the supervisor")
+@signer_options(what=N_("the supervisor"))
 @click.option("--note", default="", help="Review remarks.")
 @click.option("--reject", is_flag=True, help="Record the review as rejected: the officer must justify again.")
 @dock_ledger_option
@@ -41,8 +42,9 @@ def approve(ctx: click.Context, record_id: str, supervisor_id: str, key: KeyRef,
         echo_json({"approval": entry.entry_hash, "idx": entry.idx, "target": rec["target"], "gap": rec["gap"],
                    "decision": rec["decision"], "supervisor_id": supervisor_id})
     else:
-        click.echo(f"{rec['decision']} {rec['target'][:12]} (gap {rec['gap'][:12]}) by {supervisor_id}: "
-                   f"entry {entry.idx}")
+        msg = (_("approved {id} (gap {gap}) by {supervisor}: entry {idx}") if rec["decision"] == "approved"
+               else _("rejected {id} (gap {gap}) by {supervisor}: entry {idx}"))
+        click.echo(msg.format(id=rec["target"][:12], gap=rec["gap"][:12], supervisor=supervisor_id, idx=entry.idx))
 
 
 COMMAND = approve

@@ -11,6 +11,7 @@ from agent.fleet import StateDB
 from agent.link.profiles import Profile, get_profile
 from agent.store import DockStore
 from bodycam.cliutil import app_config
+from bodycam.i18n import _
 from ledger.store import Ledger
 
 port_option = click.option("--port", required=True, help="Serial port of the recorder, e.g. /dev/ttyACM0.")
@@ -74,8 +75,8 @@ def checkpoint_dock_ledger(ctx: click.Context, ledger: Ledger) -> str | None:
     try:
         signer = load_signer(key)
     except BodycamError as exc:
-        click.echo(f"note: no checkpoint signed now ({exc}); `bodycam agent run` signs one within "
-                   f"{cfg.checkpoint_interval_s:g} s", err=True)
+        click.echo(_("note: no checkpoint signed now ({error}); `bodycam agent run` signs one within {seconds:g} s")
+                   .format(error=exc, seconds=cfg.checkpoint_interval_s), err=True)
         return None
     if ledger.size == 0 or ledger.get(0).body.get("keyid") != signer.keyid:
         return None

@@ -10,6 +10,7 @@ from agent.commands.common import (
     reference_from,
 )
 from bodycam.cliutil import passphrase_option
+from bodycam.i18n import N_
 
 
 @click.group("agent")
@@ -20,7 +21,7 @@ def agent_group() -> None:
 @agent_group.command("run")
 @click.option("--no-clock", is_flag=True, help="Do not measure recorder clocks at docking.")
 @ntp_option
-@passphrase_option("the dock and device keys")
+@passphrase_option(N_("the dock and device keys"))
 @click.pass_context
 def agent_run(ctx: click.Context, no_clock: bool, ntp_servers: tuple[str, ...], passphrase_env: str | None) -> None:
     """Watch for recorders ([agent] ports and USB discovery) and dock each one as it appears,

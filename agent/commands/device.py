@@ -20,9 +20,12 @@ from agent.device_check import check_device
 from agent.dock import ArmResult, arm_device, calibrate_device, ensure_linked_device
 from agent.link.driver import RecorderLink, discover
 from agent.link.profiles import load_profiles
+from agent.text import shown
 from bodycam.cliutil import echo_json, json_option, passphrase_option
 from bodycam.errors import RefusedError
 from bodycam.formats import human_bytes, printable
+from bodycam.i18n import N_, _
+from bodycam.tables import width
 
 
 @click.group("device")
@@ -46,22 +49,31 @@ def device_status(ctx: click.Context, port: str, profile_id: str, as_json: bool)
     if as_json:
         echo_json(st.as_dict())
         return
-    officer = " ".join(x for x in (st.officer_id, st.officer_name) if x) or "(not reported)"
+    officer = " ".join(x for x in (st.officer_id, st.officer_name) if x) or _("(not reported)")
+    unknown = _("unknown")
     rows = [
-        ("serial", f"{st.serial} ({st.model or profile.model}, profile {st.profile})"),
-        ("officer", officer),
-        ("battery", "unknown" if st.battery_pct is None else f"{st.battery_pct}%"),
-        ("card", "unknown" if st.storage_free_bytes is None else
-         f"{human_bytes(st.storage_free_bytes)} free of {human_bytes(st.storage_total_bytes)}"),
-        ("clock offset", "unknown" if st.clock_offset_s is None else
-         f"{st.clock_offset_s:+.3f} s (±{st.clock_uncertainty_s:.3f} s, vs this dock's clock)"),
-        ("recording", "unknown" if st.recording is None else ("yes" if st.recording else "no")),
-        ("verdict", "READY" if st.ready else "NOT READY"),
+        (_("serial"), _("{serial} ({model}, profile {profile})").format(
+            serial=st.serial, model=st.model or profile.model, profile=st.profile)),
+        (_("officer"), officer),
+        (_("battery"), unknown if st.battery_pct is None else f"{st.battery_pct}%"),
+        (_("card"), unknown if st.storage_free_bytes is None else _("{free} free of {total}").format(
+            free=human_bytes(st.storage_free_bytes), total=human_bytes(st.storage_total_bytes))),
+        (_("clock offset"), unknown if st.clock_offset_s is None else
+         _("{offset:+.3f} s (±{uncertainty:.3f} s, vs this dock's clock)").format(
+             offset=st.clock_offset_s, uncertainty=st.clock_uncertainty_s)),
+        (_("recording"), unknown if st.recording is None else (_("yes") if st.recording else _("no"))),
+        (_("verdict"), _("READY") if st.ready else _("NOT READY")),
     ]
-    for k, v in rows:  # serial, model, officer come from the recorder: shown, never obeyed
-        click.echo(f"{k:<13} {printable(v)}")
+    _echo_fields(rows)  # serial, model, officer come from the recorder: shown, never obeyed
     for r in st.reasons:
-        click.echo(f"  - {printable(r)}")
+        click.echo(f"  - {printable(shown(r))}")
+
+
+def _echo_fields(rows: list[tuple[str, str]]) -> None:
+    """``label  value`` lines, the values aligned whatever the labels' script (CJK takes two columns)."""
+    pad = max(13, *(width(k) for k, _v in rows))
+    for k, v in rows:
+        click.echo(f"{k}{' ' * (pad - width(k))} {printable(v)}")
 
 
 @device.command("ports")
@@ -77,7 +89,7 @@ def device_ports(ctx: click.Context, as_json: bool) -> None:
                              for port, prof in found]})
         return
     if not found:
-        click.echo("No recorder found on any serial port (check the cable; `lsusb` shows its VID:PID).")
+        click.echo(_("No recorder found on any serial port (check the cable; `lsusb` shows its VID:PID)."))
     for port, prof in found:
         click.echo(f"{port}  {prof.id}  ({prof.vendor}, {prof.model})")
 
@@ -88,18 +100,23 @@ def _report_arm(res: ArmResult, as_json: bool, what: str) -> None:
         echo_json(res.as_dict())
     else:
         cal = res.calibration
-        click.echo(f"recorder      {res.device_id}")
+        rows = [(_("recorder"), res.device_id)]
         if cal is not None:
             def fmt(ns):
-                return "unknown" if ns is None else f"{ns / 1e9:+.3f} s"
-            click.echo(f"offset before {fmt(cal.offset_before_ns)}")
-            click.echo(f"offset after  {fmt(cal.offset_after_ns)} (±{(cal.uncertainty_ns or 0) / 1e9:.3f} s, "
-                       f"tolerance {cal.tolerance_ns / 1e9:g} s)")
-        click.echo(f"verdict       {what.upper() if res.armed else 'REFUSED'}")
+                return _("unknown") if ns is None else f"{ns / 1e9:+.3f} s"
+            rows.append((_("offset before"), fmt(cal.offset_before_ns)))
+            rows.append((_("offset after"), _("{offset} (±{uncertainty:.3f} s, tolerance {tolerance:g} s)").format(
+                offset=fmt(cal.offset_after_ns), uncertainty=(cal.uncertainty_ns or 0) / 1e9,
+                tolerance=cal.tolerance_ns / 1e9)))
+        verdict = (_("ARMED") if what == "armed" else _("CALIBRATED")) if res.armed else _("REFUSED")
+        rows.append((_("verdict"), verdict))
+        _echo_fields(rows)
         for w in res.warnings:
-            click.echo(f"  warning: {printable(w)}")
+            click.echo("  " + _("warning: {warning}").format(warning=printable(shown(w))))
     if not res.armed:
-        raise RefusedError(f"recorder {res.device_id} is not {what} (A2 Art.13)", res.reasons)
+        message = (_("recorder {device_id} is not armed (A2 Art.13)") if what == "armed"
+                   else _("recorder {device_id} is not calibrated (A2 Art.13)"))
+        raise RefusedError(message.format(device_id=res.device_id), [shown(r) for r in res.reasons])
 
 
 def _clock_gate(ctx: click.Context, port: str, profile_id: str, ntp_servers: tuple[str, ...],
@@ -115,7 +132,7 @@ def _clock_gate(ctx: click.Context, port: str, profile_id: str, ntp_servers: tup
 @port_option
 @profile_option
 @ntp_option
-@passphrase_option("the dock and device keys")
+@passphrase_option(N_("the dock and device keys"))
 @json_option
 @click.pass_context
 def device_calibrate(ctx: click.Context, port: str, profile_id: str, ntp_servers: tuple[str, ...],
@@ -129,7 +146,7 @@ def device_calibrate(ctx: click.Context, port: str, profile_id: str, ntp_servers
 @port_option
 @profile_option
 @ntp_option
-@passphrase_option("the dock and device keys")
+@passphrase_option(N_("the dock and device keys"))
 @json_option
 @click.pass_context
 def device_arm(ctx: click.Context, port: str, profile_id: str, ntp_servers: tuple[str, ...],
@@ -144,7 +161,7 @@ def device_arm(ctx: click.Context, port: str, profile_id: str, ntp_servers: tupl
 @profile_option
 @click.option("--custodian", default=None, help="Officer id of the custodian (default: the officer the recorder "
                                                   "reports) (A2 Art.12).")
-@passphrase_option("the dock and device keys")
+@passphrase_option(N_("the dock and device keys"))
 @json_option
 @click.pass_context
 def device_enroll(ctx: click.Context, port: str, profile_id: str, custodian: str | None,
@@ -158,9 +175,10 @@ def device_enroll(ctx: click.Context, port: str, profile_id: str, custodian: str
     if as_json:
         echo_json(out)
     else:
-        state = "enrolled" if dev.created else "already enrolled"
-        click.echo(f"{dev.device_id}: {state}, key {dev.signer.keyid[:16]}…, "
-                   f"custodian {printable(dev.custodian or '-')}")
+        msg = (_("{device_id}: enrolled, key {keyid}…, custodian {custodian}") if dev.created
+               else _("{device_id}: already enrolled, key {keyid}…, custodian {custodian}"))
+        click.echo(msg.format(device_id=dev.device_id, keyid=dev.signer.keyid[:16],
+                              custodian=printable(dev.custodian or "-")))
 
 
 @device.command("transfer")
@@ -168,7 +186,7 @@ def device_enroll(ctx: click.Context, port: str, profile_id: str, custodian: str
 @click.option("--to", "to_dock", required=True,
               help="Dock that takes the recorder over (this dock's own name: a new key for it here).")
 @click.option("--reason", required=True, help="Why, in words (moved to another station, key compromised, …).")
-@passphrase_option("the dock key")
+@passphrase_option(N_("the dock key"))
 @json_option
 @click.pass_context
 def device_transfer(ctx: click.Context, device_id: str, to_dock: str, reason: str, passphrase_env: str | None,
@@ -186,8 +204,9 @@ def device_transfer(ctx: click.Context, device_id: str, to_dock: str, reason: st
         echo_json({"handover": entry.entry_hash, "idx": entry.idx, "device_id": device_id, "to_dock": to_dock,
                    "last_seq": rec["last_seq"]})
     else:
-        click.echo(f"{device_id} handed over to {to_dock} after seq {rec['last_seq']} (entry {entry.idx}); "
-                   f"enroll it at {to_dock} with `bodycam device enroll`")
+        click.echo(_("{device_id} handed over to {dock} after seq {seq} (entry {idx}); enroll it at {dock} with "
+                     "`bodycam device enroll`").format(device_id=device_id, dock=to_dock, seq=rec["last_seq"],
+                                                        idx=entry.idx))
 
 
 COMMAND = device

@@ -29,9 +29,11 @@ from agent.commands.common import (
 from agent.dock import dock_recorder
 from agent.link.driver import RecorderLink
 from agent.offload.files import OffloadIncomplete, Progress
+from agent.text import shown
 from bodycam.cliutil import echo_json, json_option, passphrase_option
 from bodycam.errors import BodycamError
 from bodycam.formats import human_bytes, printable
+from bodycam.i18n import N_, _
 
 INTERRUPTED = 130
 
@@ -51,8 +53,9 @@ class _Bar:
         frac = p.done_bytes / p.total_bytes if p.total_bytes else 1.0
         bar = "#" * int(frac * 30)
         eta = "-" if p.eta_s is None else f"{p.eta_s:.0f}s"
-        sys.stderr.write(f"\r[{bar:<30}] {human_bytes(p.done_bytes)}/{human_bytes(p.total_bytes)} "
-                         f"{human_bytes(int(p.rate_bps))}/s eta {eta} file {p.files_done}/{p.files_total}  ")
+        sys.stderr.write(f"\r[{bar:<30}] " + _("{done}/{total} {rate}/s eta {eta} file {file}/{files}").format(
+            done=human_bytes(p.done_bytes), total=human_bytes(p.total_bytes), rate=human_bytes(int(p.rate_bps)),
+            eta=eta, file=p.files_done, files=p.files_total) + "  ")
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -74,7 +77,7 @@ class _Bar:
               help="Where the recorder's storage appears (overrides [agent] mount_root).")
 @ntp_option
 @click.option("--no-clock", is_flag=True, help="Do not measure the clock at docking (no reference reachable).")
-@passphrase_option("the dock and device keys")
+@passphrase_option(N_("the dock and device keys"))
 @json_option
 @click.pass_context
 def dock(ctx: click.Context, port: str, profile_id: str, officer: str | None, case_id: str | None,
@@ -86,7 +89,7 @@ def dock(ctx: click.Context, port: str, profile_id: str, officer: str | None, ca
     A recorder not enrolled on this dock is refused (exit 3): enroll it with `bodycam device enroll`.
     Ctrl-C exits 130; what was completed stays ledgered and the next dock resumes."""
     if not case_id and not activity:
-        raise click.UsageError("bind the footage to --case C or --activity A (A2 Art.4)")
+        raise click.UsageError(_("bind the footage to --case C or --activity A (A2 Art.4)"))
     profile = profile_from(ctx, profile_id)
     reference = None if no_clock else reference_from(ctx, ntp_servers)
     bar = _Bar(enabled=not as_json and sys.stderr.isatty())
@@ -120,7 +123,7 @@ def dock(ctx: click.Context, port: str, profile_id: str, officer: str | None, ca
         if not mass_storage:
             raise
         if isinstance(exc, OffloadIncomplete) and stop.is_set():
-            click.echo(f"Interrupted: {printable(exc)}", err=True)
+            click.echo(_("Interrupted: {error}").format(error=printable(exc)), err=True)
             click.echo(_mass_storage_hint(mass_storage[0], ctx), err=True)
             sys.exit(INTERRUPTED)
         raise _after_mass_storage(exc, mass_storage[0], ctx) from exc
@@ -130,14 +133,19 @@ def dock(ctx: click.Context, port: str, profile_id: str, officer: str | None, ca
     if as_json:
         echo_json(res.as_dict())
         return
-    click.echo(f"recorder {res.device_id}: {s.segments} new segments ({human_bytes(s.bytes)}), "
-               f"{s.already} already offloaded, {s.gaps} gap records, session {s.session_id}")
+    click.echo(_("recorder {device_id}: {segments} new segments ({size}), {already} already offloaded, {gaps} gap "
+                 "records, session {session}").format(device_id=res.device_id, segments=s.segments,
+                                                      size=human_bytes(s.bytes), already=s.already, gaps=s.gaps,
+                                                      session=s.session_id))
     if res.offset_s is not None:
-        click.echo(f"clock offset at docking {res.offset_s:+.3f} s")
+        click.echo(_("clock offset at docking {offset:+.3f} s").format(offset=res.offset_s))
     for p in s.problems:
-        click.echo(f"  problem: {p}")
-    gaps = ", see the gaps to justify with `bodycam gaps`" if s.gaps else ""
-    click.echo(f"next: review with `bodycam segments`{gaps}, then send to the archive with `bodycam sync run --once`")
+        click.echo("  " + _("problem: {problem}").format(problem=printable(shown(p))))
+    if s.gaps:
+        click.echo(_("next: review with `bodycam segments`, see the gaps to justify with `bodycam gaps`, then send "
+                     "to the archive with `bodycam sync run --once`"))
+    else:
+        click.echo(_("next: review with `bodycam segments`, then send to the archive with `bodycam sync run --once`"))
 
 
 def _install_sigint(handler):
@@ -155,12 +163,12 @@ def _restore_sigint(previous) -> None:
 def _mass_storage_hint(device_id: str, ctx: click.Context) -> str:
     """What an officer does after an offload stopped once the recorder left the serial side."""
     again = _same_command(ctx, device_id)
-    return (f"recorder {device_id} is now in mass-storage mode: its serial port is gone, so it cannot be "
-            "docked from here as it is. Nothing partial was kept: the files completed before the stop are "
-            "ledgered, the rest are still on the recorder.\n"
-            f"To finish: unplug recorder {device_id} and plug it back into the dock, then run the same command "
-            f"again:\n  {again}\nIt resumes where it stopped (--serial makes sure it docks this recorder and "
-            "not another one that took the port).")
+    return _("recorder {device_id} is now in mass-storage mode: its serial port is gone, so it cannot be docked "
+             "from here as it is. Nothing partial was kept: the files completed before the stop are ledgered, the "
+             "rest are still on the recorder.\n"
+             "To finish: unplug recorder {device_id} and plug it back into the dock, then run the same command "
+             "again:\n  {command}\nIt resumes where it stopped (--serial makes sure it docks this recorder and not "
+             "another one that took the port).").format(device_id=device_id, command=again)
 
 
 def _same_command(ctx: click.Context, device_id: str) -> str:

@@ -11,11 +11,17 @@ from agent.commands.common import (
     state_db,
 )
 from agent.fleet import FleetEntry, armed_since, with_arming
+from agent.text import shown
 from bodycam.cliutil import echo_json, json_option
 from bodycam.errors import BodycamError
 from bodycam.formats import display_zone, human_bytes, local_time, ns_to_datetime, printable
+from bodycam.i18n import N_, _
 from bodycam.tables import table
 from ledger.store import Ledger
+
+VERDICTS = {"ready": N_("READY"), "not ready": N_("NOT READY"), "stale": N_("STALE"),
+            "never checked": N_("NEVER CHECKED")}
+"""The verdict column (``--json`` keeps the verdict as it is)."""
 
 NOT_READY_EXIT = 3
 """Any recorder not ready (not ready, stale or never checked): refused by a rule, for a dashboard
@@ -43,9 +49,9 @@ def fleet_status(ctx: click.Context, as_json: bool, at: str | None) -> None:
         try:
             now = datetime.fromisoformat(at)
         except ValueError:
-            raise click.BadParameter("not an RFC 3339 time", param_hint="--at") from None
+            raise click.BadParameter(_("not an RFC 3339 time"), param_hint="--at") from None
         if now.tzinfo is None:
-            raise click.BadParameter("needs a UTC offset", param_hint="--at")
+            raise click.BadParameter(_("needs a UTC offset"), param_hint="--at")
     else:
         now = datetime.now(UTC)
     now_ns = int(now.timestamp() * 1e9)
@@ -57,20 +63,22 @@ def fleet_status(ctx: click.Context, as_json: bool, at: str | None) -> None:
                    "total": len(entries)})
         ctx.exit(NOT_READY_EXIT if not_ready else 0)
     if not entries:
-        click.echo("No recorders seen yet: run `bodycam device status --port P --profile ID` on one.")
+        click.echo(_("No recorders seen yet: run `bodycam device status --port P --profile ID` on one."))
         return
-    header = ("SERIAL", "PROFILE", "CUSTODIAN", "BATTERY", "FREE CARD", "ARMED TODAY", "LAST CHECK", "VERDICT")
+    header = (_("SERIAL"), _("PROFILE"), _("CUSTODIAN"), _("BATTERY"), _("FREE CARD"), _("ARMED TODAY"),
+              _("LAST CHECK"), _("VERDICT"))
     # Custodian names come from recorders: ``table`` escapes them before measuring their width.
-    for line in table(header, [(e.serial, e.profile, e.custodian,
+    for line in table(header, [(e.serial, e.profile, shown(e.custodian),
                                 "-" if e.battery_pct is None else f"{e.battery_pct}%",
                                 "-" if e.storage_free_bytes is None else human_bytes(e.storage_free_bytes),
-                                _armed(e), _shown_time(e.last_check), e.verdict.upper())
+                                _armed(e), _shown_time(e.last_check),
+                                _(VERDICTS.get(e.verdict, e.verdict.upper())))
                                for e in entries]):
         click.echo(line)
     for e in entries:
         for reason in e.reasons:
-            click.echo(f"{printable(e.serial)}: {printable(reason)}")
-    click.echo(f"{len(entries) - not_ready} of {len(entries)} ready")
+            click.echo(f"{printable(e.serial)}: {printable(shown(reason))}")
+    click.echo(_("{ready} of {total} ready").format(ready=len(entries) - not_ready, total=len(entries)))
     ctx.exit(NOT_READY_EXIT if not_ready else 0)
 
 
@@ -87,7 +95,7 @@ def _armed_today(ctx: click.Context, now: datetime, now_ns: int) -> dict[str, in
         with Ledger.open(path, create=False) as ledger:
             return armed_since(ledger, since_ns, now_ns)
     except BodycamError as exc:
-        click.echo(f"note: armed today unknown: {printable(exc)}", err=True)
+        click.echo(_("note: armed today unknown: {error}").format(error=printable(exc)), err=True)
         return None
 
 
@@ -95,8 +103,8 @@ def _armed(e: FleetEntry) -> str:
     if e.armed_today is None:
         return "-"
     if e.armed_ns is None:
-        return "no"
-    return "yes " + ns_to_datetime(e.armed_ns).astimezone(display_zone()).strftime("%H:%M")  # today, local
+        return _("no")
+    return _("yes") + " " + ns_to_datetime(e.armed_ns).astimezone(display_zone()).strftime("%H:%M")  # today, local
 
 
 def _shown_time(rfc3339: str | None) -> str:

@@ -14,13 +14,19 @@ from agent.commands.common import (
     open_dock_ledger,
 )
 from agent.justify import ART11_REASONS, record_fault
+from agent.offload.continuity import gap_type_name
 from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
 from bodycam.formats import duration, local_time, printable
+from bodycam.i18n import N_, _
 from bodycam.tables import table
 from ledger.gapstate import APPROVED_STATES, ExplanationStatus, GapStatus, gap_statuses
 from ledger.records import FAULT_CAUSES, Requester, StopJustification
 
 # --- gaps ------------------------------------------------------------------------------------------
+
+STATES = {"bare": N_("bare"), "justified": N_("justified"), "approved": N_("approved"), "fault": N_("fault"),
+          "fault_approved": N_("fault_approved"), "rejected": N_("rejected"), "not_required": N_("not_required")}
+"""The STATE column in the reader's language (``--json`` keeps the state as it is)."""
 
 @click.group(invoke_without_command=True)
 @click.option("--unjustified", is_flag=True, help="Only gaps not yet approved (bare, justified, fault, rejected).")
@@ -55,11 +61,11 @@ def gaps(ctx: click.Context, unjustified: bool, unapproved: bool, device: str | 
         echo_json([_json(s, images) for s in statuses])
         return
     if not statuses:
-        click.echo("no gaps" + (" matching" if unjustified or unapproved or device else ""))
+        click.echo(_("no gaps matching") if unjustified or unapproved or device else _("no gaps"))
         return
-    header = ("GAP", "DEVICE", "FROM", "TO", "LENGTH", "STATE")
+    header = (_("GAP"), _("DEVICE"), _("FROM"), _("TO"), _("LENGTH"), _("STATE"))
     rows = [(s.entry_hash[:12], s.gap.device_id, local_time(s.gap.start_ns), local_time(s.gap.end_ns),
-             _length(s), s.state) for s in statuses]
+             _length(s), _(STATES.get(s.state, s.state))) for s in statuses]
     lines = table(header, rows)
     click.echo(lines[0])
     for s, line in zip(statuses, lines[1:], strict=True):
@@ -90,42 +96,51 @@ def _details(s: GapStatus, images, requester_ids: dict[str, str]) -> list[str]:
     """What a supervisor needs under a gap: its context, then each justification or fault with its
     id, reason, officer, note, requester and review, and the command that approves it."""
     g = s.gap
-    context = [f"{g.gap_type}" + (f" after seq {g.after_seq}" if g.after_seq is not None else "")
-               + (f" before seq {g.before_seq}" if g.before_seq is not None else "")]
+    where = [gap_type_name(g.gap_type).shown()]
+    if g.after_seq is not None:
+        where.append(_("after seq {seq}").format(seq=g.after_seq))
+    if g.before_seq is not None:
+        where.append(_("before seq {seq}").format(seq=g.before_seq))
+    context = [" ".join(where)]
     if g.case_id:
-        context.append(f"case {g.case_id}")
+        context.append(_("case {case}").format(case=g.case_id))
     if g.officer_id:
-        context.append(f"recorder carried by {g.officer_id}")
-    out = [printable("; ".join(context))]
+        context.append(_("recorder carried by {officer}").format(officer=g.officer_id))
+    out = [printable(_("; ").join(context))]
     for x in s.explanations:
         rec = x.record
         if isinstance(rec, StopJustification):
-            title = (f"justification {x.entry_hash[:12]}: reason {rec.reason} "
-                     f"({ART11_REASONS.get(rec.reason, '?')})")
+            reason_text = ART11_REASONS.get(rec.reason)
+            title = _("justification {id}: reason {reason} ({text})").format(
+                id=x.entry_hash[:12], reason=rec.reason, text=_(reason_text) if reason_text else "?")
         else:
-            title = f"fault {x.entry_hash[:12]}: cause {rec.cause}"
+            title = _("fault {id}: cause {cause}").format(id=x.entry_hash[:12], cause=rec.cause)
         if x.superseded_by:
-            title += f" — replaced by {x.superseded_by[:12]}"
+            title += " — " + _("replaced by {id}").format(id=x.superseded_by[:12])
         out.append(printable(title))
         officer = rec.officer_id + (f" {x.officer_name}" if x.officer_name else "")
-        out.append("  " + printable(f"officer: {officer}"))
-        out.append("  " + printable(f"note: {rec.note}"))
+        out.append("  " + printable(_("officer: {officer}").format(officer=officer)))
+        out.append("  " + printable(_("note: {note}").format(note=rec.note)))
         if isinstance(rec, StopJustification):
             if rec.basis:
-                out.append("  " + printable(f"basis: {rec.basis}"))
+                out.append("  " + printable(_("basis: {basis}").format(basis=rec.basis)))
             if rec.supersedes:
-                out.append("  " + printable(f"replaces: {rec.supersedes[:12]}"))
+                out.append("  " + printable(_("replaces: {id}").format(id=rec.supersedes[:12])))
             if rec.requester is not None:
-                out.append("  " + printable(f"requester: {_requester(rec.requester, images, requester_ids)}"))
+                out.append("  " + printable(_("requester: {requester}").format(
+                    requester=_requester(rec.requester, images, requester_ids))))
         if x.superseded_by:
             continue
         if x.review == "pending":
-            out.append("  " + printable(f"awaiting review: {_approve_hint(x)}"))
+            out.append("  " + printable(_("awaiting review: {command}").format(command=_approve_hint(x))))
         else:
             by = (x.supervisor_id or "") + (f" {x.supervisor_name}" if x.supervisor_name else "")
-            review = f"{x.review} by {by} at {local_time(x.reviewed_ns)} (approval {(x.approval or '')[:12]})"
+            msg = (_("approved by {by} at {time} (approval {id})") if x.review == "approved"
+                   else _("rejected by {by} at {time} (approval {id})") if x.review == "rejected"
+                   else x.review + " " + _("by {by} at {time} (approval {id})"))
+            review = msg.format(by=by, time=local_time(x.reviewed_ns), id=(x.approval or "")[:12])
             if x.review_note:
-                review += f": {x.review_note}"
+                review += _(": {note}").format(note=x.review_note)
             out.append("  " + printable(review))
     for p in s.problems:
         out.append(f"! {printable(p)}")
@@ -136,14 +151,16 @@ def _requester(req: Requester, images, requester_ids: dict[str, str]) -> str:
     parts = [req.name]
     if req.keyid:
         who = requester_ids.get(req.keyid)
-        parts.append(f"signed with key {req.keyid[:16]}…" + (f" enrolled as {who}" if who else ""))
+        parts.append(_("signed with key {keyid}… enrolled as {who}").format(keyid=req.keyid[:16], who=who) if who
+                     else _("signed with key {keyid}…").format(keyid=req.keyid[:16]))
     if req.signature_image_sha256:
         path = images(req.signature_image_sha256)
-        parts.append(f"signature image {path}" if path is not None
-                     else f"signature image {req.signature_image_sha256[:16]}… (not in this dock's store)")
+        parts.append(_("signature image {path}").format(path=path) if path is not None
+                     else _("signature image {sha256}… (not in this dock's store)").format(
+                         sha256=req.signature_image_sha256[:16]))
     if len(parts) == 1:
-        parts.append("no signature")
-    return ", ".join(parts)
+        parts.append(_("no signature"))
+    return _(", ").join(parts)
 
 
 def _json(s: GapStatus, images) -> dict:
@@ -164,7 +181,7 @@ def _json(s: GapStatus, images) -> dict:
 @click.option("--cause", type=click.Choice(FAULT_CAUSES), required=True,
               help="battery (died), storage (card full), device_fault, other (A2 Art.8).")
 @click.option("--officer", "officer_id", required=True, help="Enrolled officer id.")
-@signer_options("officer", what="the officer")
+@signer_options("officer", what=N_("the officer"))
 @click.option("--note", required=True, help="What failed and when.")
 @dock_ledger_option
 @json_option
@@ -180,8 +197,9 @@ def gaps_fault(ctx: click.Context, gap_id: str, cause: str, officer_id: str, off
     if as_json:
         echo_json({"fault": entry.entry_hash, "idx": entry.idx, "gap": entry.body["gap"], "cause": cause})
     else:
-        click.echo(f"fault {entry.entry_hash[:12]} ({cause}) recorded for gap {entry.body['gap'][:12]}; "
-                   f"awaiting approval: `bodycam approve {entry.entry_hash[:12]} --supervisor ID --key FILE`")
+        click.echo(_("fault {id} ({cause}) recorded for gap {gap}; awaiting approval: `bodycam approve {id} "
+                     "--supervisor ID --key FILE`").format(id=entry.entry_hash[:12], cause=cause,
+                                                            gap=entry.body["gap"][:12]))
 
 
 COMMAND = gaps

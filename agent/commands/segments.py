@@ -10,6 +10,7 @@ from agent.commands.common import (
 from agent.segments import segment_rows
 from bodycam.cliutil import echo_json, json_option
 from bodycam.formats import duration, local_time
+from bodycam.i18n import _
 from bodycam.tables import table
 
 
@@ -28,13 +29,14 @@ def segments(ctx: click.Context, device_id: str | None, as_json: bool) -> None:
         echo_json({"segments": [r.as_dict() for r in rows]})
         return
     if not rows:
-        click.echo("No segments yet: dock a recorder with `bodycam dock`.")
+        click.echo(_("No segments yet: dock a recorder with `bodycam dock`."))
         return
-    header = ("DEVICE", "SEQ", "FILE", "SHA-256", "CODEC", "LENGTH", "START", "END", "DECODES", "FLAGS")
+    header = (_("DEVICE"), _("SEQ"), _("FILE"), "SHA-256", _("CODEC"), _("LENGTH"), _("START"), _("END"),
+              _("DECODES"), _("FLAGS"))
     # File names are shown whole (a name cut short can match another file); a wide table wraps.
     for line in table(header, [(r.device_id, r.seq, r.shown_name, r.sha256[:12], r.codec,
                                 duration(r.duration_ms / 1000), local_time(r.start_ns), local_time(r.end_ns),
-                                "yes" if r.decodable else "UNDECODABLE", ",".join(r.flags) or "-")
+                                _("yes") if r.decodable else _("UNDECODABLE"), ",".join(r.flags) or "-")
                                for r in rows]):
         click.echo(line)
 

@@ -36,6 +36,8 @@ from agent.link.errors import (
 from agent.link.framing import Framer
 from agent.link.parsers import classify, parse_reply, render, time_from_fields, time_values
 from agent.link.profiles import Profile, Step
+from agent.text import Text
+from bodycam.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,9 @@ SERIAL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 and mount folder, and is printed on terminals, so whatever a recorder claims is held to it."""
 _STATUS_ERRORS = {"auth": AuthError, "busy": DeviceBusy, "refused": DeviceRefused,
                   "unsupported": UnsupportedCommand}
-_STATUS_TEXT = {"auth": "the recorder asks for a valid password", "busy": "the recorder replied busy",
-                "refused": "the recorder refused the command",
-                "unsupported": "the recorder does not know this command"}
+_STATUS_TEXT = {"auth": N_("the recorder asks for a valid password"), "busy": N_("the recorder replied busy"),
+                "refused": N_("the recorder refused the command"),
+                "unsupported": N_("the recorder does not know this command")}
 _UNITS = {"_bytes": 1, "_kb": 1024, "_mib": 1 << 20, "_mb": 1_000_000, "_gib": 1 << 30}
 
 
@@ -119,7 +121,7 @@ def storage_bytes(fields: dict[str, Any], which: str) -> int:
         key = f"storage_{which}{suffix}"
         if key in fields:
             return int(fields[key]) * factor
-    raise FramingError(f"storage reply lacks a storage_{which}_* field")
+    raise FramingError(Text(N_("storage reply lacks a storage_{which}_* field"), which=which))
 
 
 def match_ports(ports: Iterable[Any], profiles: Iterable[Profile]) -> list[tuple[str, Profile]]:
@@ -150,12 +152,17 @@ def resolve_secret(profile: Profile, explicit: str | None = None) -> str:
         if path.exists():
             mode = path.stat().st_mode
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise AuthError(f"password file {path} is readable by others: chmod 600 it",
+                raise AuthError(Text(N_("password file {path} is readable by others: chmod 600 it"), path=str(path)),
                                 profile=profile.id, command="login")
             return path.read_text(encoding="utf-8").strip()
-    where = " or ".join(x for x in (f"${auth.password_env}" if auth.password_env else "",
-                                    f"file {auth.password_file}" if auth.password_file else "") if x)
-    raise AuthError(f"no recorder password: set {where}", profile=profile.id, command="login")
+    if auth.password_env and auth.password_file:
+        where = Text(N_("${variable} or file {path}"), variable=auth.password_env, path=auth.password_file)
+    elif auth.password_file:
+        where = Text(N_("file {path}"), path=auth.password_file)
+    else:
+        where = Text("${variable}", variable=auth.password_env or "")
+    raise AuthError(Text(N_("no recorder password: set {where}"), where=where), profile=profile.id,
+                    command="login")
 
 
 class RecorderLink:
@@ -194,7 +201,7 @@ class RecorderLink:
             self._ser = serial.Serial(self.port, baudrate=s.baudrate, bytesize=s.bytesize, parity=s.parity,
                                       stopbits=s.stopbits, timeout=0.05, write_timeout=2)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise LinkDisconnected(f"cannot open the port: {exc}", port=self.port,
+            raise LinkDisconnected(Text(N_("cannot open the port: {error}"), error=str(exc)), port=self.port,
                                    profile=self.profile.id) from None
         self._authed = self.profile.auth.kind == "none"
 
@@ -209,9 +216,10 @@ class RecorderLink:
         f = self.call("identify")
         serial_no = str(f["serial"])
         if not SERIAL_RE.match(serial_no):
-            raise FramingError(f"the recorder reports serial {serial_no[:80]!r}, which cannot be a device id "
-                               "(letters, digits, '_' and '-', at most 64, starting with a letter or digit); "
-                               "nothing was stored", port=self.port, profile=self.profile.id, command="identify")
+            raise FramingError(Text(N_("the recorder reports serial {serial!r}, which cannot be a device id "
+                                       "(letters, digits, '_' and '-', at most 64, starting with a letter or "
+                                       "digit); nothing was stored"), serial=serial_no[:80]),
+                               port=self.port, profile=self.profile.id, command="identify")
         return Identity(serial=serial_no, model=str(f.get("model", "")),
                         firmware=str(f.get("firmware", "")))
 
@@ -224,8 +232,8 @@ class RecorderLink:
         f = self.call("get_battery")
         pct = int(f["battery_pct"])
         if not 0 <= pct <= 100:
-            raise FramingError(f"battery {pct}% is out of range", port=self.port, profile=self.profile.id,
-                               command="get_battery")
+            raise FramingError(Text(N_("battery {pct}% is out of range"), pct=pct), port=self.port,
+                               profile=self.profile.id, command="get_battery")
         return BatteryStatus(battery_pct=pct)
 
     def get_storage(self) -> StorageStatus:
@@ -235,8 +243,8 @@ class RecorderLink:
         except LinkError as exc:
             raise exc.with_context(port=self.port, profile=self.profile.id, command="get_storage") from None
         if free > total:
-            raise FramingError(f"free space {free} B exceeds total {total} B", port=self.port,
-                               profile=self.profile.id, command="get_storage")
+            raise FramingError(Text(N_("free space {free} B exceeds total {total} B"), free=free, total=total),
+                               port=self.port, profile=self.profile.id, command="get_storage")
         return StorageStatus(total_bytes=total, free_bytes=free)
 
     def read_clock(self) -> ClockReading:
@@ -279,7 +287,7 @@ class RecorderLink:
 
     def _call(self, command: str, values: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
         if not self.profile.supports(command):
-            raise UnsupportedCommand("the profile lists this command as unsupported by the model",
+            raise UnsupportedCommand(Text(N_("the profile lists this command as unsupported by the model")),
                                      port=self.port, profile=self.profile.id, command=command)
         self.open()
         self._login()
@@ -300,7 +308,7 @@ class RecorderLink:
         try:
             self._step_with_retries("login", self.profile.auth.login, {"password": secret}, timeout)
         except AuthError:
-            raise AuthError("the recorder rejected the password", port=self.port, profile=self.profile.id,
+            raise AuthError(Text(N_("the recorder rejected the password")), port=self.port, profile=self.profile.id,
                             command="login") from None
         self._authed = True
 
@@ -335,13 +343,13 @@ class RecorderLink:
             ser.flush()
         except (serial.SerialException, OSError) as exc:
             self.close()
-            raise LinkDisconnected(f"write failed: {exc}", port=self.port, profile=self.profile.id,
-                                   command=command) from None
+            raise LinkDisconnected(Text(N_("write failed: {error}"), error=str(exc)), port=self.port,
+                                   profile=self.profile.id, command=command) from None
         sent = self.clock()
         payload, received = self._read_frame(command, timeout)
         kind = classify(self.profile.status, payload)
         if kind is not None:
-            raise _STATUS_ERRORS[kind](_STATUS_TEXT[kind], port=self.port, profile=self.profile.id,
+            raise _STATUS_ERRORS[kind](Text(_STATUS_TEXT[kind]), port=self.port, profile=self.profile.id,
                                        command=command)
         try:
             fields = parse_reply(step.parse, payload, self.profile.encoding)
@@ -357,17 +365,18 @@ class RecorderLink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if decoder.pending:
-                    raise LinkDisconnected(f"reply stopped after {decoder.pending} bytes", port=self.port,
+                    raise LinkDisconnected(Text(N_("reply stopped after {count} bytes"), count=decoder.pending),
+                                           port=self.port,
                                            profile=self.profile.id, command=command)
-                raise LinkTimeout(f"no reply within {timeout:.2f} s", port=self.port, profile=self.profile.id,
-                                  command=command)
+                raise LinkTimeout(Text(N_("no reply within {timeout:.2f} s"), timeout=timeout), port=self.port,
+                                  profile=self.profile.id, command=command)
             try:
                 ser.timeout = min(remaining, 0.05)
                 chunk = ser.read(max(1, ser.in_waiting))
             except (serial.SerialException, OSError) as exc:
                 self.close()
-                raise LinkDisconnected(f"port lost: {exc}", port=self.port, profile=self.profile.id,
-                                       command=command) from None
+                raise LinkDisconnected(Text(N_("port lost: {error}"), error=str(exc)), port=self.port,
+                                       profile=self.profile.id, command=command) from None
             if not chunk:
                 continue
             try:

@@ -7,13 +7,16 @@ an equipment manager reads these on a dock screen, not a developer in a debugger
 
 from __future__ import annotations
 
+from agent.text import Joined, SaidError, Text
 from bodycam.errors import BodycamError
+from bodycam.i18n import N_
 
 
-class LinkError(BodycamError):
-    """Base of every recorder-link failure."""
+class LinkError(SaidError, BodycamError):
+    """Base of every recorder-link failure. ``detail`` says what happened (a Text where it is one
+    of ours; what the recorder sent stays as it is), ``hint`` what to do."""
 
-    hint = "check the cable and the profile, then retry"
+    hint = N_("check the cable and the profile, then retry")
 
     def __init__(self, detail: str, *, port: str | None = None, profile: str | None = None,
                  command: str | None = None):
@@ -23,16 +26,18 @@ class LinkError(BodycamError):
         self.command = command
         super().__init__(self._compose())
 
-    def _compose(self) -> str:
+    def _compose(self) -> Text:
         where = []
         if self.port:
-            where.append(f"port {self.port}")
+            where.append(Text(N_("port {port}"), port=self.port))
         if self.profile:
-            where.append(f"profile {self.profile}")
+            where.append(Text(N_("profile {profile}"), profile=self.profile))
         if self.command:
-            where.append(f"command {self.command}")
-        prefix = f"{', '.join(where)}: " if where else ""
-        return f"{prefix}{self.detail} ({self.hint})"
+            where.append(Text(N_("command {command}"), command=self.command))
+        hint = Text(self.hint)
+        if not where:
+            return Text(N_("{detail} ({hint})"), detail=self.detail, hint=hint)
+        return Text(N_("{where}: {detail} ({hint})"), where=Joined(where), detail=self.detail, hint=hint)
 
     def with_context(self, *, port: str | None, profile: str | None, command: str | None) -> LinkError:
         """A copy of this error carrying where it happened (parsers and framers do not know)."""
@@ -41,39 +46,40 @@ class LinkError(BodycamError):
 
 
 class LinkTimeout(LinkError):
-    hint = "the recorder did not answer in time: check it is powered on, docked and on the right port"
+    hint = N_("the recorder did not answer in time: check it is powered on, docked and on the right port")
 
 
 class LinkDisconnected(LinkError):
-    hint = "the link dropped: re-seat the recorder in the dock and retry"
+    hint = N_("the link dropped: re-seat the recorder in the dock and retry")
 
 
 class FramingError(LinkError):
-    hint = "the reply was malformed: check the profile matches this recorder's firmware, then retry"
+    hint = N_("the reply was malformed: check the profile matches this recorder's firmware, then retry")
 
 
 class TimeUnreadable(FramingError):
     """The recorder answered its time, but not with a time the dock can read: not a date, or one
     beyond the years 1–9999 (a clock gone wildly wrong). Its clock is unknown."""
 
-    hint = "its clock is unknown: set it (bodycam device calibrate) before it is armed"
+    hint = N_("its clock is unknown: set it (bodycam device calibrate) before it is armed")
 
 
 class ChecksumError(FramingError):
-    hint = "the reply was corrupted in transit: retry; if it persists, replace the cable"
+    hint = N_("the reply was corrupted in transit: retry; if it persists, replace the cable")
 
 
 class DeviceRefused(LinkError):
-    hint = "the recorder rejected the command: check its state (recording, locked) and retry"
+    hint = N_("the recorder rejected the command: check its state (recording, locked) and retry")
 
 
 class DeviceBusy(LinkError):
-    hint = "the recorder is busy: wait a few seconds and retry"
+    hint = N_("the recorder is busy: wait a few seconds and retry")
 
 
 class UnsupportedCommand(LinkError):
-    hint = "this recorder model cannot do that; use the dock's other checks or do it on the device"
+    hint = N_("this recorder model cannot do that; use the dock's other checks or do it on the device")
 
 
 class AuthError(LinkError):
-    hint = "set the recorder password in the environment variable or file the profile names"
+    hint = N_("set the recorder password in the environment variable or file the profile names")
+

@@ -26,6 +26,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from bodycam.configfile import StrictModel, parse_toml, read_text, validate_data
 from bodycam.errors import ConfigError
+from bodycam.i18n import _
 
 CANONICAL_COMMANDS = (
     "identify", "get_info", "get_battery", "get_storage", "get_time", "set_time",
@@ -406,12 +407,13 @@ def load_profile(path: Path | Traversable) -> Profile:
     data = parse_toml(text, path)
     version = data.get("format")
     if version is None:
-        raise ConfigError(f"{path}: format: missing; a profile starts with the version of its file format, "
-                          f"e.g. 'format = {PROFILE_FORMATS[-1]}' (this bodycam reads format {_formats_text()})")
+        raise ConfigError(_("{path}: format: missing; a profile starts with the version of its file format, e.g. "
+                            "'format = {latest}' (this bodycam reads format {formats})").format(
+            path=path, latest=PROFILE_FORMATS[-1], formats=_formats_text()))
     if type(version) is not int or version not in PROFILE_FORMATS:
-        raise ConfigError(f"{path}: format: {version!r} is not a profile format this bodycam reads "
-                          f"(it reads format {_formats_text()}): use a bodycam that knows it, or rewrite "
-                          f"the profile")
+        raise ConfigError(_("{path}: format: {version!r} is not a profile format this bodycam reads (it reads "
+                            "format {formats}): use a bodycam that knows it, or rewrite the profile").format(
+            path=path, version=version, formats=_formats_text()))
     return validate_data(path, data, Profile, text)
 
 
@@ -434,14 +436,15 @@ def load_profiles(extra: Path | None = None) -> dict[str, Profile]:
     for d in profile_dirs(extra):
         if not d.is_dir():
             if d is BUILTIN_PROFILES_DIR:
-                raise ConfigError(f"{d}: built-in firmware profiles missing: this bodycam is not installed "
-                                  f"completely (reinstall it)")
-            raise ConfigError(f"{d}: profiles directory not found (agent.profiles_dir)")
+                raise ConfigError(_("{path}: built-in firmware profiles missing: this bodycam is not installed "
+                                    "completely (reinstall it)").format(path=d))
+            raise ConfigError(_("{path}: profiles directory not found (agent.profiles_dir)").format(path=d))
         seen_here: dict[str, Path | Traversable] = {}
         for path in _profile_files(d):
             prof = load_profile(path)
             if prof.id in seen_here:
-                raise ConfigError(f"{path}: id: {prof.id!r} already defined in {seen_here[prof.id]}")
+                raise ConfigError(_("{path}: id: {id!r} already defined in {other}").format(
+                    path=path, id=prof.id, other=seen_here[prof.id]))
             seen_here[prof.id] = path
             found[prof.id] = prof
     return found
@@ -452,6 +455,7 @@ def get_profile(profile_id: str, extra: Path | None = None) -> Profile:
     try:
         return profiles[profile_id]
     except KeyError:
-        where = f"built-in, and those in {extra}" if extra is not None else "built-in; agent.profiles_dir adds more"
-        raise ConfigError(f"unknown profile {profile_id!r}; known: {', '.join(sorted(profiles)) or 'none'} "
-                          f"({where})") from None
+        where = (_("built-in, and those in {path}").format(path=extra) if extra is not None
+                 else _("built-in; agent.profiles_dir adds more"))
+        raise ConfigError(_("unknown profile {profile!r}; known: {known} ({where})").format(
+            profile=profile_id, known=", ".join(sorted(profiles)) or _("none"), where=where)) from None

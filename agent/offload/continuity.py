@@ -35,6 +35,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
 from agent.clock.measure import representable_time
+from agent.text import Text
+from bodycam.i18n import N_
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
@@ -43,6 +45,15 @@ DEFAULT_GAP_BOUND_NS = 2 * NS_PER_S
 DEFAULT_OVERLAP_TOLERANCE_NS = 1 * NS_PER_S
 
 GapType = Literal["gap", "overlap", "missing_seq", "duplicate", "altered", "out_of_order"]
+#: What each finding is called when shown to people (the record keeps the gap type).
+GAP_TYPE_NAMES: dict[str, str] = {"gap": N_("gap"), "overlap": N_("overlap"), "missing_seq": N_("missing_seq"),
+                                  "duplicate": N_("duplicate"), "altered": N_("altered"),
+                                  "out_of_order": N_("out_of_order")}
+
+
+def gap_type_name(gap_type: str) -> Text:
+    """The finding's name for people ("gap" is 录制中断 in Chinese)."""
+    return Text(GAP_TYPE_NAMES.get(gap_type, gap_type))
 #: Segment flags of footage whose times are not on a known clock, and of times the dock supplied.
 CLOCK_UNKNOWN = "clock_unknown"
 RECEIVE_TIME = "dock_receive_time"
@@ -214,7 +225,8 @@ def chain_state(prior: Iterable[PriorSegment], genesis: str) -> tuple[ChainState
     for p in segs:
         if p.seq != expected:
             findings.append(Finding(
-                "missing_seq", f"sequence numbers {expected}..{p.seq - 1} are missing from the ledger",
+                "missing_seq", Text(N_("sequence numbers {first}..{last} are missing from the ledger"),
+                                    first=expected, last=p.seq - 1),
                 after_seq=expected - 1 if expected else None, before_seq=p.seq))
         expected = p.seq + 1
         names[p.source_name] = names.get(p.source_name, frozenset()) | {p.sha256}
@@ -259,7 +271,8 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
         if seen_name == cand.source_name:
             return Decision(cand, False, None, None, start, end)  # already offloaded: nothing new
         findings.append(Finding(
-            "duplicate", f"{cand.source_name!r} holds the same bytes as {seen_name!r}; not appended twice",
+            "duplicate", Text(N_("{name!r} holds the same bytes as {other!r}; not appended twice"),
+                              name=cand.source_name, other=seen_name),
             cand.source_name, cand.sha256, needs_justification=False, segments=(cand.sha256,)))
         return Decision(cand, False, None, None, start, end, tuple(flags), tuple(findings))
 
@@ -267,8 +280,8 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
     if known:
         flags.append("altered")
         findings.append(Finding(
-            "altered", f"{cand.source_name!r} was offloaded before with other bytes "
-            f"({', '.join(sorted(known))}); both are kept", cand.source_name, cand.sha256,
+            "altered", Text(N_("{name!r} was offloaded before with other bytes ({hashes}); both are kept"),
+                            name=cand.source_name, hashes=", ".join(sorted(known))), cand.source_name, cand.sha256,
             after_seq=state.last_seq, before_seq=state.next_seq, segments=(*sorted(known), cand.sha256)))
 
     if cand.received:
@@ -276,23 +289,24 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
     elif state.last_start_ns is not None and start < state.last_start_ns:
         flags.append("out_of_order")
         findings.append(Finding(
-            "out_of_order", f"{cand.source_name!r} starts before footage already ledgered",
+            "out_of_order", Text(N_("{name!r} starts before footage already ledgered"), name=cand.source_name),
             cand.source_name, cand.sha256, after_seq=state.last_seq, before_seq=state.next_seq,
             start_ns=start, end_ns=state.last_start_ns, segments=(cand.sha256,)))
     elif state.last_end_ns is not None:
         pause = start - state.last_end_ns
         if pause > policy.gap_bound_ns and binding == state.last_binding:
             findings.append(Finding(
-                "gap", f"no footage for {pause / NS_PER_S:.3f} s before {cand.source_name!r}",
+                "gap", Text(N_("no footage for {seconds:.3f} s before {name!r}"), seconds=pause / NS_PER_S,
+                            name=cand.source_name),
                 cand.source_name, cand.sha256, after_seq=state.last_seq, before_seq=state.next_seq,
                 start_ns=state.last_end_ns, end_ns=start,
                 segments=tuple(s for s in (state.last_sha256, cand.sha256) if s)))
         elif -pause > policy.overlap_tolerance_ns:
             flags.append("overlap")
             findings.append(Finding(
-                "overlap", f"{cand.source_name!r} starts {-pause / NS_PER_S:.3f} s before the previous "
-                "segment ended", cand.source_name, cand.sha256, after_seq=state.last_seq,
-                before_seq=state.next_seq, start_ns=start, end_ns=state.last_end_ns,
+                "overlap", Text(N_("{name!r} starts {seconds:.3f} s before the previous segment ended"),
+                                name=cand.source_name, seconds=-pause / NS_PER_S), cand.source_name, cand.sha256,
+                after_seq=state.last_seq, before_seq=state.next_seq, start_ns=start, end_ns=state.last_end_ns,
                 segments=tuple(s for s in (state.last_sha256, cand.sha256) if s)))
     return Decision(cand, True, state.next_seq, state.prev, start, end, tuple(dict.fromkeys(flags)),
                     tuple(findings))

@@ -42,8 +42,10 @@ from agent.offload.names import (
 )
 from agent.offload.probe import ProbeResult, probe
 from agent.store import DiskFullError, DockStore, SourceReadError, StoreError, hash_fd
+from agent.text import Joined, SaidError, Text, english, text_of
 from bodycam.errors import BodycamError
 from bodycam.formats import rfc3339
+from bodycam.i18n import N_
 from ledger.envelope import seal
 from ledger.keys import Signer
 from ledger.records import DockSession, Gap, Media, Segment, make_body
@@ -60,15 +62,15 @@ WINDOW_SLACK_NS = 300 * cont.NS_PER_S
 _DETAIL_MAX = 4000
 
 
-class OffloadError(BodycamError):
+class OffloadError(SaidError, BodycamError):
     """The offload cannot start (device not enrolled, bad arguments)."""
 
 
-class RecorderGoneError(BodycamError):
+class RecorderGoneError(SaidError, BodycamError):
     """The recorder's storage vanished mid-offload (unplugged)."""
 
 
-class _FileVanished(BodycamError):
+class _FileVanished(SaidError, BodycamError):
     """One listed file could not be opened while the recorder is still there: noted, not fatal."""
 
 
@@ -81,7 +83,7 @@ def _same_dir(mount: Path, mount_fd: int) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-class OffloadIncomplete(BodycamError):
+class OffloadIncomplete(SaidError, BodycamError):
     """The offload stopped before every file was ledgered; ``summary`` says how far it got.
 
     What was completed is ledgered and the ``dock_session`` record says why it stopped; docking
@@ -157,9 +159,10 @@ def device_genesis(ledger: Ledger, device_id: str, device_keyid: str) -> str:
     for entry in ledger.entries(kind="enrollment", device_id=device_id):
         if entry.body.get("keyid") == device_keyid and entry.body.get("subject_type") == "device":
             return entry.entry_hash
-    raise OffloadError(
-        f"recorder {device_id} (key {device_keyid[:16]}…) is not enrolled in {ledger.path}: "
-        "enroll it first (bodycam device enroll) so its segments can be verified")
+    raise OffloadError(Text(
+        N_("recorder {device_id} (key {keyid}…) is not enrolled in {ledger}: enroll it first (bodycam device "
+           "enroll) so its segments can be verified"),
+        device_id=device_id, keyid=device_keyid[:16], ledger=str(ledger.path)))
 
 
 def prior_segments(ledger: Ledger, device_id: str) -> list[cont.PriorSegment]:
@@ -222,8 +225,8 @@ class _Meter:
 
     def check_stop(self) -> None:
         if self.stop is not None and self.stop.is_set():
-            raise OffloadIncomplete("the offload was stopped on request; nothing partial was kept - "
-                                    "dock again to finish", self.summary)
+            raise OffloadIncomplete(Text(N_("the offload was stopped on request; nothing partial was kept - "
+                                            "dock again to finish")), self.summary)
 
     def add(self, n: int) -> None:
         self.done += n
@@ -279,7 +282,8 @@ def offload(
     (carrying the summary) when it stopped early, after closing the session record.
     """
     if not case_id and not activity:
-        raise OffloadError("an offload must be bound to a case (--case) or an activity (--activity) (A2 Art.4)")
+        raise OffloadError(Text(N_("an offload must be bound to a case (--case) or an activity (--activity) "
+                                   "(A2 Art.4)")))
     genesis = device_genesis(ledger, device_id, device_signer.keyid)
     summary = OffloadSummary(session.session_id, device_id)
     t_start = monotonic()
@@ -294,12 +298,13 @@ def offload(
         wait_for_mount(mount, mount_wait_s, stop)
         listing = list_recorder_files(mount, media_dirs)
         for s in listing.skipped:
-            summary.problems.append(f"not read: {display_name(s.source_name)}: {s.reason}")
+            summary.problems.append(Text(N_("not read: {name}: {reason}"), name=display_name(s.source_name),
+                                         reason=s.reason))
         state, holes = cont.chain_state(prior_segments(ledger, device_id), genesis)
         if clock_unknown:
             state = cont.on_unknown_clock(state)
         for hole in holes:  # cannot happen in an intact ledger; `ledger verify` names the entries
-            summary.problems.append(f"{hole.gap_type}: {hole.detail}")
+            summary.problems.append(_finding_problem(hole.gap_type, hole.detail))
         ctx.seen_findings = prior_findings(ledger, device_id)
         meter = _Meter(sum(f.size for f in listing.files), len(listing.files), progress, monotonic, stop,
                        summary)
@@ -311,7 +316,7 @@ def offload(
                 try:
                     state = ctx.one_file(mount, mount_fd, f, state, meter)
                 except (UnsafeNameError, _FileVanished) as exc:
-                    summary.problems.append(str(exc))
+                    summary.problems.append(text_of(exc))
                 meter.files_done += 1
         finally:
             os.close(mount_fd)
@@ -333,10 +338,12 @@ def offload(
         return summary
     if isinstance(error, OffloadIncomplete):
         raise error
-    done = (f"the {summary.segments} segments completed before it are ledgered" if summary.segments
-            else "no new segment was ledgered")
-    raise OffloadIncomplete(f"{error} (offload of {device_id}: {done}; dock session {session.session_id} "
-                            "is recorded as aborted)", summary) from error
+    done = (Text(N_("the {count} segments completed before it are ledgered"), count=summary.segments)
+            if summary.segments else Text(N_("no new segment was ledgered")))
+    raise OffloadIncomplete(Text(N_("{error} (offload of {device_id}: {done}; dock session {session} is recorded "
+                                    "as aborted)"),
+                                 error=error, device_id=device_id, done=done, session=session.session_id),
+                            summary) from error
 
 
 def _time_order(files: list[RecorderFile], tz: tzinfo,
@@ -418,16 +425,17 @@ class _Run:
         finally:
             os.close(fd)
         if blob.size != f.size:
-            self.summary.problems.append(f"{what}: size changed while reading ({f.size} listed, "
-                                         f"{blob.size} read)")
+            self.summary.problems.append(Text(N_("{name}: size changed while reading ({listed} listed, {read} read)"),
+                                              name=what, listed=f.size, read=blob.size))
         pr = probe(blob.path, self.store)
         text, dev_ns = cont.device_start_from(_name_text(f), f.mtime_ns, pr.duration_ms, self.tz)
         corr = self.correction(text, dev_ns)
         received = dev_ns is None or not corr.placeable(dev_ns, pr.duration_ms)
         if received:
             dev_ns = self.clock()
-            self.summary.problems.append(f"{what}: its time ({text}) is not one a record holds; the dock's "
-                                         f"receive time stands for it (flagged {cont.RECEIVE_TIME})")
+            self.summary.problems.append(Text(N_("{name}: its time ({time}) is not one a record holds; the dock's "
+                                                 "receive time stands for it (flagged {flag})"),
+                                              name=what, time=text, flag=cont.RECEIVE_TIME))
         cand = cont.Candidate(f.source_name, blob.sha256, dev_ns, pr.duration_ms, blob.size, received)
         d = cont.decide(state, cand, corr, self.policy, self.binding)
         if not d.append:
@@ -439,15 +447,16 @@ class _Run:
         flags = list(d.flags)
         if not pr.decodable:
             flags.append("not_decodable")
-            self.summary.problems.append(f"{what}: not decodable ({pr.reason}); kept and signed")
+            self.summary.problems.append(Text(N_("{name}: not decodable ({reason}); kept and signed"), name=what,
+                                              reason=pr.reason))
         elif pr.reason:
             flags.append("last_frame_unchecked")
-            self.summary.problems.append(f"{what}: {pr.reason}")
+            self.summary.problems.append(Text(N_("{name}: {reason}"), name=what, reason=pr.reason))
         if f.problems:
             flags.append("unsafe_name")
-            self.summary.problems.append(
-                f"{full_source_name(b'/'.join(f.rel))}: name unsafe as a path ({', '.join(f.problems)}); "
-                "kept as data only")
+            self.summary.problems.append(Text(
+                N_("{name}: name unsafe as a path ({problems}); kept as data only"),
+                name=full_source_name(b"/".join(f.rel)), problems=Joined(list(f.problems))))
         if cont.TIME_UNCERTAIN in flags:
             self.uncertain[corr.reason] = self.uncertain.get(corr.reason, 0) + 1
         seg = self._segment(d, pr, blob.size, text, flags, corr)
@@ -468,11 +477,11 @@ class _Run:
             if exc.errno not in _GONE:
                 raise
             if not _same_dir(mount, mount_fd):
-                raise RecorderGoneError(
-                    f"recorder storage {mount} vanished while offloading (unplugged?); "
-                    "re-dock the recorder to offload the rest") from exc
-            raise _FileVanished(f"{display_name(f.source_name)}: listed but gone when read "
-                                f"({exc.strerror}); not offloaded") from exc
+                raise RecorderGoneError(Text(
+                    N_("recorder storage {mount} vanished while offloading (unplugged?); re-dock the recorder to "
+                       "offload the rest"), mount=str(mount))) from exc
+            raise _FileVanished(Text(N_("{name}: listed but gone when read ({error}); not offloaded"),
+                                     name=display_name(f.source_name), error=str(exc.strerror))) from exc
 
     def _segment(self, d: cont.Decision, pr: ProbeResult, size: int, device_start: str,
                  flags: list[str], corr: cont.Correction) -> Segment:
@@ -510,7 +519,7 @@ class _Run:
                       segments=list(fnd.segments), needs_justification=fnd.needs_justification,
                       detail=detail)
             envelopes.append(seal(make_body(gap), self.dock_signer))
-            self.summary.problems.append(f"{fnd.gap_type}: {_printable(fnd.detail)}")
+            self.summary.problems.append(_finding_problem(fnd.gap_type, fnd.detail))
         if not envelopes:
             return []
         entries = self.ledger.append_many(envelopes, received_ns=self.clock(), require_trusted=True)
@@ -518,6 +527,11 @@ class _Run:
         self.summary.gaps += len(new)
         self.summary.gap_hashes.extend(e.entry_hash for e in entries[n_seg:])
         return entries
+
+
+def _finding_problem(gap_type: str, detail: str) -> Text:
+    """A continuity finding as a problem of the docking summary: "gap: no footage for …"."""
+    return Text(N_("{gap_type}: {detail}"), gap_type=cont.gap_type_name(gap_type), detail=detail)
 
 
 def _printable(text: str) -> str:
@@ -531,7 +545,10 @@ def _clip(text: str) -> str:
 def _close_session(ctx: _Run, error: Exception | None) -> None:
     s = ctx.summary
     for reason, n in ctx.uncertain.items():
-        s.problems.append(f"{n} file{'s' if n > 1 else ''} flagged {cont.TIME_UNCERTAIN}: {reason}")
+        s.problems.append(Text(N_("{count} files flagged {flag}: {reason}"), count=n, flag=cont.TIME_UNCERTAIN,
+                               reason=reason) if n > 1 else
+                          Text(N_("{count} file flagged {flag}: {reason}"), count=n, flag=cont.TIME_UNCERTAIN,
+                               reason=reason))
     if error is None:
         s.status = "completed"
     elif s.status != "failed":
@@ -539,7 +556,7 @@ def _close_session(ctx: _Run, error: Exception | None) -> None:
     lines = [f"{s.segments} new segments, {s.already} already offloaded, {s.bytes} bytes copied, "
              f"{s.gaps} continuity records"]
     if error is not None:
-        lines.append(f"stopped: {error}")
+        lines.append(f"stopped: {english(error)}")
     lines += s.problems
     body = DockSession(session_id=s.session_id, dock_id=ctx.session.dock_id, device_id=ctx.device_id,
                        officer_id=ctx.officer_id, case_id=ctx.case_id, activity=ctx.activity,
@@ -549,7 +566,7 @@ def _close_session(ctx: _Run, error: Exception | None) -> None:
         ctx.ledger.append(seal(make_body(body), ctx.dock_signer), received_ns=ctx.clock(), require_trusted=True)
     except BodycamError as exc:  # the ledger itself failing: report, keep the original error
         log.error("could not record the end of dock session %s: %s", s.session_id, exc)
-        s.problems.append(f"session end not recorded: {exc}")
+        s.problems.append(Text(N_("session end not recorded: {error}"), error=exc))
 
 
 __all__ = ["OffloadError", "OffloadIncomplete", "OffloadSummary", "Progress", "RecorderGoneError",

@@ -17,12 +17,14 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from agent.text import SaidError, Text
 from bodycam.errors import BodycamError
+from bodycam.i18n import N_
 
 log = logging.getLogger(__name__)
 
 
-class MountTimeoutError(BodycamError):
+class MountTimeoutError(SaidError, BodycamError):
     """The recorder's storage did not appear in time."""
 
 
@@ -48,9 +50,9 @@ def wait_for_mount(mount: Path, timeout_s: float, stop: threading.Event | None =
     if mount.is_dir():
         return mount
     if not root.is_dir():
-        raise MountTimeoutError(
-            f"mount root {root} does not exist: create it or fix [agent] mount_root "
-            f"(recorder storage is expected at {mount})")
+        raise MountTimeoutError(Text(
+            N_("mount root {root} does not exist: create it or fix [agent] mount_root (recorder storage is "
+               "expected at {mount})"), root=str(root), mount=str(mount)))
     appeared = threading.Event()
     observer = Observer()
     observer.schedule(_Appeared(mount, appeared), str(root), recursive=False)
@@ -61,10 +63,10 @@ def wait_for_mount(mount: Path, timeout_s: float, stop: threading.Event | None =
         while not mount.is_dir():
             left = deadline - time.monotonic()
             if left <= 0 or (stop is not None and stop.is_set()):
-                raise MountTimeoutError(
-                    f"recorder storage did not appear at {mount} within {timeout_s:g} s: check the "
-                    "recorder switched to mass-storage mode and is seated in the dock, and that "
-                    "[agent] mount_root matches where the dock mounts USB disks")
+                raise MountTimeoutError(Text(
+                    N_("recorder storage did not appear at {mount} within {timeout:g} s: check the recorder "
+                       "switched to mass-storage mode and is seated in the dock, and that [agent] mount_root "
+                       "matches where the dock mounts USB disks"), mount=str(mount), timeout=timeout_s))
             appeared.wait(min(left, 0.5))
             appeared.clear()
     finally:
