@@ -21,6 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from bodycam.errors import BodycamError
+from bodycam.i18n import _
 from bodycam.permissions import private_dir
 from ledger import blobs
 from ledger.blobs import BlobError, start_writeback
@@ -90,7 +91,7 @@ class BlobStore:
             for d in (self.blobs.root, self.blobs.blob_dir, self.part_dir):
                 private_dir(d)  # 0700: footage is the service user's only (A2 Art.17-18)
         except OSError as exc:
-            raise BlobStoreError(f"cannot create the archive's blob folders: {exc}") from None
+            raise BlobStoreError(_("cannot create the archive's blob folders: {error}").format(error=exc)) from None
 
     def blob_path(self, sha256: str) -> Path:
         try:
@@ -124,5 +125,5 @@ class BlobStore:
         fd, part.fd = part.fd, -1
         done = self.blobs.commit(fd, part.path, sha256)
         if done.created:
-            log.info("blob %s stored (%d bytes)", sha256, part.size)
+            log.info("%s", _("blob {sha256} stored ({size} bytes)").format(sha256=sha256, size=part.size))
         return done.path, done.created

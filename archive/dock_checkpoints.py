@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bodycam.errors import BodycamError, FormatError, VerificationError
+from bodycam.i18n import _
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.keys import PublicKey, Signer
@@ -85,7 +86,7 @@ def _fold(frontier: Sequence[tuple[int, bytes]]) -> bytes:
     if not frontier:
         return merkle.EMPTY_ROOT
     h = frontier[-1][1]
-    for _, left in reversed(frontier[:-1]):
+    for _size, left in reversed(frontier[:-1]):
         h = merkle.node_hash(left, h)
     return h
 
@@ -116,7 +117,8 @@ class DockCheckpoints:
                 self._conn.execute("PRAGMA synchronous=FULL")
                 self._conn.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise BodycamError(f"{path}: cannot open the docks' checkpoints: {exc}") from None
+            raise BodycamError(_("{path}: cannot open the docks' checkpoints: {error}").format(path=path, error=exc)
+                               ) from None
         self._lock = threading.Lock()
         self.readonly = readonly
 
@@ -311,7 +313,8 @@ class DockCheckpoints:
             "frontier = excluded.frontier, note = excluded.note, accepted_ns = excluded.accepted_ns",
             (dock, n, checkpoint.root, b"".join(h for _, h in frontier), msg.note, now))
         self._record(dock, checkpoint, msg.note, ACCEPTED, "", now)
-        log.info("dock %s: checkpoint at size %d accepted (consistent with size %d)", dock, n, m)
+        log.info("%s", _("dock {dock}: checkpoint at size {size} accepted (consistent with size {previous})").format(
+            dock=dock, size=n, previous=m))
         return Verdict(p.CheckpointStatus.accepted, n)
 
 

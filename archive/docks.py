@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bodycam.errors import BodycamError, ConfigError
+from bodycam.i18n import _
 from ledger.enroll import enroll
 from ledger.keys import PublicKey, Signer
 from ledger.records import Enrollment
@@ -116,15 +117,16 @@ def register_dock(ledger: Ledger, admin: Signer, name: str, pub: PublicKey, *, n
     from syncd.protocol import DOCK_PATTERN
 
     if not re.fullmatch(DOCK_PATTERN, name):
-        raise DockRegistryError(f"dock name {name!r} must match {DOCK_PATTERN}")
+        raise DockRegistryError(_("dock name {name!r} must match {pattern}").format(name=name, pattern=DOCK_PATTERN))
     root = ledger.enrollment(admin.keyid)
     if root is None or root.subject_type != "ledger_root":
-        raise DockRegistryError(f"{ledger.path}: the admin key {admin.keyid[:16]}… is not this ledger's root; "
-                                "use the archive's keys/admin.key")
+        raise DockRegistryError(_("{path}: the admin key {keyid}… is not this ledger's root; use the archive's "
+                                  "keys/admin.key").format(path=ledger.path, keyid=admin.keyid[:16]))
     existing = ledger.enrollment(pub.keyid)
     if existing is not None and (existing.subject_type, existing.subject_id) != ("dock", name):
-        raise DockRegistryError(f"key {pub.keyid[:16]}… is already enrolled as {existing.subject_type} "
-                                f"{existing.subject_id}; a dock needs its own key")
+        raise DockRegistryError(_("key {keyid}… is already enrolled as {subject_type} {subject_id}; a dock needs "
+                                  "its own key").format(keyid=pub.keyid[:16], subject_type=existing.subject_type,
+                                                        subject_id=existing.subject_id))
     return enroll(ledger, admin, "dock", name, pub, now_ns=now_ns)
 
 
@@ -164,8 +166,8 @@ def issue_broker_credentials(broker_dir: Path, name: str, docks: list[str], arch
     broker_dir = Path(broker_dir)
     acl = broker_dir / "acl"
     if not acl.exists():
-        raise ConfigError(f"{broker_dir}: no broker deployment here (no acl); run `bodycam broker render` first "
-                          "or fix archive.broker_dir")
+        raise ConfigError(_("{dir}: no broker deployment here (no acl); run `bodycam broker render` first or fix "
+                            "archive.broker_dir").format(dir=broker_dir))
     known = [u for u in _acl_users(acl) if u != archive_identity]
     all_docks = tuple(dict.fromkeys([*known, *docks, name]))
     dep = BrokerDeployment(dir=broker_dir, docks=all_docks, archive=archive_identity)

@@ -43,8 +43,10 @@ from archive.config import ArchiveConfig
 from archive.dock_checkpoints import DockCheckpoints, dock_keys
 from archive.docks import ARCHIVE, Trust
 from archive.transfers import TransferState, drop_transfer, over_quota
+from bodycam import i18n
 from bodycam.errors import BodycamError, FormatError, RefusedError, VerificationError
 from bodycam.formats import duration, human_bytes
+from bodycam.i18n import _
 from ledger import checkpoint as cp
 from ledger.checks.custody import (
     Link,
@@ -129,12 +131,14 @@ class Receiver:
         self.ledger.conn.execute("PRAGMA synchronous=FULL")
         enrolled = self.ledger.enrollment(log_key.keyid)
         if enrolled is None or enrolled.subject_type != "archive_log":
-            raise RefusedError(f"{self.ledger.path}: the log key {log_key.keyid[:16]}… is not enrolled as "
-                               "archive_log; run `bodycam init --role archive` or fix archive.log_key")
+            raise RefusedError(_("{path}: the log key {keyid}… is not enrolled as archive_log; run `bodycam init "
+                                 "--role archive` or fix archive.log_key").format(path=self.ledger.path,
+                                                                                   keyid=log_key.keyid[:16]))
         if self.ledger.origin not in (None, cfg.origin):
-            raise RefusedError(f"{self.ledger.path}: this log's checkpoints are signed under the origin "
-                               f"{self.ledger.origin!r} but [archive] origin is {cfg.origin!r}; one log has one "
-                               f"origin: set [archive] origin = {self.ledger.origin!r}")
+            raise RefusedError(_("{path}: this log's checkpoints are signed under the origin {origin!r} but "
+                                 "[archive] origin is {configured!r}; one log has one origin: set [archive] origin = "
+                                 "{origin!r}").format(path=self.ledger.path, origin=self.ledger.origin,
+                                                      configured=cfg.origin))
         self.trust = Trust.load(self.ledger)
         self.blobs = BlobStore(cfg.path(cfg.blob_dir), cfg.path(cfg.part_dir))
         self.state = TransferState(cfg.path(cfg.state_db), clock=clock, max_rejections=cfg.max_rejections)
@@ -164,7 +168,7 @@ class Receiver:
             dock, file_id = path.parent.name, path.stem
             row = self.state.get(dock, file_id)
             if row is None or row.status != "open":
-                log.info("removing leftover part file %s", path)
+                log.info("%s", _("removing leftover part file {path}").format(path=path))
                 path.unlink(missing_ok=True)
 
     def start(self) -> None:
@@ -173,16 +177,17 @@ class Receiver:
         broker = self.cfg.broker
         self.client = MqttClient(broker, broker.client_id or broker.username or "archive", on_message=self.handle)
         delay = 1.0
-        log.info("connecting to broker %s:%s", broker.host, broker.port)
+        # what `archive serve` says by default (its status lines): in the reader's language
+        log.info("%s", _("connecting to broker {host}:{port}").format(host=broker.host, port=broker.port))
         while not self.stop_event.is_set():
             try:
                 self.client.connect()
                 self.client.subscribe(list(p.ARCHIVE_SUBSCRIPTIONS))
-                log.info("archive receiver listening on %s:%s for the docks' records and files", broker.host,
-                         broker.port)
+                log.info("%s", _("archive receiver listening on {host}:{port} for the docks' records and files").format(
+                    host=broker.host, port=broker.port))
                 return
             except MqttError as exc:  # one plain sentence: "broker …:8883 unreachable (connection refused)"
-                log.warning("%s; retrying in %s", exc, duration(delay))
+                log.warning("%s", _("{error}; retrying in {wait}").format(error=i18n.tr(exc), wait=duration(delay)))
                 if self.stop_event.wait(delay):
                     return
                 delay = min(delay * 2, 30.0)
@@ -430,8 +435,13 @@ class Receiver:
         if entry.kind == "enrollment":
             self.trust.add(entry)
         self.stats.commits += 1
-        log.info("committed %s %s… from %s at ledger index %d%s", entry.kind, entry_hash[:16], dock, entry.idx,
-                 f" (file {blob[0][:16]}…, {human_bytes(blob[1])})" if blob else "")
+        if blob:
+            log.info("%s", _("committed {kind} {entry}… from {dock} at ledger index {idx} (file {file}…, "
+                             "{size})").format(kind=entry.kind, entry=entry_hash[:16], dock=dock, idx=entry.idx,
+                                               file=blob[0][:16], size=human_bytes(blob[1])))
+        else:
+            log.info("%s", _("committed {kind} {entry}… from {dock} at ledger index {idx}").format(
+                kind=entry.kind, entry=entry_hash[:16], dock=dock, idx=entry.idx))
         return entry
 
     def _on_record(self, dock: str, entry_hash: str, rec: p.Record) -> None:
@@ -486,8 +496,8 @@ class Receiver:
         if row is None or row.status != "open":
             self._forget(dock, file_id)  # dropped by `archive transfers drop` while cached here
             self._check_quota(dock, file_id, init.size)
-            log.info("receiving file %s… (%s, %d chunks) from %s", init.sha256[:16], human_bytes(init.size),
-                     init.chunks, dock)
+            log.info("%s", _("receiving file {file}… ({size}, {chunks} chunks) from {dock}").format(
+                file=init.sha256[:16], size=human_bytes(init.size), chunks=init.chunks, dock=dock))
         # opens it, or (the same init again: a resume) keeps its chunks and counts as activity
         self.state.begin(dock, file_id, init.size, init.chunk_size, init.sha256, init.envelope)
         tr = self._transfer(dock, file_id)
@@ -533,7 +543,8 @@ class Receiver:
             for dock, file_id in list(self.transfers):
                 row = self.state.get(dock, file_id)
                 if row is None or row.status != "open":
-                    log.info("transfer %s from %s was dropped; forgetting it", file_id[:16], dock)
+                    log.info("%s", _("transfer {file} from {dock} was dropped; forgetting it").format(
+                        file=file_id[:16], dock=dock))
                     self._forget(dock, file_id)
             return idle
 
@@ -616,7 +627,8 @@ class Receiver:
     def _on_abort(self, dock: str, file_id: str, abort: p.Abort) -> None:
         tr = self._transfer(dock, file_id)
         if tr is not None:
-            log.info("dock %s aborted transfer %s: %s", dock, file_id[:16], abort.reason)
+            log.info("%s", _("dock {dock} aborted transfer {file}: {reason}").format(dock=dock, file=file_id[:16],
+                                                                                    reason=abort.reason))
             self._end(tr, "aborted", err=_reject(p.RejectCode.aborted, abort.reason or "aborted by the dock"))
 
     # -- flushing ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from archive.blobs import BlobStore
 from bodycam.errors import BodycamError
+from bodycam.i18n import _
 from bodycam.permissions import create_private_file
 
 SCHEMA = """
@@ -84,7 +85,8 @@ class TransferState:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(SCHEMA)
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise BodycamError(f"{path}: cannot open the receiver's state: {exc}") from None
+            raise BodycamError(_("{path}: cannot open the receiver's state: {error}").format(path=path, error=exc)
+                               ) from None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -176,7 +178,7 @@ class TransferState:
         """Chunks whose bytes were flushed: recorded in one transaction per flush."""
         items = list(items)
         counts: dict[tuple[str, str], int] = {}
-        for d, f, _ in items:
+        for d, f, _chunk in items:
             counts[(d, f)] = counts.get((d, f), 0) + 1
         now = self.clock()
         with self._lock:

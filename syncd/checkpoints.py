@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bodycam.errors import FormatError, VerificationError
+from bodycam.i18n import N_, Message, _, tr
 from ledger.checkpoint import Checkpoint, parse_note
 from ledger.store import Ledger
 from syncd import protocol as p
@@ -39,21 +40,24 @@ def checkpoint_of(note: str) -> Checkpoint:
     return Checkpoint.from_text(parse_note(note)[0])
 
 
-def lost_since(ledger: Ledger, note: str | None) -> str | None:
-    """Why ``ledger`` is not an extension of the checkpoint ``note`` (None if it is)."""
+def lost_since(ledger: Ledger, note: str | None) -> Message | None:
+    """Why ``ledger`` is not an extension of the checkpoint ``note`` (None if it is): English in
+    ``sync.db`` and ``--json``, in the reader's language where ``sync run`` and ``sync status``
+    say it (``bodycam.i18n.tr``)."""
     if not note:
         return None
     try:
         c = checkpoint_of(note)
     except FormatError as exc:
-        return f"the acknowledged checkpoint cannot be read: {exc}"
+        return Message(N_("the acknowledged checkpoint cannot be read: {error}"), error=str(exc))
     size = ledger.size
     if size < c.size:
-        return (f"the dock ledger has {size} entries, fewer than the {c.size} of the checkpoint the archive "
-                "acknowledged: it lost entries since (rewritten, or restored from an older copy)")
+        return Message(N_("the dock ledger has {size} entries, fewer than the {acknowledged} of the checkpoint the "
+                          "archive acknowledged: it lost entries since (rewritten, or restored from an older copy)"),
+                       size=size, acknowledged=c.size)
     if ledger.root(c.size) != c.root:
-        return (f"the dock ledger's first {c.size} entries are not those of the checkpoint the archive "
-                "acknowledged: entries were removed, altered or reordered since")
+        return Message(N_("the dock ledger's first {acknowledged} entries are not those of the checkpoint the archive "
+                          "acknowledged: entries were removed, altered or reordered since"), acknowledged=c.size)
     return None
 
 
@@ -125,7 +129,7 @@ def exchange(up: Uploader, note: str, acknowledged: str | None, *, complete: boo
         return None
     cid = p.checkpoint_id(note)
     start = checkpoint_of(acknowledged).size if acknowledged else 0
-    for _ in range(size // p.MAX_CHECKPOINT_LEAVES + 4):
+    for _attempt in range(size // p.MAX_CHECKPOINT_LEAVES + 4):
         page = leaves(up.ledger, start, min(size, start + p.MAX_CHECKPOINT_LEAVES)) if start < size else ()
         msg = p.CheckpointMessage(note, start, page, complete)
         ack = _send(up, cid, msg.to_json())
@@ -164,14 +168,22 @@ def exchange(up: Uploader, note: str, acknowledged: str | None, *, complete: boo
 
 
 def problems(result_checkpoint: dict | None, ledger_problem: str | None) -> list[str]:
-    """What makes ``sync run --once`` exit 3 about checkpoints (each one line)."""
-    out = [ledger_problem] if ledger_problem else []
+    """What makes ``sync run --once`` exit 3 about checkpoints (each one line, in the reader's
+    language; the archive's reason as it said it)."""
+    out = [str(tr(ledger_problem))] if ledger_problem else []
     v = result_checkpoint
-    if v and v["status"] in ("inconsistent", "rejected"):
-        out.append(f"the archive found this dock's checkpoint of size {v['size']} {v['status']}: {v['reason']}")
+    if v and v["status"] == "inconsistent":
+        out.append(_("the archive found this dock's checkpoint of size {size} inconsistent: {reason}").format(
+            size=v["size"], reason=v["reason"]))
+    elif v and v["status"] == "rejected":
+        out.append(_("the archive found this dock's checkpoint of size {size} rejected: {reason}").format(
+            size=v["size"], reason=v["reason"]))
     elif v and v["complete"] and v["missing"]:
-        out.append(f"the archive says {v['missing']} dock ledger entr{'y' if v['missing'] == 1 else 'ies'} covered "
-                   f"by the checkpoint it acknowledged never arrived: " + ", ".join(v["missing_entries"]))
+        said = (_("the archive says {count} dock ledger entry covered by the checkpoint it acknowledged never "
+                  "arrived: {entries}") if v["missing"] == 1 else
+                _("the archive says {count} dock ledger entries covered by the checkpoint it acknowledged never "
+                  "arrived: {entries}"))
+        out.append(said.format(count=v["missing"], entries=", ".join(v["missing_entries"])))
     return out
 
 

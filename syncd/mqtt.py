@@ -29,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from bodycam.errors import BodycamError, ConfigError
 from bodycam.formats import duration
+from bodycam.i18n import N_, Message, _, tr
 from syncd.config import BrokerConfig
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,9 @@ class MessageTooLarge(MqttError):
 
 class SubscribeRefused(MqttError):
     def __init__(self, topic_filter: str, reason: ReasonCode):
-        super().__init__(f"broker refused subscription to {topic_filter}: {reason} (0x{reason.value:02x}); "
-                         "check the broker ACL")
+        super().__init__(Message(N_("broker refused subscription to {topic_filter}: {reason} (0x{code:02x}); "
+                                    "check the broker ACL"), topic_filter=topic_filter, reason=str(reason),
+                                 code=reason.value))
         self.topic_filter = topic_filter
         self.reason = reason
 
@@ -115,31 +117,35 @@ def read_password(path) -> str:
     try:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the broker password: {exc}") from None
+        raise ConfigError(_("{path}: cannot read the broker password: {error}").format(path=path, error=exc)) from None
     if not text:
-        raise ConfigError(f"{path}: the broker password file is empty")
+        raise ConfigError(_("{path}: the broker password file is empty").format(path=path))
     return text
 
 
-def describe_connect_error(exc: BaseException) -> str:
+def describe_connect_error(exc: BaseException) -> Message:
     """Why a connection to the broker failed, in a few plain words for people (``connection
     refused``, ``no answer``, ``unknown host name``, ``its certificate does not verify: …``),
-    instead of the socket or TLS library's text."""
+    instead of the socket or TLS library's text. English as a string (logs, ``sync.db``), in the
+    reader's language through ``bodycam.i18n.tr``; the TLS library's and the system's own words
+    stay as they are."""
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused: nothing listens there"
+        return Message(N_("connection refused: nothing listens there"))
     if isinstance(exc, socket.gaierror):
-        return "unknown host name"
+        return Message(N_("unknown host name"))
     if isinstance(exc, TimeoutError | socket.timeout):
-        return "no answer"
+        return Message(N_("no answer"))
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"its TLS certificate does not verify: {exc.verify_message or exc.reason}; check ca_file"
+        return Message(N_("its TLS certificate does not verify: {detail}; check ca_file"),
+                       detail=exc.verify_message or exc.reason)
     if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {(exc.reason or str(exc)).replace('_', ' ').lower()}"
+        return Message(N_("TLS handshake failed: {detail}"),
+                       detail=(exc.reason or str(exc)).replace("_", " ").lower())
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-        return "the connection was dropped"
+        return Message(N_("the connection was dropped"))
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[:1].lower() + exc.strerror[1:]
-    return str(exc) or type(exc).__name__
+        return Message("{detail}", detail=exc.strerror[:1].lower() + exc.strerror[1:])
+    return Message("{detail}", detail=str(exc) or type(exc).__name__)
 
 
 class _Paho(paho.Client):
@@ -165,10 +171,11 @@ def tls_context(cfg: BrokerConfig) -> ssl.SSLContext:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         if cfg.cert_file or cfg.key_file:
             if not (cfg.cert_file and cfg.key_file):
-                raise ConfigError("broker: cert_file and key_file must be given together")
+                raise ConfigError(_("broker: cert_file and key_file must be given together"))
             ctx.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"broker TLS files: {exc}; check ca_file, cert_file and key_file") from None
+        raise ConfigError(_("broker TLS files: {error}; check ca_file, cert_file and key_file").format(error=exc)
+                          ) from None
     return ctx
 
 
@@ -219,7 +226,7 @@ class MqttClient:
                  clean_start: bool = False, session_expiry_s: int | None = None):
         client_id = client_id or cfg.client_id or cfg.username
         if not client_id:
-            raise ConfigError("broker: set client_id (the dock id, or 'archive') in the [broker] section")
+            raise ConfigError(_("broker: set client_id (the dock id, or 'archive') in the [broker] section"))
         self.cfg = cfg
         self.client_id = client_id
         self._on_message = on_message
@@ -277,12 +284,17 @@ class MqttClient:
             self._cond.notify_all()
             resubscribe = self._connected and not self._session_present and self._subscriptions
             subs = list(self._subscriptions.items())
+        # What `sync run` and `archive serve` say by default (their status lines): in the reader's language.
         if reason_code.is_failure:
-            log.warning("broker %s refused %s: %s; check its credentials (password file or client certificate) "
-                        "and the ACL", self.where, self.client_id, reason_code)
+            log.warning("%s", _("broker {where} refused {client}: {reason}; check its credentials (password file or "
+                                "client certificate) and the ACL").format(where=self.where, client=self.client_id,
+                                                                          reason=reason_code))
+        elif self.generation > 1:
+            log.info("%s", _("connected to broker {where} as {client} again").format(where=self.where,
+                                                                                     client=self.client_id))
         else:
-            log.info("connected to broker %s as %s%s", self.where, self.client_id,
-                     " again" if self.generation > 1 else "")
+            log.info("%s", _("connected to broker {where} as {client}").format(where=self.where, client=self.client_id))
+        if not reason_code.is_failure:
             log.debug("session present: %s", self._session_present)
         if resubscribe:
             client.subscribe([(f, paho.SubscribeOptions(qos=q)) for f, q in subs])
@@ -301,13 +313,15 @@ class MqttClient:
         if closing:
             log.debug("disconnected %s: %s", self.client_id, reason_code)
             return
-        why = "the connection dropped" if str(reason_code) == "Unspecified error" else str(reason_code).lower()
-        log.warning("lost the broker %s (%s); reconnecting in %s", self.where, why, duration(self._next_retry_s()))
+        why = _("the connection dropped") if str(reason_code) == "Unspecified error" else str(reason_code).lower()
+        log.warning("%s", _("lost the broker {where} ({why}); reconnecting in {wait}").format(
+            where=self.where, why=why, wait=duration(self._next_retry_s())))
 
     def _handle_connect_fail(self, client, userdata) -> None:
         exc = getattr(client, "last_connect_error", None)
-        why = describe_connect_error(exc) if exc is not None else "no connection"
-        log.warning("broker %s unreachable (%s); retrying in %s", self.where, why, duration(self._next_retry_s()))
+        why = tr(describe_connect_error(exc)) if exc is not None else _("no connection")
+        log.warning("%s", _("broker {where} unreachable ({why}); retrying in {wait}").format(
+            where=self.where, why=why, wait=duration(self._next_retry_s())))
 
     def _next_retry_s(self) -> int:
         """The pause paho makes before its next attempt (its reconnect delay doubles from
@@ -373,7 +387,8 @@ class MqttClient:
             self._paho.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
                                clean_start=self._clean_start, properties=props)
         except (OSError, ssl.SSLError) as exc:
-            raise BrokerUnreachable(f"broker {self.where} unreachable ({describe_connect_error(exc)})") from None
+            raise BrokerUnreachable(Message(N_("broker {where} unreachable ({why})"), where=self.where,
+                                            why=describe_connect_error(exc))) from None
         if not self._started:
             self._paho.loop_start()
             self._started = True
@@ -389,12 +404,15 @@ class MqttClient:
             return self._session_present
         self.close()
         if connack is not None:
-            raise MqttError(f"broker {self.cfg.host}:{self.cfg.port} refused {self.client_id}: {connack}; "
-                            "check its credentials (password file or client certificate) and the ACL")
+            raise MqttError(Message(N_("broker {where} refused {client}: {reason}; check its credentials (password "
+                                       "file or client certificate) and the ACL"), where=self.where,
+                                    client=self.client_id, reason=str(connack)))
         if dropped is not None:
-            raise MqttError(f"broker {self.cfg.host}:{self.cfg.port} closed the connection of {self.client_id} "
-                            f"({dropped}); check its client certificate and credentials")
-        raise BrokerUnreachable(f"broker {self.where} unreachable (no answer to our connect within {timeout:g} s)")
+            raise MqttError(Message(N_("broker {where} closed the connection of {client} ({reason}); check its "
+                                       "client certificate and credentials"), where=self.where,
+                                    client=self.client_id, reason=dropped))
+        raise BrokerUnreachable(Message(N_("broker {where} unreachable (no answer to our connect within "
+                                           "{timeout:g} s)"), where=self.where, timeout=timeout))
 
     def wait_connected(self, timeout: float) -> bool:
         with self._cond:
@@ -403,13 +421,15 @@ class MqttClient:
     def subscribe(self, filters: Sequence[str], qos: int = 1, timeout: float = 10.0) -> None:
         """Subscribe and wait for the SUBACK; SubscribeRefused if the broker grants none."""
         if not self._connected:
-            raise NotConnected(f"cannot subscribe to {', '.join(filters)}: not connected to the broker")
+            raise NotConnected(Message(N_("cannot subscribe to {filters}: not connected to the broker"),
+                                       filters=", ".join(filters)))
         result, mid = self._paho.subscribe([(f, paho.SubscribeOptions(qos=qos)) for f in filters])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
-            raise NotConnected(f"cannot subscribe: {paho.error_string(result)}")
+            raise NotConnected(Message(N_("cannot subscribe: {error}"), error=paho.error_string(result)))
         with self._cond:
             if not self._cond.wait_for(lambda: mid in self._subacks, timeout):
-                raise MqttError(f"no SUBACK for {', '.join(filters)} within {timeout:g} s")
+                raise MqttError(Message(N_("no SUBACK for {filters} within {timeout:g} s"), filters=", ".join(filters),
+                                        timeout=timeout))
             codes = self._subacks.pop(mid)
             for f, code in zip(filters, codes, strict=False):
                 if code.is_failure:

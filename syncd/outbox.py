@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bodycam.errors import BodycamError
+from bodycam.i18n import _
 from bodycam.permissions import create_private_file
 from ledger.records import attachment_hashes
 
@@ -106,8 +107,8 @@ class Outbox:
                 self._conn.execute("PRAGMA synchronous=FULL")
                 self._conn.executescript(SCHEMA)
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise BodycamError(f"{path}: cannot open the sync state: {exc}; delete it to start over "
-                               "(the archive answers again for what it has)") from None
+            raise BodycamError(_("{path}: cannot open the sync state: {error}; delete it to start over "
+                                 "(the archive answers again for what it has)").format(path=path, error=exc)) from None
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 
 from bodycam.errors import BodycamError, ConfigError, FormatError, VerificationError
 from bodycam.formats import duration
+from bodycam.i18n import N_, _, tr
 from ledger.blobs import BlobStore
 from ledger.envelope import Envelope, body
 from ledger.keys import PublicKey, load_public_key
@@ -111,14 +112,15 @@ class ArchiveUnreachable(BodycamError):
     Nothing is lost: every entry and file stays on the dock, queued for the next run."""
 
 
-NOTHING_LOST = ("Nothing is lost: the dock keeps every entry and file, and the next `bodycam sync run` "
-                "sends them")
+NOTHING_LOST = N_("Nothing is lost: the dock keeps every entry and file, and the next `bodycam sync run` "
+                  "sends them")
+"""Said (translated, ``_(NOTHING_LOST)``) when ``run(once=True)`` gives up."""
 
 
 def load_archive_key(cfg: SyncdConfig, agent: DockSide) -> PublicKey:
     if cfg.archive_pubkey is None:
-        raise ConfigError("syncd.archive_pubkey is not set: the dock needs the archive's log public key to "
-                          "check `committed` replies (copy keys/log.pub from the archive)")
+        raise ConfigError(_("syncd.archive_pubkey is not set: the dock needs the archive's log public key to "
+                            "check `committed` replies (copy keys/log.pub from the archive)"))
     return load_public_key(agent.path(cfg.archive_pubkey))
 
 
@@ -177,21 +179,29 @@ class Uploader:
         ``run(once=True)``, give up when it has not answered once within the timeout."""
         if not self._heard and self._give_up_at is not None and time.monotonic() >= self._give_up_at:
             queued = len(self.outbox.items(QUEUED))
-            raise ArchiveUnreachable(
-                f"the archive did not answer within {duration(self._timeout_s)} (the broker {self.client.where} is "
-                f"up: is `bodycam archive serve` running and connected to it?). {NOTHING_LOST}"
-                + (f" ({queued} item(s) queued)." if queued else "."))
+            if queued:
+                silent = _("the archive did not answer within {timeout} (the broker {where} is up: is `bodycam "
+                           "archive serve` running and connected to it?). {nothing_lost} ({queued} item(s) queued).")
+            else:
+                silent = _("the archive did not answer within {timeout} (the broker {where} is up: is `bodycam "
+                           "archive serve` running and connected to it?). {nothing_lost}.")
+            raise ArchiveUnreachable(silent.format(timeout=duration(self._timeout_s), where=self.client.where,
+                                                   nothing_lost=_(NOTHING_LOST), queued=queued))
         delay, self._backoff = self._backoff, min(self._backoff * 2, self.cfg.backoff_max_s)
-        log.warning("waiting for the archive: no answer for %s%s; asking again in %s",
-                    duration(self.cfg.ack_timeout_s),
-                    "" if self._heard else " (is `bodycam archive serve` running?)", duration(delay))
+        # a status line `sync run` shows by default: in the reader's language
+        if self._heard:
+            waiting = _("waiting for the archive: no answer for {waited}; asking again in {again}")
+        else:
+            waiting = _("waiting for the archive: no answer for {waited} (is `bodycam archive serve` running?); "
+                        "asking again in {again}")
+        log.warning("%s", waiting.format(waited=duration(self.cfg.ack_timeout_s), again=duration(delay)))
         if self.stop_event.wait(delay):
             raise _Stop
 
     def _answered(self) -> None:
         if not self._heard:
             self._heard = True
-            log.info("the archive is answering")
+            log.info("%s", _("the archive is answering"))
         self._backoff = 1.0
 
     def _report(self, force: bool = False) -> None:
@@ -214,7 +224,7 @@ class Uploader:
         ``timeout`` seconds have passed: then ArchiveUnreachable, saying nothing was lost)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 1.0
-        log.info("connecting to the archive's broker %s", self.client.where)
+        log.info("%s", _("connecting to the archive's broker {where}").format(where=self.client.where))
         while True:
             self._check_stop()
             try:
@@ -226,10 +236,11 @@ class Uploader:
                 self.outbox.set_meta(last_error=str(exc), last_error_ns=time.time_ns())
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    raise ArchiveUnreachable(f"{exc}; gave up after {duration(timeout)}. {NOTHING_LOST}. Is the "
-                                             "broker running, and are [syncd.broker] host and port right?") from None
+                    raise ArchiveUnreachable(_("{error}; gave up after {timeout}. {nothing_lost}. Is the broker "
+                                               "running, and are [syncd.broker] host and port right?").format(
+                        error=tr(exc), timeout=duration(timeout), nothing_lost=_(NOTHING_LOST))) from None
                 wait = delay if left is None else min(delay, left)
-                log.warning("%s; retrying in %s", exc, duration(wait))
+                log.warning("%s", _("{error}; retrying in {wait}").format(error=tr(exc), wait=duration(wait)))
                 if self.stop_event.wait(wait):
                     raise _Stop from None
                 delay = min(delay * 2, self.cfg.backoff_max_s)
@@ -298,8 +309,8 @@ class Uploader:
             index = out.proof.ledger_index if out.proof else None
             self.outbox.mark(item.entry_hash, status=COMMITTED, archive_index=index, proof=out.proof_envelope)
             self.result.committed += 1
-            log.info("committed by the archive: %s %s… (archive ledger entry %s)", item.kind, item.entry_hash[:16],
-                     index)
+            log.info("%s", _("committed by the archive: {kind} {entry}… (archive ledger entry {index})").format(
+                kind=item.kind, entry=item.entry_hash[:16], index=index))
         else:
             self.outbox.mark(item.entry_hash, status=REJECTED, code=out.code, reason=out.reason)
             self._error(f"{item.kind} {item.entry_hash[:16]}… refused: {out.code}: {out.reason}")
@@ -408,7 +419,8 @@ class Uploader:
                 if isinstance(ack, p.Missing):
                     if ack.chunks == init.chunks:
                         window.on_missing(ack.missing)
-                        log.info("%s: archive lacks %d of %d chunks", file_id[:16], len(ack.missing), init.chunks)
+                        log.info("%s", _("{file}: archive lacks {missing} of {chunks} chunks").format(
+                            file=file_id[:16], missing=len(ack.missing), chunks=init.chunks))
                 elif isinstance(ack, p.Stored):
                     if ack.index < init.chunks:
                         window.on_stored(ack.index)
@@ -509,7 +521,7 @@ class Uploader:
         self.progress.items_total = len(items)
         shown = [i.entry_hash for i in items]
         if items and shown != self._last_pass:
-            log.info("%d item(s) to send to the archive", len(items))
+            log.info("%s", _("{count} item(s) to send to the archive").format(count=len(items)))
         self._last_pass = shown
         for n, item in enumerate(items):
             self._check_stop()
@@ -554,7 +566,8 @@ def sync_status(agent: DockSide, cfg: SyncdConfig) -> dict:
     path = agent.path(cfg.state_db)
     ledger_path = agent.path(agent.ledger)
     if not ledger_path.exists():
-        raise BodycamError(f"{ledger_path}: no dock ledger; run `bodycam init --role dock` or check agent.data_dir")
+        raise BodycamError(_("{path}: no dock ledger; run `bodycam init --role dock` or check agent.data_dir").format(
+            path=ledger_path))
     out: dict = {"dock": agent.dock_id, "state": str(path), "items": {}, "queued_files": 0, "queued_bytes": 0,
                  "unscanned_entries": 0, "in_flight": None, "last_commit": None, "last_error": None, "rejected": [],
                  "missing": [], "checkpoint": None}

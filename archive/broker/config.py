@@ -28,6 +28,7 @@ from pathlib import Path
 from archive.broker.pki import PkiPaths, check_name
 from bodycam.errors import ConfigError
 from bodycam.files import write_secret
+from bodycam.i18n import _
 from syncd import protocol
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,10 @@ class Listener:
 
     def __post_init__(self) -> None:
         if not self.tls and self.bind not in ("127.0.0.1", "::1", "localhost"):
-            raise ConfigError("a plain (non-TLS) listener is for loopback tests and benchmarks only; "
-                              "bind it to 127.0.0.1")
+            raise ConfigError(_("a plain (non-TLS) listener is for loopback tests and benchmarks only; "
+                                "bind it to 127.0.0.1"))
         if not self.tls and self.client_certs:
-            raise ConfigError("client certificates need a TLS listener")
+            raise ConfigError(_("client certificates need a TLS listener"))
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,12 @@ class BrokerDeployment:
         for name in (*self.docks, self.archive):
             check_name(name)
         if self.archive in self.docks:
-            raise ConfigError(f"{self.archive!r} is the archive's identity; a dock cannot have that name")
+            raise ConfigError(_("{name!r} is the archive's identity; a dock cannot have that name").format(
+                name=self.archive))
         if not self.listeners:
-            raise ConfigError("the broker needs at least one listener")
+            raise ConfigError(_("the broker needs at least one listener"))
         if len(set(self.docks)) != len(self.docks):
-            raise ConfigError("a dock is listed twice")
+            raise ConfigError(_("a dock is listed twice"))
 
     @property
     def pki(self) -> PkiPaths:

@@ -26,6 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bodycam.errors import BodycamError, ConfigError, KeyFileError
 from bodycam.files import write_file, write_secret
+from bodycam.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class PkiPaths:
 
 def check_name(name: str) -> str:
     if not re.fullmatch(NAME_PATTERN, name or ""):
-        raise ConfigError(f"client name {name!r} must match {NAME_PATTERN} (lowercase letters, digits, '-')")
+        raise ConfigError(_("client name {name!r} must match {pattern} (lowercase letters, digits, '-')").format(
+            name=name, pattern=NAME_PATTERN))
     return name
 
 
@@ -89,12 +91,13 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 
 def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
     if not path.exists():
-        raise PkiError(f"{path}: CA key not found; run `bodycam pki init --dir {path.parent}` first")
+        raise PkiError(_("{path}: CA key not found; run `bodycam pki init --dir {dir}` first").format(
+            path=path, dir=path.parent))
     if path.stat().st_mode & 0o077:
-        raise KeyFileError(f"{path}: private key is readable by others; run `chmod 600 {path}`")
+        raise KeyFileError(_("{path}: private key is readable by others; run `chmod 600 {path}`").format(path=path))
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise KeyFileError(f"{path}: not an EC private key")
+        raise KeyFileError(_("{path}: not an EC private key").format(path=path))
     return key
 
 
@@ -140,8 +143,8 @@ def init_pki(dir: Path, broker_hosts: list[str] | None = None, *, ca_name: str =
     ``broker_hosts``). Refuses to overwrite an existing CA: re-keying means re-issuing every dock."""
     paths = PkiPaths(dir)
     if paths.ca_key.exists() or paths.ca_cert.exists():
-        raise PkiError(f"{paths.ca_cert.parent}: a CA already exists; issue certificates with "
-                       "`bodycam pki issue`, or choose another --dir")
+        raise PkiError(_("{dir}: a CA already exists; issue certificates with `bodycam pki issue`, or choose "
+                         "another --dir").format(dir=paths.ca_cert.parent))
     dir.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
@@ -179,10 +182,11 @@ def issue_client(dir: Path, name: str, *, days: int = LEAF_DAYS, replace: bool =
     paths = PkiPaths(dir)
     check_name(name)
     if not paths.ca_cert.exists():
-        raise PkiError(f"{dir}: no CA here; run `bodycam pki init --dir {dir}` first")
+        raise PkiError(_("{dir}: no CA here; run `bodycam pki init --dir {dir}` first").format(dir=dir))
     cert_path, key_path = paths.client_cert(name), paths.client_key(name)
     if (key_path.exists() or cert_path.exists()) and not replace:
-        raise PkiError(f"{cert_path}: {name!r} already has a certificate; pass --replace to re-issue")
+        raise PkiError(_("{path}: {name!r} already has a certificate; pass --replace to re-issue").format(
+            path=cert_path, name=name))
     ca_key = _load_key(paths.ca_key)
     ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())

@@ -10,6 +10,7 @@ import click
 from archive.config import ArchiveConfig
 from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option, show_status_logs
 from bodycam.formats import local_time, printable, rfc3339
+from bodycam.i18n import N_, _
 
 
 def archive_config(ctx: click.Context) -> ArchiveConfig:
@@ -24,7 +25,7 @@ def archive() -> None:
 
 
 @archive.command("serve")
-@passphrase_option("the log key")
+@passphrase_option(N_("the log key"))
 @click.pass_context
 def serve(ctx: click.Context, passphrase_env: str | None) -> None:
     """Receive, verify, store and ledger what docks send; acknowledge with signed receipts.
@@ -53,7 +54,7 @@ def serve(ctx: click.Context, passphrase_env: str | None) -> None:
               help="Where to write the archive's log public key (give it to every dock: syncd.archive_pubkey).")
 @click.option("--vkey", "show_vkey", is_flag=True,
               help="Print the C2SP verifier key (origin+keyid+key) a standard signed-note verifier trusts.")
-@passphrase_option("the log key")
+@passphrase_option(N_("the log key"))
 @json_option
 @click.pass_context
 def log_key(ctx: click.Context, out: Path | None, show_vkey: bool, passphrase_env: str | None, as_json: bool) -> None:
@@ -65,7 +66,7 @@ def log_key(ctx: click.Context, out: Path | None, show_vkey: bool, passphrase_en
     from ledger.keys import load_public_key, write_public_key
 
     if out is None and not show_vkey:
-        raise click.UsageError("say what to export: --out FILE (the public key) and/or --vkey")
+        raise click.UsageError(_("say what to export: --out FILE (the public key) and/or --vkey"))
     cfg = archive_config(ctx)
     pub = load_public_key(cfg.path(cfg.log_key), passphrase_env)
     if out is not None:
@@ -75,8 +76,8 @@ def log_key(ctx: click.Context, out: Path | None, show_vkey: bool, passphrase_en
         echo_json({"keyid": pub.keyid, "file": str(out) if out else None, "origin": cfg.origin, "vkey": verifier})
         return
     if out is not None:
-        click.echo(f"log key {pub.keyid[:16]}… written to {out}; set syncd.archive_pubkey to it on each dock",
-                   err=show_vkey)
+        click.echo(_("log key {keyid}… written to {out}; set syncd.archive_pubkey to it on each dock").format(
+            keyid=pub.keyid[:16], out=out), err=show_vkey)
     if show_vkey:
         click.echo(verifier)
 
@@ -92,7 +93,7 @@ def dock() -> None:
               help="The dock's public key (or its key file: only the public half is read).")
 @click.option("--broker-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Broker deployment to issue credentials in (default: archive.broker_dir).")
-@passphrase_option("the admin key")
+@passphrase_option(N_("the admin key"))
 @json_option
 @click.pass_context
 def dock_add(ctx: click.Context, name: str, pubkey: Path, broker_dir: Path | None, passphrase_env: str | None,
@@ -118,15 +119,19 @@ def dock_add(ctx: click.Context, name: str, pubkey: Path, broker_dir: Path | Non
     if as_json:
         echo_json(out)
         return
-    click.echo(f"dock {name} registered: key {pub.keyid[:16]}… at archive ledger index {entry.idx}")
+    click.echo(_("dock {dock} registered: key {keyid}… at archive ledger index {idx}").format(
+        dock=name, keyid=pub.keyid[:16], idx=entry.idx))
     if "broker" in out:
         b = out["broker"]
-        click.echo(f"broker credentials: password {b['password_file']}" + (f", certificate {b['cert']}" if b["cert"]
-                                                                           else ""))
-        click.echo("reload the broker (SIGHUP) so it reads the new ACL and password file")
+        if b["cert"]:
+            click.echo(_("broker credentials: password {password}, certificate {cert}").format(
+                password=b["password_file"], cert=b["cert"]))
+        else:
+            click.echo(_("broker credentials: password {password}").format(password=b["password_file"]))
+        click.echo(_("reload the broker (SIGHUP) so it reads the new ACL and password file"))
     else:
-        click.echo("no broker deployment given (--broker-dir or archive.broker_dir): issue its credentials with "
-                   f"`bodycam pki issue --name {name}` and `bodycam broker render`")
+        click.echo(_("no broker deployment given (--broker-dir or archive.broker_dir): issue its credentials with "
+                     "`bodycam pki issue --name {dock}` and `bodycam broker render`").format(dock=name))
 
 
 @dock.command("list")
@@ -180,25 +185,30 @@ def dock_list(ctx: click.Context, as_json: bool) -> None:
         echo_json(rows)
         return
     if not rows:
-        click.echo("no docks registered; use `bodycam archive dock add NAME --pubkey FILE`")
+        click.echo(_("no docks registered; use `bodycam archive dock add NAME --pubkey FILE`"))
     for r in rows:
         last = contacts.get(r["dock"])
-        click.echo(f"{r['dock']}: key {r['keyids'][0][:16]}…, last contact {local_time(last[0]) if last else 'never'}, "
-                   f"{len(r['recorders'])} recorder(s)")
+        click.echo(_("{dock}: key {keyid}…, last contact {last}, {count} recorder(s)").format(
+            dock=r["dock"], keyid=r["keyids"][0][:16], last=local_time(last[0]) if last else _("never"),
+            count=len(r["recorders"])))
         ck = r["checkpoint"]
         if ck and ck["size"] is not None:
-            click.echo(f"  checkpoint: size {ck['size']} acknowledged {local_time(acknowledged_ns.get(r['dock']))}, "
-                       + ("consistent" if ck["consistent"] else "INCONSISTENT")
-                       + f", {ck['missing']} covered entr{'y' if ck['missing'] == 1 else 'ies'} not arrived")
+            state = _("consistent") if ck["consistent"] else _("INCONSISTENT")
+            covered = (_("{count} covered entry not arrived") if ck["missing"] == 1 else
+                       _("{count} covered entries not arrived")).format(count=ck["missing"])
+            click.echo(_("  checkpoint: size {size} acknowledged {at}, {state}, {covered}").format(
+                size=ck["size"], at=local_time(acknowledged_ns.get(r["dock"])), state=state, covered=covered))
         elif ck:
-            click.echo("  checkpoint: none acknowledged" + ("" if ck["consistent"] else ", INCONSISTENT"))
+            click.echo(_("  checkpoint: none acknowledged") if ck["consistent"] else
+                       _("  checkpoint: none acknowledged, INCONSISTENT"))
         if ck and ck["last_problem"]:
-            click.echo(printable(f"  ! {ck['inconsistent_checkpoints']} inconsistent checkpoint(s); last: "
-                                 f"{ck['last_problem']}"))
+            # the reason the archive recorded (English, as kept in its state): quoted as it is
+            click.echo(printable(_("  ! {count} inconsistent checkpoint(s); last: {problem}").format(
+                count=ck["inconsistent_checkpoints"], problem=ck["last_problem"])))
         for rec in r["recorders"]:
             # ids and custodians come from docks' enrollments: shown, never obeyed by the terminal
-            click.echo(printable(f"  {rec['device_id']} (custodian {rec['custodian'] or '?'}): "
-                                 f"{rec['segments']} segment(s)"))
+            click.echo(printable(_("  {device} (custodian {custodian}): {count} segment(s)").format(
+                device=rec["device_id"], custodian=rec["custodian"] or "?", count=rec["segments"])))
 
 
 @archive.group("device")
@@ -210,7 +220,7 @@ def device() -> None:
 @click.argument("device_id")
 @click.option("--to", "to_dock", required=True, help="Registered dock that takes the recorder over.")
 @click.option("--reason", required=True, help="Why (e.g. the old dock was lost or stolen).")
-@passphrase_option("the admin key")
+@passphrase_option(N_("the admin key"))
 @json_option
 @click.pass_context
 def device_transfer(ctx: click.Context, device_id: str, to_dock: str, reason: str, passphrase_env: str | None,
@@ -230,7 +240,8 @@ def device_transfer(ctx: click.Context, device_id: str, to_dock: str, reason: st
         echo_json({"handover": entry.entry_hash, "idx": entry.idx, "device_id": device_id, "to_dock": to_dock,
                    "last_seq": entry.body["last_seq"]})
     else:
-        click.echo(f"{device_id} handed over to {to_dock} after seq {entry.body['last_seq']} (entry {entry.idx})")
+        click.echo(_("{device} handed over to {dock} after seq {seq} (entry {idx})").format(
+            device=device_id, dock=to_dock, seq=entry.body["last_seq"], idx=entry.idx))
 
 
 # -- transfers in progress (issue 11, hole 5) -------------------------------------------------------
@@ -277,18 +288,20 @@ def transfers(ctx: click.Context, as_json: bool) -> None:
         echo_json(rows)
         return
     if not rows:
-        click.echo("no open transfers")
+        click.echo(_("no open transfers"))
         return
     from bodycam.formats import duration, human_bytes
 
     held: dict[str, int] = {}
     for r in rows:
         held[r["dock"]] = held.get(r["dock"], 0) + r["size"]
-        click.echo(f"{r['file_id'][:12]}  {r['dock']}  {human_bytes(r['size'])}  {r['stored_chunks']}/{r['chunks']} "
-                   f"chunks  idle {duration(r['idle_s'])}"
-                   + ("  (expired: dropped at the next sweep)" if r["expired"] else ""))
+        line = _("{file}  {dock}  {size}  {stored}/{chunks} chunks  idle {idle}").format(
+            file=r["file_id"][:12], dock=r["dock"], size=human_bytes(r["size"]), stored=r["stored_chunks"],
+            chunks=r["chunks"], idle=duration(r["idle_s"]))
+        click.echo(line + (_("  (expired: dropped at the next sweep)") if r["expired"] else ""))
     for dock_name, n in sorted(held.items()):
-        click.echo(f"{dock_name}: {human_bytes(n)} open of its {human_bytes(cfg.max_open_bytes_per_dock)} quota")
+        click.echo(_("{dock}: {size} open of its {quota} quota").format(
+            dock=dock_name, size=human_bytes(n), quota=human_bytes(cfg.max_open_bytes_per_dock)))
 
 
 @transfers.command("drop")
@@ -309,14 +322,15 @@ def transfers_drop(ctx: click.Context, transfer_id: str, as_json: bool) -> None:
 
     ref = transfer_id.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{6,64}", ref):
-        raise BodycamError(f"{transfer_id!r} is not a transfer id; use the id `bodycam archive transfers` shows "
-                           "(6+ hex digits)")
+        raise BodycamError(_("{id!r} is not a transfer id; use the id `bodycam archive transfers` shows (6+ hex "
+                             "digits)").format(id=transfer_id))
     cfg = archive_config(ctx)
     matches = [t for t in _open_transfers(cfg) if t.file_id.startswith(ref)]
     if not matches:
-        raise BodycamError(f"no open transfer {ref}; list them with `bodycam archive transfers`")
+        raise BodycamError(_("no open transfer {id}; list them with `bodycam archive transfers`").format(id=ref))
     if len(matches) > 1:
-        raise BodycamError(f"{ref} matches {len(matches)} open transfers; give more digits")
+        raise BodycamError(_("{id} matches {count} open transfers; give more digits").format(id=ref,
+                                                                                          count=len(matches)))
     t = matches[0]
     st = TransferState(cfg.path(cfg.state_db))
     try:
@@ -324,15 +338,17 @@ def transfers_drop(ctx: click.Context, transfer_id: str, as_json: bool) -> None:
     finally:
         st.close()
     if not dropped:
-        raise BodycamError(f"transfer {t.file_id[:12]} of {t.dock} finished while being dropped; nothing dropped")
+        raise BodycamError(_("transfer {file} of {dock} finished while being dropped; nothing dropped").format(
+            file=t.file_id[:12], dock=t.dock))
     logging.getLogger("archive.transfers").warning(
         "transfer %s from %s dropped by an operator (%d bytes announced, %d chunks stored); part file removed",
         t.file_id, t.dock, t.size, t.chunks_received)
     if as_json:
         echo_json({"dropped": t.file_id, "dock": t.dock, "size": t.size, "stored_chunks": t.chunks_received})
     else:
-        click.echo(f"dropped transfer {t.file_id[:12]} of {t.dock} ({t.size} bytes announced, "
-                   f"{t.chunks_received} chunks stored); its part file is removed")
+        click.echo(_("dropped transfer {file} of {dock} ({size} bytes announced, {chunks} chunks stored); its part "
+                     "file is removed").format(file=t.file_id[:12], dock=t.dock, size=t.size,
+                                               chunks=t.chunks_received))
 
 
 COMMAND = archive

@@ -9,6 +9,7 @@ import click
 
 from archive.broker.config import BrokerDeployment, Listener, write_deployment
 from bodycam.cliutil import echo_json, json_option
+from bodycam.i18n import _
 
 DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -54,8 +55,8 @@ def broker_render(directory: Path, docks: tuple[str, ...], archive: str, pki_dir
     if as_json:
         echo_json(out)
     else:
-        click.echo(f"wrote {files.conf}, {files.acl}, {files.passwd}")
-        click.echo(f"start: mosquitto -c {files.conf}")
+        click.echo(_("wrote {conf}, {acl}, {passwd}").format(conf=files.conf, acl=files.acl, passwd=files.passwd))
+        click.echo(_("start: mosquitto -c {conf}").format(conf=files.conf))
 
 
 COMMAND = broker

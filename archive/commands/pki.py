@@ -8,6 +8,7 @@ import click
 
 from archive.broker import pki as pkilib
 from bodycam.cliutil import echo_json, json_option
+from bodycam.i18n import _
 
 DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -30,8 +31,9 @@ def pki_init(directory: Path, hosts: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         echo_json(out)
     else:
-        click.echo(f"CA: {paths.ca_cert}\nbroker: {paths.broker_cert} ({', '.join(out['hosts'])})")
-        click.echo(f"Next: bodycam pki issue --dir {directory} --name <dock-or-archive>")
+        click.echo(_("CA: {ca}\nbroker: {cert} ({hosts})").format(ca=paths.ca_cert, cert=paths.broker_cert,
+                                                                  hosts=", ".join(out["hosts"])))
+        click.echo(_("Next: bodycam pki issue --dir {dir} --name <dock-or-archive>").format(dir=directory))
 
 
 @pki.command("issue")
@@ -45,7 +47,7 @@ def pki_issue(directory: Path, name: str, replace: bool, as_json: bool) -> None:
     if as_json:
         echo_json({"name": name, "cert": str(cert), "key": str(key)})
     else:
-        click.echo(f"{name}: {cert} (key {key}, mode 0600)")
+        click.echo(_("{name}: {cert} (key {key}, mode 0600)").format(name=name, cert=cert, key=key))
 
 
 @pki.command("show")
@@ -57,10 +59,12 @@ def pki_show(directory: Path, as_json: bool) -> None:
     if as_json:
         echo_json(info)
         return
-    for label, item in (("CA", info["ca"]), ("broker", info["broker"])):
-        click.echo(f"{label}: {item['subject']} until {item['not_after']}" if item else f"{label}: missing")
+    for label, item in ((_("CA"), info["ca"]), (_("broker"), info["broker"])):
+        click.echo(_("{label}: {subject} until {until}").format(label=label, subject=item["subject"],
+                                                                until=item["not_after"]) if item else
+                   _("{label}: missing").format(label=label))
     for name, item in info["clients"].items():
-        click.echo(f"client {name}: until {item['not_after']}")
+        click.echo(_("client {name}: until {until}").format(name=name, until=item["not_after"]))
 
 
 COMMAND = pki

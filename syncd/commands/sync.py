@@ -11,20 +11,25 @@ import click
 from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option, show_status_logs
 from bodycam.errors import BodycamError, RefusedError
 from bodycam.formats import human_bytes, local_time, printable
+from bodycam.i18n import N_, _, tr
 from bodycam.signals import stop_on_signals
 
 ONCE_CONNECT_TIMEOUT_S = 60.0
-"""`sync run --once` started while the archive or its broker is down says so and exits after this."""
+"""`sync run --once` started while the archive or its broker is down says so and exits after this
+(the --connect-timeout help names it: a literal, so that the catalogue finds and translates it)."""
+CHECKPOINT_STATUS = {"accepted": N_("accepted"), "continue": N_("continue"), "inconsistent": N_("inconsistent"),
+                     "rejected": N_("rejected")}
+"""The archive's verdicts on the dock's checkpoint, as ``sync status`` says them."""
 
 
 def _progress_line(prog) -> None:
     if not prog.file_id:
         return
     pct = 100.0 * prog.stored / prog.chunks if prog.chunks else 100.0
-    click.echo(f"\r\x1b[2K{prog.kind} {prog.role} {prog.file_id[:12]}… {pct:5.1f}% of {human_bytes(prog.size)}, "
-               f"{prog.in_flight} in flight, {human_bytes(prog.rate_bps)}/s, "
-               f"item {prog.items_done + 1}/{prog.items_total}",
-               nl=False, err=True)
+    line = _("{kind} {role} {file}… {pct:5.1f}% of {size}, {in_flight} in flight, {rate}/s, item {n}/{total}").format(
+        kind=prog.kind, role=prog.role, file=prog.file_id[:12], pct=pct, size=human_bytes(prog.size),
+        in_flight=prog.in_flight, rate=human_bytes(prog.rate_bps), n=prog.items_done + 1, total=prog.items_total)
+    click.echo(f"\r\x1b[2K{line}", nl=False, err=True)
 
 
 @click.group("sync")
@@ -43,9 +48,8 @@ def _sync_configs(ctx: click.Context):
 @click.option("--once", is_flag=True, help="One pass; exit 0 when everything is committed, 3 if refused, if "
               "queued entries are missing from the dock ledger, or if its checkpoints show it lost entries.")
 @click.option("--connect-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-              help=f"With --once: give up (exit 1; nothing is lost) when the broker cannot be reached, or the "
-                   f"archive has not answered, within this many seconds (default {ONCE_CONNECT_TIMEOUT_S:g}; 0: "
-                   "wait for ever).")
+              help="With --once: give up (exit 1; nothing is lost) when the broker cannot be reached, or the "
+                   "archive has not answered, within this many seconds (default 60; 0: wait for ever).")
 @json_option
 @click.pass_context
 def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_json: bool) -> None:
@@ -80,37 +84,47 @@ def sync_run(ctx: click.Context, once: bool, connect_timeout: float | None, as_j
     if as_json:
         echo_json(result.to_json())
     else:
-        click.echo(f"committed {result.committed}, queued {result.queued}, refused {len(result.rejected)}, "
-                   + (f"missing from the dock ledger {len(result.missing)}, " if result.missing else "")
-                   + f"sent {result.chunks_sent} chunks ({human_bytes(result.bytes_sent)})"
-                   + (" (stopped)" if result.stopped else ""))
+        line = _("committed {committed}, queued {queued}, refused {refused}, ").format(
+            committed=result.committed, queued=result.queued, refused=len(result.rejected))
+        if result.missing:
+            line += _("missing from the dock ledger {missing}, ").format(missing=len(result.missing))
+        line += _("sent {chunks} chunks ({size})").format(chunks=result.chunks_sent,
+                                                          size=human_bytes(result.bytes_sent))
+        click.echo(line + (_(" (stopped)") if result.stopped else ""))
     from syncd.checkpoints import problems as checkpoint_problems
 
     lost = checkpoint_problems(result.checkpoint, result.checkpoint_problem)
     if result.rejected or result.missing or lost:
         problems = []
         if lost:
-            problems.append("the dock ledger lost entries a checkpoint of it covered (its checkpoints do not "
-                            "agree with the archive's)")
+            problems.append(_("the dock ledger lost entries a checkpoint of it covered (its checkpoints do not "
+                              "agree with the archive's)"))
         if result.missing:
-            problems.append(f"{len(result.missing)} queued entr{'y is' if len(result.missing) == 1 else 'ies are'} "
-                            "missing from the dock ledger (it lost entries: compare it with the archive's copy)")
+            missing = (_("{count} queued entry is missing from the dock ledger (it lost entries: compare it with the "
+                         "archive's copy)") if len(result.missing) == 1 else
+                       _("{count} queued entries are missing from the dock ledger (it lost entries: compare it with "
+                         "the archive's copy)"))
+            problems.append(missing.format(count=len(result.missing)))
         if result.rejected:
-            problems.append(f"{len(result.rejected)} item(s) refused by the archive; they stay on the dock")
-        raise RefusedError("; ".join(problems) + "; the rest was sent (see `bodycam sync status`)",
+            problems.append(_("{count} item(s) refused by the archive; they stay on the dock").format(
+                count=len(result.rejected)))
+        # the archive's codes and reasons are its words (protocol data): quoted as they came
+        raise RefusedError(_("{problems}; the rest was sent (see `bodycam sync status`)").format(
+                               problems=_("; ").join(problems)),
                            [printable(line) for line in lost]
-                           + [f"missing {m['kind']} {m['entry_hash']}: not in the dock ledger any more"
-                              for m in result.missing]
+                           + [_("missing {kind} {entry}: not in the dock ledger any more").format(
+                               kind=m["kind"], entry=m["entry_hash"]) for m in result.missing]
                            + [f"{r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}"
                               for r in result.rejected])
     if once and (result.queued or result.stopped):
-        raise BodycamError(f"{result.queued} item(s) not yet committed; run `bodycam sync run` again")
+        raise BodycamError(_("{count} item(s) not yet committed; run `bodycam sync run` again").format(
+            count=result.queued))
 
 
 @sync.command("dock-key")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write this dock's public key (for `bodycam archive dock add --pubkey`).")
-@passphrase_option("the dock key")
+@passphrase_option(N_("the dock key"))
 @json_option
 @click.pass_context
 def sync_dock_key(ctx: click.Context, out: Path, passphrase_env: str | None, as_json: bool) -> None:
@@ -123,8 +137,9 @@ def sync_dock_key(ctx: click.Context, out: Path, passphrase_env: str | None, as_
     if as_json:
         echo_json({"dock": agent.dock_id, "keyid": pub.keyid, "file": str(out)})
     else:
-        click.echo(f"dock {agent.dock_id} key {pub.keyid[:16]}… written to {out}; the archivist runs "
-                   f"`bodycam archive dock add {agent.dock_id} --pubkey {out.name}`")
+        click.echo(_("dock {dock} key {keyid}… written to {out}; the archivist runs "
+                     "`bodycam archive dock add {dock} --pubkey {file}`").format(
+            dock=agent.dock_id, keyid=pub.keyid[:16], out=out, file=out.name))
 
 
 @sync.command("status")
@@ -140,39 +155,54 @@ def sync_status_cmd(ctx: click.Context, as_json: bool) -> None:
         echo_json(st)
         return
     items = st["items"]
-    click.echo(f"dock {st['dock']}: {items.get('committed', 0)} committed, {items.get('queued', 0)} queued "
-               f"(+{st['unscanned_entries']} new ledger entries), {items.get('rejected', 0)} refused"
-               + (f", {len(st['missing'])} missing from the dock ledger" if st["missing"] else ""))
-    click.echo(f"files to send: {st['queued_files']} ({human_bytes(st['queued_bytes'])})")
+    line = _("dock {dock}: {committed} committed, {queued} queued (+{new} new ledger entries), {refused} "
+             "refused").format(dock=st["dock"], committed=items.get("committed", 0), queued=items.get("queued", 0),
+                               new=st["unscanned_entries"], refused=items.get("rejected", 0))
+    if st["missing"]:
+        line += _(", {missing} missing from the dock ledger").format(missing=len(st["missing"]))
+    click.echo(line)
+    click.echo(_("files to send: {files} ({size})").format(files=st["queued_files"],
+                                                           size=human_bytes(st["queued_bytes"])))
     fl = st["in_flight"]
     if fl and fl.get("file_id"):
         pct = 100.0 * fl["stored"] / fl["chunks"] if fl["chunks"] else 100.0
-        click.echo(f"in flight: {fl['kind']} {fl['role']} {fl['file_id'][:16]}… {pct:.1f}% of "
-                   f"{human_bytes(fl['size'])}, {fl['in_flight']} chunks unacknowledged, "
-                   f"{human_bytes(fl['rate_bps'])}/s")
+        click.echo(_("in flight: {kind} {role} {file}… {pct:.1f}% of {size}, {in_flight} chunks unacknowledged, "
+                     "{rate}/s").format(kind=fl["kind"], role=fl["role"], file=fl["file_id"][:16], pct=pct,
+                                        size=human_bytes(fl["size"]), in_flight=fl["in_flight"],
+                                        rate=human_bytes(fl["rate_bps"])))
     else:
-        click.echo("in flight: nothing")
+        click.echo(_("in flight: nothing"))
     lc = st["last_commit"]
-    click.echo(f"last commit: {lc['kind']} {lc['entry_hash'][:16]}… at {local_time(lc['at_ns'])}" if lc else
-               "last commit: never")
+    click.echo(_("last commit: {kind} {entry}… at {at}").format(kind=lc["kind"], entry=lc["entry_hash"][:16],
+                                                                at=local_time(lc["at_ns"])) if lc else
+               _("last commit: never"))
     le = st["last_error"]
-    # error messages and refusal reasons quote the archive: shown, never obeyed by the terminal
-    click.echo(f"last error: {printable(le['message'])} ({local_time(le['at_ns'])})" if le else "last error: none")
+    # error messages and refusal reasons quote the archive (and are kept in sync.db as said, in English):
+    # shown, never obeyed by the terminal
+    click.echo(_("last error: {message} ({at})").format(message=printable(le["message"]), at=local_time(le["at_ns"]))
+               if le else _("last error: none"))
     for r in st["rejected"]:
-        click.echo(printable(f"  refused {r['kind']} {r['entry_hash'][:16]}…: {r['code']}: {r['reason']}"))
+        click.echo(printable(_("  refused {kind} {entry}…: {code}: {reason}").format(
+            kind=r["kind"], entry=r["entry_hash"][:16], code=r["code"], reason=r["reason"])))
     for m in st["missing"]:
-        click.echo(f"  missing {m['kind']} {m['entry_hash'][:16]}…: queued, then gone from the dock ledger "
-                   "(inconsistency: compare the ledger with the archive's copy)")
+        click.echo(_("  missing {kind} {entry}…: queued, then gone from the dock ledger (inconsistency: compare the "
+                     "ledger with the archive's copy)").format(kind=m["kind"], entry=m["entry_hash"][:16]))
     ck = st["checkpoint"]
     if ck is not None:
         v = ck["last_verdict"]
-        click.echo(f"checkpoint: latest signed at size {ck['latest_size']}, acknowledged by the archive at size "
-                   f"{ck['acknowledged_size']}" + (f"; last answer {v['status']} ({v['missing']} covered entries not "
-                                                   "arrived)" if v else "; never sent"))
+        line = _("checkpoint: latest signed at size {latest}, acknowledged by the archive at size "
+                 "{acknowledged}").format(latest=ck["latest_size"], acknowledged=ck["acknowledged_size"])
+        if v:
+            line += _("; last answer {status} ({missing} covered entries not arrived)").format(
+                status=_(CHECKPOINT_STATUS.get(v["status"], v["status"])), missing=v["missing"])
+        else:
+            line += _("; never sent")
+        click.echo(line)
         if v and v["status"] in ("inconsistent", "rejected"):
-            click.echo(printable(f"  ! {v['status']}: {v['reason']}"))
+            click.echo(printable(_("  ! {status}: {reason}").format(status=_(CHECKPOINT_STATUS[v["status"]]),
+                                                                     reason=v["reason"])))
         if ck["ledger_problem"]:
-            click.echo(f"  ! {ck['ledger_problem']}")
+            click.echo(f"  ! {tr(ck['ledger_problem'])}")
 
 
 COMMAND = sync
