@@ -35,6 +35,7 @@ from pathlib import Path
 
 from bodycam.errors import BodycamError, FormatError, VerificationError
 from bodycam.i18n import _
+from bodycam.statedb import connect_state
 from ledger import checkpoint as cp
 from ledger import merkle
 from ledger.keys import PublicKey, Signer
@@ -108,15 +109,8 @@ class DockCheckpoints:
     def __init__(self, path: Path, readonly: bool = False):
         self.path = Path(path)
         try:
-            if readonly:
-                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                             check_same_thread=False, timeout=30)
-            else:
-                self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
-                self._conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
+            self._conn = connect_state(self.path, readonly=readonly, schema=SCHEMA)
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise BodycamError(_("{path}: cannot open the docks' checkpoints: {error}").format(path=path, error=exc)
                                ) from None
         self._lock = threading.Lock()

@@ -24,7 +24,7 @@ from pathlib import Path
 from archive.blobs import BlobStore
 from bodycam.errors import BodycamError
 from bodycam.i18n import _
-from bodycam.permissions import create_private_file
+from bodycam.statedb import connect_state
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transfers (
@@ -79,11 +79,7 @@ class TransferState:
         self.clock = clock
         self.max_rejections = max_rejections
         try:
-            create_private_file(self.path)  # 0600, and so its -wal and -shm
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(SCHEMA)
+            self._conn = connect_state(self.path, schema=SCHEMA, synchronous="NORMAL")
         except (sqlite3.DatabaseError, OSError) as exc:
             raise BodycamError(_("{path}: cannot open the receiver's state: {error}").format(path=path, error=exc)
                                ) from None

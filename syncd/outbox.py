@@ -27,7 +27,7 @@ from typing import Any
 
 from bodycam.errors import BodycamError
 from bodycam.i18n import _
-from bodycam.permissions import create_private_file
+from bodycam.statedb import connect_state
 from ledger.records import attachment_hashes
 
 SCHEMA = """
@@ -97,15 +97,7 @@ class Outbox:
     def __init__(self, path: Path, readonly: bool = False):
         self.path = Path(path)
         try:
-            if readonly:
-                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                             check_same_thread=False, timeout=30)
-            else:
-                create_private_file(self.path)  # 0600, and so its -wal and -shm
-                self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
-                self._conn.executescript(SCHEMA)
+            self._conn = connect_state(self.path, readonly=readonly, schema=SCHEMA)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise BodycamError(_("{path}: cannot open the sync state: {error}; delete it to start over "
                                  "(the archive answers again for what it has)").format(path=path, error=exc)) from None

@@ -19,7 +19,8 @@ PACKAGES = ("ledger", "agent", "syncd", "archive", "bodycam")
 # Each module belongs to one layer; a layer may import only the layers of its row.
 PLUMBING = {"bodycam", "bodycam.errors", "bodycam.configfile", "bodycam.cliutil", "bodycam.formats",
             "bodycam.signals", "bodycam.files", "bodycam.permissions",
-            "bodycam.locks", "bodycam.display", "bodycam.tables", "bodycam.i18n", "bodycam.i18n_catalog"}
+            "bodycam.locks", "bodycam.display", "bodycam.tables", "bodycam.i18n", "bodycam.i18n_catalog",
+            "bodycam.statedb"}
 ROOT_MODULES = {"bodycam.cli", "bodycam.config", "bodycam.commands"}  # and bodycam.commands.*
 SYNCD_WIRE = {"syncd.protocol", "syncd.mqtt", "syncd.window", "syncd.config"}  # both ends of the wire
 
