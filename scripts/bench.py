@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench.py ledger      # appends/s, proofs at 1M entries, verification (issue 2)
     .venv/bin/python scripts/bench.py offload     # dock offload vs rsync -a, peak RSS (issue 5)
     .venv/bin/python scripts/bench.py sync        # dock → archive over MQTT vs MQTT/dd ceilings (issue 7)
+    .venv/bin/python scripts/bench.py verify      # archive verify MB/s, 1 and 2 jobs, vs a hashlib loop (issue 13)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bench_ledger  # noqa: E402
 import bench_offload  # noqa: E402
 import bench_sync  # noqa: E402
+import bench_verify  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_ledger.add_parser(sub)
     bench_offload.add_parser(sub)
     bench_sync.add_parser(sub)
+    bench_verify.add_parser(sub)
     args = ap.parse_args(argv)
     return int(args.func(args) or 0)
 
