@@ -23,6 +23,9 @@ class ArchiveConfig(StrictModel):
     checkpoint_every: int = Field(default=1000, ge=1, description="Checkpoint after this many entries.")
     checkpoint_interval_s: int = Field(default=300, ge=1, description="...or after this many seconds.")
     retention_days: int = Field(default=366, ge=366, description="At least 12 months (A2 Art.16).")
+    low_disk_pct: int = Field(default=10, ge=0, le=100,
+                              description="Alert when less than this % of the archive's disk is free "
+                                          "(an alert only: unexpired evidence is never purged).")
     max_file_size: int = Field(default=64 << 30, gt=0, description="Largest segment accepted, in bytes.")
     state_db: Path = Field(default=Path("receiver.db"),
                            description="Transfers in progress, docks' last contact (operational, not evidence).")

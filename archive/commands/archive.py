@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from archive.config import ArchiveConfig
-from bodycam.cliutil import app_config, echo_json, json_option, passphrase_option, show_status_logs
+from bodycam.cliutil import (
+    KeyRef,
+    app_config,
+    echo_json,
+    json_option,
+    passphrase_option,
+    show_status_logs,
+    signer_options,
+)
 from bodycam.formats import local_time, printable, rfc3339
 from bodycam.i18n import N_, _, tr
 
@@ -418,6 +426,124 @@ def archive_verify(ctx: click.Context, jobs: int | None, as_json: bool) -> None:
                                   "what they concern; compare with a copy and the last signed checkpoint.").format(
             n=len(report.problems), entries=", ".join(map(str, entries[:20])) or "-",
             blobs=", ".join(b[:16] + "…" for b in blobs[:20]) or "-"))
+
+
+# --- retention and legal holds (A2 Art.9, 10, 16) ------------------------------------------------
+
+
+@archive.group("hold")
+def hold() -> None:
+    """Legal holds: keep every segment of a case, whatever its age, until released (A2 Art.16)."""
+
+
+def _hold(ctx: click.Context, action: str, case_id: str, person_id: str, key, reason: str, as_json: bool) -> None:
+    from archive.retention import legal_hold
+    from ledger.store import Ledger
+
+    cfg = archive_config(ctx)
+    signer = key.load()
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        entry = legal_hold(lg, case_id, action, person_id, signer, reason)  # type: ignore[arg-type]
+    if as_json:
+        echo_json({"case_id": case_id, "action": action, "by": person_id, "entry_hash": entry.entry_hash,
+                   "idx": entry.idx})
+    elif action == "add":
+        click.echo(printable(_("legal hold on case {case_id} by {by}: its footage is kept until released "
+                               "(entry {idx})").format(case_id=case_id, by=person_id, idx=entry.idx)))
+    else:
+        click.echo(printable(_("legal hold on case {case_id} released by {by} (entry {idx})").format(
+            case_id=case_id, by=person_id, idx=entry.idx)))
+
+
+@hold.command("add")
+@click.argument("case_id")
+@click.option("--by", "person_id", required=True, help="Enrolled person placing the hold (supervisor, head, "
+                                                        "reviewer or archivist).")
+@signer_options(what=N_("the person placing or releasing the hold"))
+@click.option("--reason", required=True, help="Why the footage must be kept (litigation, complaint...).")
+@json_option
+@click.pass_context
+def hold_add(ctx: click.Context, case_id: str, person_id: str, key: KeyRef, reason: str, as_json: bool) -> None:
+    """Place a legal hold on case CASE_ID: none of its footage is purged while the hold is in force."""
+    _hold(ctx, "add", case_id, person_id, key, reason, as_json)
+
+
+@hold.command("release")
+@click.argument("case_id")
+@click.option("--by", "person_id", required=True, help="Enrolled person releasing the hold.")
+@signer_options(what=N_("the person placing or releasing the hold"))
+@click.option("--reason", required=True, help="Why the hold ends.")
+@json_option
+@click.pass_context
+def hold_release(ctx: click.Context, case_id: str, person_id: str, key: KeyRef, reason: str, as_json: bool) -> None:
+    """Release a legal hold on case CASE_ID (refused when none is in force)."""
+    _hold(ctx, "release", case_id, person_id, key, reason, as_json)
+
+
+@archive.group("retention")
+def retention() -> None:
+    """Retention of footage: ordinary footage at least 12 months, long-term cases for ever (A2 Art.10, 16)."""
+
+
+def _parse_now(value: str | None) -> int | None:
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(_("not a time: {value!r}; use RFC 3339, e.g. 2028-12-01T00:00:00Z").format(
+            value=value), param_hint="--now") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return int(t.timestamp()) * 10**9 + t.microsecond * 1000
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Say what would be purged; purge nothing, write nothing.")
+@click.option("--now", "now", default=None, metavar="T", help="Decide as if it were time T (RFC 3339).")
+@passphrase_option(N_("the log key"))
+@json_option
+@click.pass_context
+def retention_run_cmd(ctx: click.Context, dry_run: bool, now: str | None, passphrase_env: str | None,
+                      as_json: bool) -> None:
+    """Purge footage whose retention has expired: for each blob, append a signed `retention` entry
+    (its hash stays in the ledger), then remove the bytes. Long-term cases (A2 Art.10), legal holds,
+    open access requests and reviews keep footage whatever its age; low disk only raises an alert.
+    Running it again purges nothing new."""
+    from archive.blobs import BlobStore
+    from archive.retention import Policy, retention_run
+    from ledger.keys import load_signer
+    from ledger.store import Ledger
+
+    cfg = archive_config(ctx)
+    policy = Policy(cfg.retention_days)
+    now_ns = _parse_now(now)
+    signer = None if dry_run else load_signer(cfg.path(cfg.log_key), passphrase_env)
+    store = BlobStore(cfg.path(cfg.blob_dir), cfg.path(cfg.part_dir))
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        report = retention_run(lg, store.blob_path, signer, policy=policy, now_ns=now_ns, dry_run=dry_run,
+                               disk=cfg.path(cfg.blob_dir), low_disk_pct=cfg.low_disk_pct)
+    if report.alert is not None:
+        click.echo(_("ALERT: {alert}").format(alert=report.alert.translated()), err=True)
+    if as_json:
+        echo_json(report.to_json())
+        return
+    for facts, _decision, _h in report.purged:
+        line = (_("would purge {sha256}… (case {case}): expired") if dry_run else
+                _("purged {sha256}… (case {case}): expired; its hash stays in the ledger"))
+        click.echo(printable(line.format(sha256=facts.sha256[:16], case=", ".join(facts.case_ids) or "-")))
+    for facts, decision in report.kept:
+        if "not_expired" in decision.reasons and len(decision.reasons) == 1 or "already_purged" in decision.reasons:
+            continue
+        click.echo(printable(_("kept {sha256}… (case {case}): {reasons}").format(
+            sha256=facts.sha256[:16], case=", ".join(facts.case_ids) or "-",
+            reasons=_("; ").join(m.translated() for m in decision.texts()))))
+    kept = sum(1 for _f, d in report.kept if "already_purged" not in d.reasons)
+    summary = (_("dry run: {purged} blob(s) would be purged, {kept} kept") if dry_run else
+               _("{purged} blob(s) purged, {kept} kept"))
+    click.echo(summary.format(purged=len(report.purged), kept=kept))
 
 
 COMMAND = archive

@@ -6,7 +6,7 @@ admission and ``archive verify`` call the same rules (``custody.next_link`` for 
 
 from __future__ import annotations
 
-from ledger.checks import case, custody, justification
+from ledger.checks import case, custody, justification, retention
 from ledger.checks.base import CheckedEntry, Checker, VerifyContext
 
 CHECKERS: dict[str, tuple[Checker, ...]] = {
@@ -24,6 +24,9 @@ CHECKERS: dict[str, tuple[Checker, ...]] = {
     "stop_approval": (justification.check_approval,),
     # case (A2 Art.10)
     "case_flag": (case.check_case_flag,),
+    # retention (A2 Art.9, 10, 16)
+    "retention": (retention.check_retention,),
+    "legal_hold": (retention.check_legal_hold,),
 }
 
 __all__ = ["CHECKERS", "CheckedEntry", "Checker", "VerifyContext"]

@@ -52,6 +52,7 @@ from ledger.records.justification import (
     StopJustification,
     attachment_hashes,
 )
+from ledger.records.retention import LegalHold, Retention
 
 for _model in (
     # custody (A2 Art.8, 12–15)
@@ -60,6 +61,8 @@ for _model in (
     StopJustification, StopApproval, GapFault,
     # case (A2 Art.10)
     CaseFlag,
+    # retention (A2 Art.9, 10, 16)
+    Retention, LegalHold,
 ):
     register(_model)
 
