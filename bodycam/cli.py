@@ -50,7 +50,10 @@ COMMANDS: dict[str, Route] = {
                                            "0600)."),
     "person": Route("bodycam.commands.person", "People and their keys: officers, supervisors, heads, reviewers, "
                                                "archivists."),
-    "case": Route("bodycam.commands.case", "Cases and their retention class (A2 Art.10: long-term)."),
+    "case": Route("bodycam.commands.case", "Cases: open, attach text records, list, and their retention class (A2 "
+                                           "Art.2-4, 10)."),
+    "activity": Route("bodycam.commands.activity", "Activities of a case: type, place, time, officers, when the party "
+                                                   "was told (A2 Art.5, 7)."),
     "device": Route("agent.commands.device", "Talk to one docked recorder through its firmware profile."),
     "fleet": Route("agent.commands.fleet", "Every recorder this dock has seen (for equipment managers)."),
     "emulate": Route("agent.commands.emulate", "Serve an emulated recorder on a pseudo-terminal until killed."),

@@ -1,4 +1,5 @@
-"""``bodycam case``: long-term cases (A2 Art.10), on either side (dock or archive ledger, by role)."""
+"""``bodycam case``: cases, their officers and text records (A2 Art.2–4, 14) and long-term cases
+(A2 Art.10), on either side (dock or archive ledger, by role); text records are stored at the archive."""
 
 from __future__ import annotations
 
@@ -6,16 +7,136 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, echo_json, json_option, numbered_help, option_help, signer_options
-from bodycam.commands.common import ledger_option, open_ledger
+from bodycam.cliutil import KeyRef, app_config, echo_json, json_option, numbered_help, option_help, signer_options
+from bodycam.commands.common import deployment_role, ledger_option, open_ledger
+from bodycam.errors import RefusedError
+from bodycam.formats import local_time, printable, rfc3339
 from bodycam.i18n import N_, Message, _
-from ledger.cases import ART10_REASONS, case_retention, case_segments, flag_case, long_term_cases
+from bodycam.tables import table
+from ledger.cases import (
+    ART10_REASONS,
+    ATTACHMENT_KINDS,
+    CASE_TYPES,
+    attach_file,
+    case_list,
+    case_retention,
+    case_segments,
+    flag_case,
+    long_term_cases,
+    open_case,
+    unbound_segments,
+)
 
 # --- case ------------------------------------------------------------------------------------------
 
 @click.group()
 def case() -> None:
-    """Cases and their retention class (A2 Art.10: long-term)."""
+    """Cases: open, attach text records, list, and their retention class (A2 Art.2-4, 10)."""
+
+
+def _officers(value: str) -> list[str]:
+    return [o.strip() for o in value.split(",") if o.strip()]
+
+
+@case.command("open")
+@click.argument("case_id")
+@click.option("--title", required=True, help="Title of the case.")
+@click.option("--unit", required=True, help="Handling unit.")
+@click.option("--type", "case_type", type=click.Choice(CASE_TYPES), required=True, help="Type of the case.")
+@click.option("--officers", required=True,
+              help="Officers handling the case, comma-separated person ids (each with a valid certificate).")
+@click.option("--by", "person_id", required=True, help="Enrolled person opening the case.")
+@signer_options(what=N_("the person opening the case"))
+@ledger_option
+@json_option
+@click.pass_context
+def case_open(ctx: click.Context, case_id: str, title: str, unit: str, case_type: str, officers: str,
+              person_id: str, key: KeyRef, ledger_path: Path | None, as_json: bool) -> None:
+    """Open a case with its handling officers (A2 Art.3, 14), signed by who opens it."""
+    signer = key.load()
+    with open_ledger(ctx, ledger_path) as ledger:
+        entry = open_case(ledger, case_id, title=title, unit=unit, case_type=case_type, officers=_officers(officers),
+                          person_id=person_id, signer=signer)
+    if as_json:
+        echo_json({"case_id": case_id, "entry": entry.entry_hash, "idx": entry.idx})
+    else:
+        click.echo(_("opened case {case_id} as entry {idx}").format(case_id=case_id, idx=entry.idx))
+
+
+@case.command("attach")
+@click.argument("case_id")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", "attachment_kind", type=click.Choice(tuple(ATTACHMENT_KINDS)), required=True,
+              help="Which text record of the case (A2 Art.2).")
+@click.option("--by", "person_id", required=True, help="Enrolled person attaching the file.")
+@signer_options(what=N_("the person attaching the file"))
+@ledger_option
+@json_option
+@click.pass_context
+def case_attach(ctx: click.Context, case_id: str, file: Path, attachment_kind: str, person_id: str, key: KeyRef,
+                ledger_path: Path | None, as_json: bool) -> None:
+    """Attach a text record of a case (A2 Art.2: a PDF or image file), stored content-addressed at the
+    archive and signed by who attaches it."""
+    if deployment_role(ctx) != "archive":
+        raise RefusedError(Message(N_("text records of a case are stored at the archive: run `bodycam case attach` "
+                                      "there")))
+    cfg = app_config(ctx)
+    signer = key.load()
+    with open_ledger(ctx, ledger_path) as ledger:
+        entry = attach_file(ledger, cfg.archive.path(cfg.archive.blob_dir), case_id, attachment_kind, file,
+                            person_id=person_id, signer=signer)
+    if as_json:
+        echo_json({"case_id": case_id, "sha256": entry.body["sha256"], "size": entry.body["size"],
+                   "entry": entry.entry_hash, "idx": entry.idx})
+    else:
+        click.echo(_("attached {kind} {sha}… to case {case_id} as entry {idx}").format(
+            kind=_(ATTACHMENT_KINDS[attachment_kind]), sha=entry.body["sha256"][:16], case_id=case_id,
+            idx=entry.idx))
+
+
+@case.command("list")
+@click.option("--unbound", is_flag=True, help="List the footage bound to no case or activity (A2 Art.4) instead.")
+@ledger_option
+@json_option
+@click.pass_context
+def case_list_cmd(ctx: click.Context, unbound: bool, ledger_path: Path | None, as_json: bool) -> None:
+    """Cases opened here and cases seen on arrived footage but not opened here."""
+    with open_ledger(ctx, ledger_path) as ledger:
+        if unbound:
+            segs = unbound_segments(ledger)
+        else:
+            cases = case_list(ledger)
+    if unbound:
+        if as_json:
+            echo_json([{"entry": e.entry_hash, "device_id": e.body["device_id"], "seq": e.body["seq"],
+                        "officer_id": e.body["officer_id"], "case_id": e.body.get("case_id"),
+                        "activity": e.body.get("activity"), "start": rfc3339(int(e.body["start_ns"]))}
+                       for e in segs])
+            return
+        if not segs:
+            click.echo(_("no footage bound to nothing"))
+            return
+        header = [_("ENTRY"), _("DEVICE"), _("SEQ"), _("OFFICER"), _("CASE"), _("ACTIVITY"), _("START")]
+        for line in table(header, [(e.entry_hash[:16] + "…", printable(e.body["device_id"]), e.body["seq"],
+                                    printable(e.body["officer_id"]), printable(e.body.get("case_id") or "-"),
+                                    printable(e.body.get("activity") or "-"), local_time(int(e.body["start_ns"])))
+                                   for e in segs]):
+            click.echo(line)
+        click.echo(_("{n} segments bound to no opened case or added activity (A2 Art.4)").format(n=len(segs)))
+        return
+    if as_json:
+        echo_json([c.to_json() for c in cases])
+        return
+    if not cases:
+        click.echo(_("no cases; open one with `bodycam case open`"))
+        return
+    header = [_("CASE"), _("TITLE"), _("UNIT"), _("TYPE"), _("OFFICERS"), _("ACTIVITIES"), _("ATTACHMENTS"),
+              _("SEGMENTS")]
+    rows = [(printable(c.case_id), printable(c.title) if c.opened else _("not opened at the archive"),
+             printable(c.unit or "-"), c.case_type or "-", printable(",".join(c.officers) or "-"), c.activities,
+             c.attachments, c.segments) for c in cases]
+    for line in table(header, rows):
+        click.echo(line)
 
 
 @case.command("flag")

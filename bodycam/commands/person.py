@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bodycam.cliutil import KeyRef, app_config, echo_json, json_option, signer_options
-from bodycam.commands.common import admin_key_path, deployment_role, ledger_option, open_ledger
+from bodycam.commands.common import TimeParam, admin_key_path, deployment_role, ledger_option, open_ledger
 from bodycam.errors import RefusedError
 from bodycam.i18n import N_, Message, _
 from bodycam.tables import table
@@ -28,12 +28,18 @@ def person() -> None:
 @click.option("--pubkey", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="The person's public key (PEM), from `bodycam keys generate`.")
 @click.option("--unit", default=None, help="Handling unit (A2 Art.15).")
+@click.option("--certificate", "certificate_no", default=None,
+              help="Enforcement certificate number of an officer (A2 Art.14).")
+@click.option("--valid-from", type=TimeParam(), default=None, help="First day the certificate is valid.")
+@click.option("--valid-until", type=TimeParam(end_of_day=True), default=None,
+              help="Last day the certificate is valid.")
 @signer_options("admin", what=N_("the administrator who enrolls (default: the dock key at a dock, the admin key "
                                  "at the archive)"), required=False)
 @ledger_option
 @json_option
 @click.pass_context
 def person_enroll(ctx: click.Context, person_id: str, name: str, role: str, pubkey: Path, unit: str | None,
+                  certificate_no: str | None, valid_from: int | None, valid_until: int | None,
                   admin_key: KeyRef | None, ledger_path: Path | None,
                   as_json: bool) -> None:
     """Enroll a person's public key with a role, signed by an administrator key."""
@@ -43,7 +49,8 @@ def person_enroll(ctx: click.Context, person_id: str, name: str, role: str, pubk
     pub = load_public_key(pubkey)
     _refuse_foreign_key(ctx, pub, ledger_path)
     with open_ledger(ctx, ledger_path) as ledger:
-        entry = enroll_person(ledger, admin, person_id, role, pub, name=name, unit=unit)
+        entry = enroll_person(ledger, admin, person_id, role, pub, name=name, unit=unit,
+                              certificate_no=certificate_no, valid_from_ns=valid_from, valid_until_ns=valid_until)
     out = {"id": person_id, "name": name, "role": role, "keyid": pub.keyid, "entry": entry.entry_hash,
            "idx": entry.idx}
     if as_json:

@@ -22,8 +22,11 @@ CHECKERS: dict[str, tuple[Checker, ...]] = {
     "stop_justification": (justification.check_explanation,),
     "gap_fault": (justification.check_explanation,),
     "stop_approval": (justification.check_approval,),
-    # case (A2 Art.10)
+    # case (A2 Art.2–5, 7, 10, 14)
     "case_flag": (case.check_case_flag,),
+    "case_open": (case.check_case_record,),
+    "activity": (case.check_case_record,),
+    "attachment": (case.check_case_record,),
     # retention (A2 Art.9, 10, 16)
     "retention": (retention.check_retention,),
     "legal_hold": (retention.check_legal_hold,),

@@ -28,7 +28,7 @@ from ledger.records.base import (
     register,
     validate_body,
 )
-from ledger.records.case import CaseFlag
+from ledger.records.case import Activity, Attachment, CaseFlag, CaseOpen
 from ledger.records.custody import (
     Calibration,
     DockSession,
@@ -59,14 +59,15 @@ for _model in (
     Enrollment, Revocation, Handover, Calibration, Segment, Gap, DockSession,
     # justification (A2 Art.8, 11)
     StopJustification, StopApproval, GapFault,
-    # case (A2 Art.10)
-    CaseFlag,
+    # case (A2 Art.2–5, 7, 10, 14)
+    CaseFlag, CaseOpen, Activity, Attachment,
     # retention (A2 Art.9, 10, 16)
     Retention, LegalHold,
 ):
     register(_model)
 
 __all__ = [
+    "Activity", "Attachment", "CaseOpen",  # case (A2 Art.2–5, 7, 14)
     "FAULT_CAUSES", "KIND_MODELS", "Body", "Calibration", "CaseFlag", "DockSession", "Enrollment", "FaultCause",
     "Gap", "GapFault", "GapType", "Handover", "Ident", "Media", "NonNeg", "Ns", "Part", "Rational", "Reason",
     "Reference", "Requester", "Revocation", "Role", "Segment", "ServerSample", "Sha256Hex", "StopApproval",

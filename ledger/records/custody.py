@@ -38,6 +38,10 @@ class Enrollment(Body):
     serial: Annotated[str, StringConstraints(max_length=128)] | None = None
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
     unit: Annotated[str, StringConstraints(max_length=256)] | None = None
+    certificate_no: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        default=None, description="a person's enforcement certificate number (A2 Art.14)")
+    valid_from_ns: Ns | None = None
+    valid_until_ns: Ns | None = None
     enrolled_ns: Ns
 
     @model_validator(mode="after")

@@ -112,9 +112,12 @@ class GapFault(Body):
 
 
 def attachment_hashes(body: dict) -> list[str]:
-    """SHA-256 of the files a record's body names besides itself (a requester's signature image),
+    """SHA-256 of the files a record's body names besides itself (a requester's signature image, a
+    case's attached text record),
     which must travel with it to the archive (the sync uploads them as blobs)."""
     if body.get("kind") == "stop_justification":
         sha = (body.get("requester") or {}).get("signature_image_sha256")
         return [sha] if sha else []
+    if body.get("kind") == "attachment":  # a case's text record (A2 Art.2)
+        return [body["sha256"]] if body.get("sha256") else []
     return []
