@@ -13,10 +13,11 @@ hold, an open access request or an unfinished review keeps footage whatever its 
 original any other way is forbidden (A2 Art.9). Low disk space raises an alert, never a purge.
 
 Open access requests: entries of kind ``access_request`` (when that kind exists) that name the
-case or the segment and have no later entry closing them (a kind ending in ``_closed``/``_expired``
-or a ``state``/``status``/``outcome`` of closed, expired, refused, withdrawn, completed referring
-to the request), and no ``expires_ns`` already past. Reviews: ``under_review`` is a hook that
-returns nothing until review records exist.
+case or the segment, whose ``until_ns`` (or ``expires_ns``) has not passed, and that no later
+``access*`` decision referring to them closes (a view, ``access``, never does; a kind ending in
+``_closed``/``_expired``, a ``decision``/``state``/``status``/``outcome`` of refused, closed,
+expired, withdrawn, completed, or its own ``until_ns`` passed). Reviews: ``under_review`` is a
+hook that returns nothing until review records exist.
 """
 
 from __future__ import annotations
@@ -142,21 +143,31 @@ def _refers(body: object, target: str) -> bool:
     return False
 
 
-def _closing(e: Entry) -> bool:
-    if e.kind.endswith(("_closed", "_close", "_expired")):
+def _expired(body: dict, now_ns: int) -> bool:
+    for key in ("until_ns", "expires_ns"):
+        value = body.get(key)
+        if isinstance(value, int | str) and str(value).isdigit() and int(value) <= now_ns:
+            return True
+    return False
+
+
+def _closing(e: Entry, now_ns: int) -> bool:
+    if e.kind.endswith(("_closed", "_close", "_expired")) or _expired(e.body, now_ns):
         return True
-    return any(str(e.body.get(k, "")).lower() in _CLOSED_STATES for k in ("state", "status", "outcome", "action"))
+    return any(str(e.body.get(k, "")).lower() in _CLOSED_STATES
+               for k in ("decision", "state", "status", "outcome", "action"))
 
 
 def open_access_requests(ledger: Ledger, now_ns: int) -> list[Entry]:
     """``access_request`` entries still open at ``now_ns`` (none while that kind does not exist)."""
     if "access_request" not in KIND_MODELS:
         return []
-    requests = [e for e in ledger.entries(kind="access_request")
-                if not (isinstance(e.body.get("expires_ns"), str | int) and int(e.body["expires_ns"]) <= now_ns)]
+    requests = [e for e in ledger.entries(kind="access_request") if not _expired(e.body, now_ns)]
     if not requests:
         return []
-    later = [e for e in ledger.entries(start=requests[0].idx + 1) if e.kind.startswith("access") and _closing(e)]
+    later = [e for e in ledger.entries(start=requests[0].idx + 1)
+             if e.kind.startswith("access") and e.kind not in ("access_request", "access")  # a view never closes
+             and _closing(e, now_ns)]
     return [r for r in requests if not any(c.idx > r.idx and _refers(c.body, r.entry_hash) for c in later)]
 
 

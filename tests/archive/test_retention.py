@@ -274,3 +274,37 @@ def test_a2_art9_ledger_verify_reports_a_purge_by_the_wrong_signer_or_of_no_segm
     assert [c for c, _ in found] == ["retention", "retention", "retention", "legal_hold"], found
     assert "off-7" in found[0][1] and "not a segment" in found[1][1] and "holds" in found[2][1]
     assert "without a hold in force" in found[3][1]
+
+
+def test_a2_art16_footage_of_an_open_access_request_is_kept_until_the_request_is_closed(archive):
+    """Whichever access records exist (built by another item): an open ``access_request`` keeps
+    its case's footage; a refusal by the head closes it and the footage may go."""
+    from bodycam.errors import FormatError
+    from ledger.records import KIND_MODELS
+
+    if "access_request" not in KIND_MODELS or "access_grant" not in KIND_MODELS:
+        pytest.skip("no access_request records in this tree")
+    a = archive
+    with Ledger.open(a.ledger, create=False) as lg:
+        try:
+            req = lg.append(seal({"kind": "access_request", "case_id": "requested-1", "requester": "Li Ming",
+                                  "org": "City Procuratorate", "reason": "review of the case",
+                                  "by": "arch-1", "requested_ns": str(NOW)}, load_signer(a.keys["arch-1"])),
+                            require_trusted=True)
+        except FormatError as exc:
+            pytest.skip(f"access_request has another shape here: {exc}")
+    res = a.run("archive", "retention", "run", "--now", TWO_YEARS, "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    kept = {k["sha256"]: k["reasons"] for k in out["kept"]}
+    assert all(kept[s] == ["access_request"] for s in a.by_case["requested-1"])
+    assert all(a.blobs.has(s) for s in a.by_case["requested-1"])
+    with Ledger.open(a.ledger, create=False) as lg:
+        try:
+            lg.append(seal({"kind": "access_grant", "request": req.entry_hash, "head_id": "head-1",
+                            "decision": "refused", "decided_ns": str(NOW)}, load_signer(a.keys["head-1"])),
+                      require_trusted=True)
+        except FormatError as exc:
+            pytest.skip(f"access_grant has another shape here: {exc}")
+    res = a.run("archive", "retention", "run", "--now", TWO_YEARS, "--json")
+    assert {p["sha256"] for p in json.loads(res.stdout)["purged"]} == set(a.by_case["requested-1"])
