@@ -175,6 +175,11 @@ def test_a2_art2_text_records_of_a_case_are_attached_signed_and_content_addresse
     assert res.exit_code == 3 and "not 'clerk-1'" in res.output
     assert json.loads(archive.run("case", "list", "--json").stdout)[0]["attachments"] == 1
     assert archive.run("ledger", "verify", str(archive.root / "ledger.db")).exit_code == 0
+    res = archive.run("archive", "verify", "--jobs", "1")
+    assert res.exit_code == 0, res.output
+    store.blob_path(sha).unlink()  # a text record is checked like footage: its loss is found
+    res = archive.run("archive", "verify", "--jobs", "1", "--json")
+    assert res.exit_code == 3 and sha in res.stdout
 
 
 def test_a2_art14_verify_reports_a_case_opened_with_an_invalid_officer(archive):
