@@ -42,6 +42,8 @@ class Route:
 # Every top-level command: where it lives and what `bodycam --help` says of it. A test checks
 # that each module's COMMAND has this name and that the help matches its docstring's first line.
 COMMANDS: dict[str, Route] = {
+    "access": Route("archive.commands.access", "Access to footage: requests, the bureau head's approval, views and "
+                                               "their log (A2 Art.17–19)."),
     "keys": Route("ledger.commands.keys", "Ed25519 key files: generate, show."),
     "ledger": Route("ledger.commands.ledger", "The signed, append-only ledger: show, verify, checkpoints and "
                                               "proofs."),

@@ -6,6 +6,7 @@ admission and ``archive verify`` call the same rules (``custody.next_link`` for 
 
 from __future__ import annotations
 
+from ledger.checks import access as access_checks
 from ledger.checks import case, custody, justification, retention
 from ledger.checks.base import CheckedEntry, Checker, VerifyContext
 
@@ -31,5 +32,13 @@ CHECKERS: dict[str, tuple[Checker, ...]] = {
     "retention": (retention.check_retention,),
     "legal_hold": (retention.check_legal_hold,),
 }
+
+CHECKERS.update({
+    # access (A2 Art.17–19)
+    "access_request": (access_checks.check_request,),
+    "access_grant": (access_checks.check_grant,),
+    "access": (access_checks.check_access,),
+    "secrecy": (access_checks.check_secrecy,),
+})
 
 __all__ = ["CHECKERS", "CheckedEntry", "Checker", "VerifyContext"]

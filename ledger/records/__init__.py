@@ -12,6 +12,7 @@ list, so that a reader of the ledger knows every kind whichever module it import
 
 from __future__ import annotations
 
+from ledger.records.access import Access, AccessGrant, AccessRequest, Secrecy
 from ledger.records.base import (
     KIND_MODELS,
     Body,
@@ -64,6 +65,8 @@ for _model in (
     # retention (A2 Art.9, 10, 16)
     Retention, LegalHold,
 ):
+    register(_model)
+for _model in (AccessRequest, AccessGrant, Access, Secrecy):  # access (A2 Art.17–19)
     register(_model)
 
 __all__ = [
