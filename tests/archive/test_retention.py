@@ -137,6 +137,8 @@ def archive(tmp_path: Path) -> Archive:
                 sha = hashlib.sha256(data).hexdigest()
                 path = store.blob_path(sha)
                 path.parent.mkdir(parents=True, exist_ok=True)
+                for folder in (path.parent, path.parent.parent):
+                    folder.chmod(0o700)  # as the receiver leaves them (archive verify checks)
                 path.write_bytes(data)
                 path.chmod(0o400)
                 start = T_OLD + seq * 600 * 10**9
@@ -192,6 +194,9 @@ def test_a2_art10_art16_retention_two_years_ahead_purges_only_ordinary_footage(a
         assert {e.body["sha256"] for e in entries} == ordinary
         assert all(e.body["by"] == "archive-log" for e in entries)
     _verify_ok(a)
+    verified = a.run("archive", "verify", "--json", "--jobs", "1")  # purged, not missing
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert set(json.loads(verified.stdout)["purged"]) == ordinary
     kept = {k["sha256"]: k["reasons"] for k in out["kept"]}
     assert all(kept[s] == ["long_term"] for s in a.by_case["longterm-1"])
     assert all(kept[s] == ["legal_hold"] for s in a.by_case["held-1"] + a.by_case["requested-1"])
@@ -308,3 +313,12 @@ def test_a2_art16_footage_of_an_open_access_request_is_kept_until_the_request_is
             pytest.skip(f"access_grant has another shape here: {exc}")
     res = a.run("archive", "retention", "run", "--now", TWO_YEARS, "--json")
     assert {p["sha256"] for p in json.loads(res.stdout)["purged"]} == set(a.by_case["requested-1"])
+
+
+def test_a2_art10_retention_run_speaks_chinese(archive):
+    env = {**os.environ, "LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
+    res = subprocess.run([BODYCAM, "--config", str(archive.config), "archive", "retention", "run", "--dry-run",
+                          "--now", TWO_YEARS], capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "长期保存的案件（A2 第十条）" in res.stdout and "试运行：将清除 8 个文件，保存 2 个" in res.stdout
+    assert "kept" not in res.stdout and "purge" not in res.stdout
