@@ -6,41 +6,12 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, app_config, echo_json, json_option, signer_options
+from bodycam.cliutil import KeyRef, TimeParam, app_config, echo_json, json_option, signer_options
 from bodycam.formats import local_time, printable
 from bodycam.i18n import N_, _
 from bodycam.tables import table
 from ledger.records.access import SECRECY_LEVELS
 from ledger.store import Ledger
-
-
-class TimeParam(click.ParamType):
-    """A time as nanoseconds: RFC 3339, a local time without offset (in the display zone) or a date
-    (its first instant; with ``end_of_day`` its last)."""
-
-    name = "TIME"
-
-    def __init__(self, end_of_day: bool = False):
-        self.end_of_day = end_of_day
-
-    def convert(self, value, param, ctx) -> int:
-        from datetime import datetime, timedelta
-
-        from bodycam.formats import display_zone
-
-        if isinstance(value, int):
-            return value
-        text = str(value).strip()
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(_("{value!r} is not a date or RFC 3339 time").format(value=text), param, ctx)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=display_zone()) if display_zone() is not None else dt.astimezone()
-        if self.end_of_day and len(text) == 10:
-            dt = dt + timedelta(days=1) - timedelta(microseconds=1)
-        return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
-
 
 now_option = click.option("--now", "now_ns", type=TimeParam(), default=None, hidden=True)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, echo_json, json_option, signer_options
-from bodycam.commands.common import TimeParam, ledger_option, open_ledger
+from bodycam.cliutil import KeyRef, TimeParam, echo_json, json_option, signer_options
+from bodycam.commands.common import ledger_option, open_ledger
 from bodycam.i18n import N_, _
 from ledger.cases import ACTIVITY_TYPES, add_activity
 

@@ -9,7 +9,7 @@ import click
 
 from bodycam.cliutil import app_config
 from bodycam.errors import ConfigError
-from bodycam.i18n import N_, Message, _
+from bodycam.i18n import N_, Message
 from ledger.store import Ledger
 
 ledger_option = click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -48,31 +48,3 @@ def admin_key_path(ctx: click.Context) -> Path:
         return cfg.archive.path(cfg.archive.admin_key)
     return cfg.agent.path(cfg.agent.key_file)
 
-
-class TimeParam(click.ParamType):
-    """A time as nanoseconds: RFC 3339 (``2026-12-01T08:30:00+08:00``), a local time without offset
-    (``2026-12-01 08:30``, in the display zone) or a date (its first instant; with ``end_of_day``
-    its last: a certificate valid until a date is valid all that day)."""
-
-    name = "TIME"
-
-    def __init__(self, end_of_day: bool = False):
-        self.end_of_day = end_of_day
-
-    def convert(self, value, param, ctx) -> int:
-        from datetime import datetime, timedelta
-
-        from bodycam.formats import display_zone
-
-        if isinstance(value, int):
-            return value
-        text = str(value).strip()
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(_("{value!r} is not a date or RFC 3339 time").format(value=text), param, ctx)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=display_zone()) if display_zone() is not None else dt.astimezone()
-        if self.end_of_day and len(text) == 10:
-            dt = dt + timedelta(days=1) - timedelta(microseconds=1)
-        return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000

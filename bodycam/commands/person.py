@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, app_config, echo_json, json_option, signer_options
-from bodycam.commands.common import TimeParam, admin_key_path, deployment_role, ledger_option, open_ledger
+from bodycam.cliutil import KeyRef, TimeParam, app_config, echo_json, json_option, signer_options
+from bodycam.commands.common import admin_key_path, deployment_role, ledger_option, open_ledger
 from bodycam.errors import RefusedError
 from bodycam.i18n import N_, Message, _
 from bodycam.tables import table
