@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from agent.justify import ART11_REASONS
 from bodycam.cli import cli
 from bodycam.cliutil import numbered_help
 from ledger.store import Ledger
+from tests.fixtures.text import chinese, english_sentences
 
 BODYCAM = str(Path(sys.executable).with_name("bodycam"))
 PROFILE = "jsonl-epoch-ms"
@@ -44,15 +44,6 @@ def bodycam(config: Path, lang: str, *args: str) -> subprocess.CompletedProcess:
     env["LANG"] = lang
     return subprocess.run([BODYCAM, "--config", str(config), *args], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
-
-
-def english_sentences(text: str) -> list[str]:
-    """Runs of three or more English words, outside `commands` (which stay as typed)."""
-    return re.findall(r"[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}", re.sub(r"`[^`]*`", "", text))
-
-
-def chinese(text: str) -> bool:
-    return re.search(r"[\u4e00-\u9fff]", text) is not None
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 
 from tests.fixtures.sync import BODYCAM
+from tests.fixtures.text import chinese, english_sentences
 
 ZH, C = "zh_CN.UTF-8", "C"
 
@@ -28,15 +28,6 @@ def bodycam(config: Path, lang: str, *args: str) -> subprocess.CompletedProcess:
     env["LANG"] = lang
     return subprocess.run([BODYCAM, "--config", str(config), *args], env=env, capture_output=True, text=True,
                           timeout=60, check=False)
-
-
-def english_sentences(text: str) -> list[str]:
-    """Runs of three or more English words, outside `commands` (which stay as typed)."""
-    return re.findall(r"[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}", re.sub(r"`[^`]*`", "", text))
-
-
-def chinese(text: str) -> bool:
-    return re.search(r"[\u4e00-\u9fff]", text) is not None
 
 
 def test_sync_status_run_and_dock_list_speak_chinese_under_zh_cn_and_english_under_c(sync_world):
