@@ -546,4 +546,51 @@ def retention_run_cmd(ctx: click.Context, dry_run: bool, now: str | None, passph
     click.echo(summary.format(purged=len(report.purged), kept=kept))
 
 
+@archive.command("report")
+@click.option("--day", "day", default=None, metavar="D", help="Report as of the end of day D (YYYY-MM-DD, UTC).")
+@click.option("--undocked-days", type=click.IntRange(min=0), default=None,
+              help="Days after which a recorder not docked is reported (default 2).")
+@click.option("--gap-days", type=click.IntRange(min=0), default=None,
+              help="Days after which an unjustified or unapproved gap is reported (default 7).")
+@json_option
+@click.pass_context
+def report_cmd(ctx: click.Context, day: str | None, undocked_days: int | None, gap_days: int | None,
+               as_json: bool) -> None:
+    """Supervision report (A2 Art.20–22): per unit and officer, recorders not docked, gaps unjustified
+    or unapproved after N days, footage bound to nothing, footage recorded without a prior
+    calibration; each finding names the A2 Art.22 fault it may indicate and the ledger entries
+    behind it. Exit 0: it is a report."""
+    import time
+    from datetime import UTC, date, datetime, timedelta
+
+    from archive.report import GAP_DAYS, UNDOCKED_DAYS, supervision_report
+    from bodycam.tables import table
+    from ledger.store import Ledger
+
+    if day is None:
+        now_ns = time.time_ns()
+    else:
+        try:
+            d = date.fromisoformat(day)
+        except ValueError:
+            raise click.BadParameter(_("not a day: {value!r}; use YYYY-MM-DD").format(value=day),
+                                     param_hint="--day") from None
+        now_ns = int(datetime.combine(d + timedelta(days=1), datetime.min.time(), UTC).timestamp()) * 10**9 - 1
+    cfg = archive_config(ctx)
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        findings = supervision_report(lg, now_ns, undocked_days=UNDOCKED_DAYS if undocked_days is None
+                                      else undocked_days, gap_days=GAP_DAYS if gap_days is None else gap_days)
+    if as_json:
+        echo_json({"as_of": rfc3339(now_ns), "findings": [f.to_json() for f in findings]})
+        return
+    if not findings:
+        click.echo(_("no findings as of {time}").format(time=local_time(now_ns)))
+        return
+    rows = [(f.unit, f.officer, f.device, f.message.translated(), f.fault.translated(),
+             " ".join(h[:12] for h in f.entries)) for f in findings]
+    for line in table([_("UNIT"), _("OFFICER"), _("DEVICE"), _("FINDING"), _("MAY INDICATE"), _("ENTRIES")], rows):
+        click.echo(line)
+    click.echo(_("{n} finding(s) as of {time}").format(n=len(findings), time=local_time(now_ns)))
+
+
 COMMAND = archive
