@@ -10,6 +10,7 @@ import click
 from archive.config import ArchiveConfig
 from bodycam.cliutil import (
     KeyRef,
+    TimeParam,
     app_config,
     echo_json,
     json_option,
@@ -591,6 +592,46 @@ def report_cmd(ctx: click.Context, day: str | None, undocked_days: int | None, g
     for line in table([_("UNIT"), _("OFFICER"), _("DEVICE"), _("FINDING"), _("MAY INDICATE"), _("ENTRIES")], rows):
         click.echo(line)
     click.echo(_("{n} finding(s) as of {time}").format(n=len(findings), time=local_time(now_ns)))
+
+
+@archive.command("segments")
+@click.option("--case", "case_id", default=None, metavar="C", help="Only footage of case C.")
+@click.option("--unit", default=None, metavar="U", help="Only footage of unit U's officers or of the cases it handles.")
+@click.option("--officer", default=None, metavar="ID", help="Only footage recorded by officer ID.")
+@click.option("--device", default=None, metavar="ID", help="Only footage of recorder ID.")
+@click.option("--from", "start_ns", type=TimeParam(), default=None, help="Only footage recorded at or after this time.")
+@click.option("--to", "end_ns", type=TimeParam(end_of_day=True), default=None,
+              help="Only footage recorded at or before this time.")
+@json_option
+@click.pass_context
+def segments_cmd(ctx: click.Context, case_id: str | None, unit: str | None, officer: str | None,
+                 device: str | None, start_ns: int | None, end_ns: int | None, as_json: bool) -> None:
+    """Find footage (A2 Art.15) by case, handling unit, officer, recorder and time of use, with its
+    corrected times. Finding footage is not viewing it."""
+    from archive.catalog import find_segments
+    from bodycam.tables import table
+    from ledger.store import Ledger
+
+    cfg = archive_config(ctx)
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        found = [(e, e.record) for e in find_segments(lg, case=case_id, unit=unit, officer=officer, device=device,
+                                                        start_ns=start_ns, end_ns=end_ns)]
+    if as_json:
+        echo_json([{"entry": e.entry_hash, "index": e.idx, "device_id": r.device_id, "seq": r.seq,
+                    "officer_id": r.officer_id, "case_id": r.case_id, "activity": r.activity, "unit": r.unit,
+                    "start": rfc3339(r.start_ns), "end": rfc3339(r.end_ns), "sha256": r.media.sha256,
+                    "size": r.media.size, "source_name": r.source_name, "flags": list(r.flags)}
+                   for e, r in found])
+        return
+    if not found:
+        click.echo(_("no footage matches"))
+        return
+    rows = [(r.device_id, r.seq, r.officer_id, r.case_id or "-", local_time(r.start_ns), local_time(r.end_ns),
+             r.media.sha256[:16]) for _e, r in found]
+    # ids come from docks' records: shown, never obeyed by the terminal
+    for line in table([_("DEVICE"), _("SEQ"), _("OFFICER"), _("CASE"), _("START"), _("END"), _("SHA-256")], rows):
+        click.echo(printable(line))
+    click.echo(_("{n} segment(s)").format(n=len(found)))
 
 
 COMMAND = archive

@@ -1,0 +1,86 @@
+"""Finding footage (A2 Art.15): segments classified by case, handling unit, officer, device and
+time of use, found through the ledger's index columns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive.catalog import find_segments
+from bodycam.cli import cli
+from bodycam.formats import rfc3339
+from ledger.envelope import seal
+from ledger.keys import Signer
+from ledger.store import Ledger
+from tests.fixtures.ledger import T0_NS, enrollment, segment
+
+TEN_MIN = 600_000_000_000
+
+
+def _build(path: Path) -> None:
+    root, cam1, cam2 = Signer.generate(), Signer.generate(), Signer.generate()
+    envs = [seal(enrollment(root, "ledger_root", "archive-1"), root),
+            seal(enrollment(Signer.generate(), "person", "off-7", role="officer", unit="patrol-1"), root),
+            seal(enrollment(Signer.generate(), "person", "off-8", role="officer", unit="traffic-2"), root)]
+    for device, signer, officer, cases in (("cam-1", cam1, "off-7", ["case-1", "case-1", "case-2"]),
+                                           ("cam-2", cam2, "off-8", ["case-2", "case-3"])):
+        dev = seal(enrollment(signer, "device", device, custodian=officer), root)
+        envs.append(dev)
+        prev = hashlib.sha256(dev.to_bytes()).hexdigest()
+        for seq, case in enumerate(cases):
+            env = seal(segment(device, seq, prev, officer=officer, case=case), signer)
+            prev = hashlib.sha256(env.to_bytes()).hexdigest()
+            envs.append(env)
+    with Ledger.open(path) as lg:
+        lg.append_many(envs, require_trusted=True)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path):
+    _build(tmp_path / "ledger.db")
+    with Ledger.open(tmp_path / "ledger.db", create=False) as lg:
+        yield lg
+
+
+def _found(lg: Ledger, **filters) -> list[tuple[str, int]]:
+    return [(e.record.device_id, e.record.seq) for e in find_segments(lg, **filters)]
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    ({}, [("cam-1", 0), ("cam-1", 1), ("cam-1", 2), ("cam-2", 0), ("cam-2", 1)]),
+    ({"case": "case-2"}, [("cam-1", 2), ("cam-2", 0)]),
+    ({"officer": "off-8"}, [("cam-2", 0), ("cam-2", 1)]),
+    ({"device": "cam-1", "case": "case-1"}, [("cam-1", 0), ("cam-1", 1)]),
+    ({"unit": "patrol-1"}, [("cam-1", 0), ("cam-1", 1), ("cam-1", 2)]),
+    ({"unit": "nobody"}, []),
+    ({"start_ns": T0_NS + TEN_MIN + 1}, [("cam-1", 1), ("cam-1", 2), ("cam-2", 1)]),
+    ({"end_ns": T0_NS + TEN_MIN - 1}, [("cam-1", 0), ("cam-2", 0)]),
+    ({"start_ns": T0_NS + 2 * TEN_MIN + 1, "end_ns": T0_NS + 3 * TEN_MIN, "officer": "off-7"}, [("cam-1", 2)]),
+])
+def test_a2_art15_segments_are_found_by_case_unit_officer_device_and_time(catalog, filters, expected):
+    assert _found(catalog, **filters) == expected
+
+
+def test_a2_art15_archive_segments_command_filters_and_answers_in_json(tmp_path):
+    root = tmp_path / "archive"
+    res = CliRunner().invoke(cli, ["init", "--role", "archive", "--dir", str(root)])
+    assert res.exit_code == 0, res.output
+    for leftover in root.glob("ledger.db*"):
+        leftover.unlink()
+    _build(root / "ledger.db")
+
+    def run(*args: str):
+        res = CliRunner().invoke(cli, ["--config", str(root / "bodycam.toml"), "archive", "segments", *args])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    out = json.loads(run("--unit", "traffic-2", "--from", rfc3339(T0_NS + TEN_MIN + 2_000_000_000), "--json"))
+    assert [(s["device_id"], s["seq"], s["case_id"]) for s in out] == [("cam-2", 1, "case-3")]
+    assert out[0]["start"] == rfc3339(T0_NS + TEN_MIN)
+    text = run("--case", "case-1")
+    assert "cam-1" in text and "cam-2" not in text and "2 segment(s)" in text
+    assert "no footage matches" in run("--officer", "nobody")
