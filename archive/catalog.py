@@ -63,3 +63,58 @@ def find_segments(ledger: Ledger, *, case: str | None = None, unit: str | None =
     sql = "SELECT idx FROM entries WHERE " + " AND ".join(clauses) + " ORDER BY idx"  # noqa: S608
     rows = ledger.conn.execute(sql, params).fetchall()
     return [ledger.get(idx) for (idx,) in rows]
+
+
+def case_timeline(ledger: Ledger, case_id: str) -> list[dict]:
+    """The case's record, by time (A2 Art.15): its opening, activities, segments with their
+    corrected times, gaps with their justification and approval state, calibrations of the
+    recorders used (up to the end of the case's last segment), attachments and access history.
+    Each item: ``at_ns``, ``kind``, ``entry`` and the kind's facts."""
+    from archive.access import access_log
+    from ledger.gapstate import gap_statuses
+
+    items: list[dict] = []
+    for e in ledger.entries(kind="case_open"):
+        rec = e.record
+        if isinstance(rec, CaseOpen) and rec.case_id == case_id:
+            items.append({"at_ns": rec.opened_ns, "kind": "case_open", "entry": e.entry_hash, "idx": e.idx,
+                          "title": rec.title, "unit": rec.unit, "officers": list(rec.officers), "by": rec.by})
+    for e in ledger.entries(kind="activity", case_id=case_id):
+        rec = e.record
+        items.append({"at_ns": rec.start_ns, "kind": "activity", "entry": e.entry_hash, "idx": e.idx,
+                      "end_ns": rec.end_ns, "activity": rec.activity, "activity_type": rec.activity_type,
+                      "officers": list(rec.officers), "party_notified_ns": rec.party_notified_ns})
+    devices: dict[str, int] = {}
+    for e in find_segments(ledger, case=case_id):
+        rec = e.record
+        devices[rec.device_id] = max(devices.get(rec.device_id, 0), rec.end_ns)
+        items.append({"at_ns": rec.start_ns, "kind": "segment", "entry": e.entry_hash, "idx": e.idx,
+                      "end_ns": rec.end_ns, "device_id": rec.device_id, "seq": rec.seq,
+                      "officer_id": rec.officer_id, "activity": rec.activity, "sha256": rec.media.sha256,
+                      "time_corrected": rec.time_corrected, "time_uncertainty_ms": rec.time_uncertainty_ms})
+    for g in gap_statuses(ledger):
+        if g.gap.case_id != case_id:
+            continue
+        items.append({"at_ns": g.gap.start_ns, "kind": "gap", "entry": g.entry_hash, "idx": g.idx,
+                      "end_ns": g.gap.end_ns, "device_id": g.gap.device_id, "gap_type": g.gap.gap_type,
+                      "state": g.state, "approved": g.approved, "explanation": g.explanation,
+                      "approval": g.approval, "supervisor_id": g.supervisor_id})
+    for device, last_end in sorted(devices.items()):
+        for e in ledger.entries(kind="calibration", device_id=device):
+            rec = e.record
+            if rec.measured_ns <= last_end:
+                items.append({"at_ns": rec.measured_ns, "kind": "calibration", "entry": e.entry_hash, "idx": e.idx,
+                              "device_id": device, "result": rec.result, "offset_after_us": rec.offset_after_us,
+                              "uncertainty_us": rec.uncertainty_us})
+    for e in ledger.entries(kind="attachment", case_id=case_id):
+        rec = e.record
+        items.append({"at_ns": rec.attached_ns, "kind": "attachment", "entry": e.entry_hash, "idx": e.idx,
+                      "attachment_kind": rec.attachment_kind, "sha256": rec.sha256, "file_name": rec.file_name,
+                      "by": rec.by})
+    for row in access_log(ledger, case_id):
+        items.append({"at_ns": row["at_ns"], "kind": "access", "entry": row["entry"], "idx": row["idx"],
+                      "by": row["by"], "outcome": row["outcome"], "request": row["request"],
+                      "approved_by": row["approved_by"]})
+    rank = {"case_open": 0, "activity": 1}  # at the same instant: the case, then the activity, then the rest
+    items.sort(key=lambda i: (i["at_ns"] if i["at_ns"] is not None else 0, rank.get(i["kind"], 2), i["idx"]))
+    return items

@@ -634,4 +634,39 @@ def segments_cmd(ctx: click.Context, case_id: str | None, unit: str | None, offi
     click.echo(_("{n} segment(s)").format(n=len(found)))
 
 
+@archive.command("case")
+@click.argument("case_id", metavar="C")
+@json_option
+@click.pass_context
+def case_cmd(ctx: click.Context, case_id: str, as_json: bool) -> None:
+    """A case's timeline (A2 Art.15): its activities, segments with corrected times, gaps with their
+    justification and approval state, calibrations of the recorders used, attachments and who
+    viewed its footage."""
+    from archive.catalog import case_timeline
+    from bodycam.tables import table
+    from ledger.store import Ledger
+
+    cfg = archive_config(ctx)
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        items = case_timeline(lg, case_id)
+    if as_json:
+        echo_json([{"at": rfc3339(i["at_ns"]) if i["at_ns"] is not None else None,
+                    **{k: (rfc3339(v) if k.endswith("_ns") and v is not None else v) for k, v in i.items()
+                       if k != "at_ns"}} for i in items])
+        return
+    if not items:
+        click.echo(printable(_("nothing recorded for case {case}").format(case=case_id)))
+        return
+    rows = []
+    for i in items:
+        facts = {k: v for k, v in i.items() if k not in ("at_ns", "kind", "entry", "idx", "end_ns") and v is not None}
+        until = local_time(i["end_ns"]) if i.get("end_ns") is not None else ""
+        rows.append((local_time(i["at_ns"]) if i["at_ns"] is not None else "?", until, i["kind"],
+                     " ".join(f"{k}={v}" for k, v in facts.items()), i["entry"][:12]))
+    # facts come from signed records, some written outside: shown, never obeyed by the terminal
+    for line in table([_("TIME"), _("UNTIL"), _("WHAT"), _("FACTS"), _("ENTRY")], rows):
+        click.echo(printable(line))
+    click.echo(_("{n} item(s) in case {case}").format(n=len(items), case=case_id))
+
+
 COMMAND = archive

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archive.catalog import find_segments
+from archive.catalog import case_timeline, find_segments
 from bodycam.cli import cli
 from bodycam.formats import rfc3339
 from ledger.envelope import seal
 from ledger.keys import Signer
+from ledger.records import Activity, Attachment, Calibration, CaseOpen, Gap, Reference
 from ledger.store import Ledger
 from tests.fixtures.ledger import T0_NS, enrollment, segment
 
@@ -35,8 +36,29 @@ def _build(path: Path) -> None:
             env = seal(segment(device, seq, prev, officer=officer, case=case), signer)
             prev = hashlib.sha256(env.to_bytes()).hexdigest()
             envs.append(env)
+    envs += [seal(r, root) for r in _case_records()]
     with Ledger.open(path) as lg:
         lg.append_many(envs, require_trusted=True)
+
+
+def _case_records() -> list:
+    at = T0_NS - TEN_MIN
+    return [
+        CaseOpen(case_id="case-1", title="Street vending", unit="patrol-1", case_type="penalty",
+                 officers=["off-7"], opened_ns=at, by="clerk-1"),
+        Activity(activity="act-1", case_id="case-1", activity_type="inspection", place="Market St",
+                 start_ns=T0_NS, end_ns=T0_NS + 2 * TEN_MIN, officers=["off-7"], by="clerk-1"),
+        Calibration(device_id="cam-1", reference=Reference(kind="ntp"), uncertainty_us=800, tolerance_us=1000,
+                    result="passed", measured_ns=at + 1),
+        Calibration(device_id="cam-1", reference=Reference(kind="ntp"), uncertainty_us=800, tolerance_us=1000,
+                    result="passed", measured_ns=T0_NS + 9 * TEN_MIN),
+        Calibration(device_id="cam-2", reference=Reference(kind="ntp"), uncertainty_us=800, tolerance_us=1000,
+                    result="passed", measured_ns=at + 2),
+        Gap(gap_type="gap", device_id="cam-1", after_seq=0, before_seq=1, start_ns=T0_NS + TEN_MIN,
+            end_ns=T0_NS + TEN_MIN, officer_id="off-7", case_id="case-1"),
+        Attachment(case_id="case-1", attachment_kind="notice", sha256="a" * 64, size=10, media_type="application/pdf",
+                   file_name="notice.pdf", attached_ns=T0_NS + 3 * TEN_MIN, by="clerk-1"),
+    ]
 
 
 @pytest.fixture
@@ -65,13 +87,18 @@ def test_a2_art15_segments_are_found_by_case_unit_officer_device_and_time(catalo
     assert _found(catalog, **filters) == expected
 
 
-def test_a2_art15_archive_segments_command_filters_and_answers_in_json(tmp_path):
+def _archive(tmp_path: Path) -> Path:
     root = tmp_path / "archive"
     res = CliRunner().invoke(cli, ["init", "--role", "archive", "--dir", str(root)])
     assert res.exit_code == 0, res.output
     for leftover in root.glob("ledger.db*"):
         leftover.unlink()
     _build(root / "ledger.db")
+    return root
+
+
+def test_a2_art15_archive_segments_command_filters_and_answers_in_json(tmp_path):
+    root = _archive(tmp_path)
 
     def run(*args: str):
         res = CliRunner().invoke(cli, ["--config", str(root / "bodycam.toml"), "archive", "segments", *args])
@@ -84,3 +111,24 @@ def test_a2_art15_archive_segments_command_filters_and_answers_in_json(tmp_path)
     text = run("--case", "case-1")
     assert "cam-1" in text and "cam-2" not in text and "2 segment(s)" in text
     assert "no footage matches" in run("--officer", "nobody")
+
+
+def test_a2_art15_case_timeline_merges_activities_footage_gaps_calibrations_and_attachments(catalog):
+    items = case_timeline(catalog, "case-1")
+    assert [(i["kind"], i.get("device_id"), i.get("seq")) for i in items] == [
+        ("case_open", None, None), ("calibration", "cam-1", None), ("activity", None, None),
+        ("segment", "cam-1", 0), ("segment", "cam-1", 1), ("gap", "cam-1", None), ("attachment", None, None)]
+    gap = next(i for i in items if i["kind"] == "gap")
+    assert gap["state"] == "bare" and gap["approved"] is False
+    assert case_timeline(catalog, "case-9") == []
+
+
+def test_a2_art15_archive_case_command_shows_the_timeline(tmp_path):
+    root = _archive(tmp_path)
+    res = CliRunner().invoke(cli, ["--config", str(root / "bodycam.toml"), "archive", "case", "case-1", "--json"])
+    assert res.exit_code == 0, res.output
+    items = json.loads(res.output)
+    assert items[0]["kind"] == "case_open" and items[0]["at"] == rfc3339(T0_NS - TEN_MIN)
+    res = CliRunner().invoke(cli, ["--config", str(root / "bodycam.toml"), "archive", "case", "case-1"])
+    assert res.exit_code == 0, res.output
+    assert "7 item(s) in case case-1" in res.output and "notice.pdf" in res.output
