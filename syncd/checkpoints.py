@@ -73,8 +73,9 @@ def note_to_send(ledger: Ledger, acknowledged: str | None) -> str | None:
                 log.error("the dock ledger's latest checkpoint (size %d) is older than the one the archive "
                           "acknowledged (size %d): the ledger lost entries or checkpoints",
                           latest.size, checkpoint_of(acknowledged).size)
-        except FormatError:
-            pass
+        except FormatError as exc:
+            log.warning("the acknowledged checkpoint kept in the sync state is not a checkpoint (%s); "
+                        "sending the latest", exc)
     return latest.note
 
 

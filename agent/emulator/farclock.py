@@ -55,14 +55,13 @@ def recorder_time_values(profile: Profile, ns: int) -> dict[str, Any]:
     """``agent.link.parsers.time_values`` for a clock reading ``ns``, whatever its year."""
     try:
         return time_values(profile, EPOCH + timedelta(microseconds=ns // 1000))
-    except (OverflowError, ValueError):
-        pass
-    t = far_time(ns, profile.tzinfo)
-    epoch_ms = ns // 1_000_000
-    return {
-        "year": t.year, "month": t.local.month, "day": t.local.day,
-        "hour": t.local.hour, "minute": t.local.minute, "second": t.local.second,
-        "millisecond": t.local.microsecond // 1000,
-        "datetime": t.strftime(profile.time_format),
-        "epoch_ms": epoch_ms, "epoch_s": epoch_ms // 1000,
-    }
+    except (OverflowError, ValueError):  # beyond datetime's years 1–9999: counted in 400-year cycles
+        t = far_time(ns, profile.tzinfo)
+        epoch_ms = ns // 1_000_000
+        return {
+            "year": t.year, "month": t.local.month, "day": t.local.day,
+            "hour": t.local.hour, "minute": t.local.minute, "second": t.local.second,
+            "millisecond": t.local.microsecond // 1000,
+            "datetime": t.strftime(profile.time_format),
+            "epoch_ms": epoch_ms, "epoch_s": epoch_ms // 1000,
+        }

@@ -141,7 +141,7 @@ class AckLog:
             self._cond.notify_all()
 
     def close(self) -> None:
-        pass
+        """Nothing to close: no socket behind this stand-in for the MQTT client."""
 
     def last(self, item: str) -> p.Ack:
         with self._cond:
