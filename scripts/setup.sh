@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(mosquitto mosquitto-clients chrony libfaketime ffmpeg rsync openssl)
+# Bureau side: WeasyPrint needs Pango; PDFs embed Noto CJK; pdftotext/pdftoppm read them back; xorriso
+# builds and burns ISO images; the portal is tested in Debian's chromium through chromium-driver.
+DEB_PACKAGES=(mosquitto mosquitto-clients chrony libfaketime ffmpeg rsync openssl
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils xorriso
+  chromium chromium-driver)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
