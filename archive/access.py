@@ -282,13 +282,15 @@ def classify(ledger: Ledger, signer: Signer, by: str, level: str, *, case_id: st
 
 
 def record_access(ledger: Ledger, signer: Signer, by: str, *, request: str | None, segment: Entry | None,
-                  outcome: str, reasons: list[str], out_name: str = "", now_ns: int | None = None) -> Entry:
+                  outcome: str, reasons: list[str], out_name: str = "", purpose: str | None = None,
+                  now_ns: int | None = None) -> Entry:
     """The one place every view and every refused attempt is logged (A2 Art.18), before any byte
-    is served. Reasons are kept in English (they are ledger data)."""
+    is served. Reasons are kept in English (they are ledger data). ``purpose`` says what was handed
+    out when it was not a copy of the footage (``contact_sheet``, ``export``)."""
     seg = segment.record if segment is not None else None
     body = Access(request=request, segment=segment.entry_hash if segment is not None else None,
                   sha256=seg.media.sha256 if isinstance(seg, Segment) else None,
-                  case_id=seg.case_id if isinstance(seg, Segment) else None, outcome=outcome,
+                  case_id=seg.case_id if isinstance(seg, Segment) else None, outcome=outcome, purpose=purpose,
                   reasons=[str(r) for r in reasons], by=by, out_name=out_name[-255:], accessed_ns=_now(now_ns))
     return ledger.append(seal(make_body(body), signer), require_trusted=True)
 

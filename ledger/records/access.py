@@ -76,6 +76,9 @@ class Access(Body):
     sha256: Sha256Hex | None = None
     case_id: Ident | None = None
     outcome: Literal["viewed", "refused"]
+    purpose: Literal["contact_sheet", "export"] | None = Field(
+        default=None, description="what the footage was handed out as (absent: a copy of the footage itself); "
+                                  "every form of access is logged in this one kind (A2 Art.18)")
     reasons: list[Text] = []
     by: Ident
     out_name: Annotated[str, StringConstraints(max_length=255)] = ""
