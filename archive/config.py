@@ -37,6 +37,10 @@ class ArchiveConfig(StrictModel):
     max_rejections: int = Field(default=10_000, ge=1, description="Refusals kept in state_db (the newest).")
     broker_dir: Path | None = Field(default=None,
                                     description="Broker deployment folder (acl, passwd, pki/) `dock add` updates.")
+    holidays_file: Path | None = Field(
+        default=None, description="Local working-day data (TOML, one [YEAR] table of holidays and make-up "
+                                  "working days) for years chinese-calendar does not cover yet "
+                                  "(archive/workdays.py).")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The archive's broker identity.")
 
     def path(self, p: Path) -> Path:
