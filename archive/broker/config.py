@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,12 @@ class BrokerDeployment:
     extra: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        # Mosquitto resolves relative paths against the folder it was started in, not the file's:
+        # a configuration with relative paths works only when started from its own folder.
+        for attr in ("dir", "pki_dir", "persistence_dir"):
+            value = getattr(self, attr)
+            if value is not None and not value.is_absolute():
+                object.__setattr__(self, attr, Path(os.path.abspath(value)))
         for name in (*self.docks, self.archive):
             check_name(name)
         if self.archive in self.docks:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
@@ -344,3 +345,18 @@ def test_a_dock_cannot_take_over_the_archive_session(broker):
     assert "Client archive already connected" not in broker.log()
     impostor.close()
     archive.close()
+
+
+def test_render_writes_absolute_paths_so_mosquitto_starts_from_any_folder(tmp_path, monkeypatch):
+    """A relative --dir used to give relative paths, which Mosquitto resolves against the folder it
+    is started in: the configuration only worked when started from that folder."""
+    monkeypatch.chdir(tmp_path)
+    dep = BrokerDeployment(dir=Path("broker"), docks=("dock-a",), listeners=(Listener(8883),))
+    conf = render_conf(dep)
+    paths = [line.split(None, 1)[1] for line in conf.splitlines()
+             if line.split(None, 1)[:1] and line.split()[0] in
+             ("password_file", "acl_file", "persistence_location", "cafile", "certfile", "keyfile")]
+    assert len(paths) == 6, conf
+    for path in paths:
+        assert Path(path).is_absolute(), path
+        assert Path(path).is_relative_to(tmp_path / "broker"), path
