@@ -295,12 +295,11 @@ def record_access(ledger: Ledger, signer: Signer, by: str, *, request: str | Non
     return ledger.append(seal(make_body(body), signer), require_trusted=True)
 
 
-def view(ledger: Ledger, blobs: BlobStore, signer: Signer, by: str, segment: str, request: str, out: Path, *,
-         policy: Policy = VIEW_POLICY, now_ns: int | None = None) -> Entry:
-    """Copy a segment's footage to ``out`` (0600) for an approved, unexpired request covering it;
-    the view is logged first. Refused: the attempt is logged and AccessRefused raised."""
-    require_person_key(ledger, signer, by, VIEW_ROLES, N_("archivist"))
-    now = _now(now_ns)
+def check_view(ledger: Ledger, segment: str, request: str, policy: Policy, now_ns: int
+               ) -> tuple[Entry | None, str | None, list[str]]:
+    """The segment entry, the request's entry hash and the policy's reasons for a view of
+    ``segment`` under ``request`` at ``now_ns``: what every way of showing footage (a copy, a
+    contact sheet) decides the same way (A2 Art.17–19)."""
     seg_e = find_segment(ledger, segment)
     req_e = find_request(ledger, request)
     req = req_e.record if req_e is not None else None
@@ -309,14 +308,23 @@ def view(ledger: Ledger, blobs: BlobStore, signer: Signer, by: str, segment: str
     assert seg is None or isinstance(seg, Segment)
     assert req is None or isinstance(req, AccessRequest)
     levels = secrecy_levels(ledger, seg.case_id, seg_e.entry_hash) if seg is not None and seg_e else frozenset()
-    ctx = AccessContext(req, grant[1] if grant else None, seg, seg_e.entry_hash if seg_e else None, levels, now)
-    reasons = policy.check(ctx)
-    blob = blobs.blob_path(seg.media.sha256) if seg is not None else None
+    ctx = AccessContext(req, grant[1] if grant else None, seg, seg_e.entry_hash if seg_e else None, levels, now_ns)
+    return seg_e, (req_e.entry_hash if req_e is not None else None), policy.check(ctx)
+
+
+def view(ledger: Ledger, blobs: BlobStore, signer: Signer, by: str, segment: str, request: str, out: Path, *,
+         policy: Policy = VIEW_POLICY, now_ns: int | None = None) -> Entry:
+    """Copy a segment's footage to ``out`` (0600) for an approved, unexpired request covering it;
+    the view is logged first. Refused: the attempt is logged and AccessRefused raised."""
+    require_person_key(ledger, signer, by, VIEW_ROLES, N_("archivist"))
+    now = _now(now_ns)
+    seg_e, req_hash, reasons = check_view(ledger, segment, request, policy, now)
+    seg = seg_e.record if seg_e is not None else None
+    blob = blobs.blob_path(seg.media.sha256) if isinstance(seg, Segment) else None
     if not reasons and (blob is None or not blob.is_file()):
         reasons = [Message(N_("the footage is not in the archive's blob store"))]
     if not reasons and out.exists():
         reasons = [Message(N_("{file} already exists; a copy never overwrites a file"), file=out)]
-    req_hash = req_e.entry_hash if req_e is not None else None
     if reasons:
         entry = record_access(ledger, signer, by, request=req_hash, segment=seg_e, outcome="refused",
                               reasons=reasons, out_name=out.name, now_ns=now)
@@ -363,5 +371,6 @@ def access_log(ledger: Ledger, case_id: str | None = None) -> list[dict]:
             "request": rec.request, "requester": req.requester if req else None, "org": req.org if req else None,
             "reason": req.reason if req else None, "approved_by": grant[1].head_id if grant and
             grant[1].decision == "approved" else None, "reasons": list(rec.reasons), "out_name": rec.out_name,
+            "purpose": rec.purpose,
         })
     return rows

@@ -669,4 +669,52 @@ def case_cmd(ctx: click.Context, case_id: str, as_json: bool) -> None:
     click.echo(_("{n} item(s) in case {case}").format(n=len(items), case=case_id))
 
 
+@archive.command("contact-sheet")
+@click.argument("segment", metavar="SEG")
+@click.option("--request", required=True, help="The approved access request (its entry hash).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The PNG to write (a new file, mode 0600).")
+@click.option("--cols", type=click.IntRange(1, 12), default=4, show_default=True, help="Frames per row.")
+@click.option("--frames", type=click.IntRange(1, 100), default=12, show_default=True,
+              help="Frames sampled evenly from the first to the last.")
+@click.option("--by", "person_id", required=True, help="Archivist making the sheet.")
+@signer_options(what=N_("the archivist"))
+@click.option("--now", "now_ns", type=TimeParam(), default=None, hidden=True)
+@json_option
+@click.pass_context
+def contact_sheet_cmd(ctx: click.Context, segment: str, request: str, out: Path, cols: int, frames: int,
+                      person_id: str, key: KeyRef, now_ns: int | None, as_json: bool) -> None:
+    """A grid of frames of segment SEG, each labelled with its corrected time (A2 Art.15).
+
+    Showing frames is an access: it needs an approved, unexpired request covering the segment and
+    is logged like a copy (A2 Art.18); otherwise exit 3 and the refused attempt is logged. Footage
+    whose hash differs or that cannot be decoded is refused; nothing is written.
+    """
+    from archive.access import AccessRefused
+    from archive.contact_sheet import contact_sheet
+    from ledger.blobs import BlobStore
+    from ledger.store import Ledger
+
+    signer = key.load()
+    cfg = archive_config(ctx)
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        try:
+            sheet = contact_sheet(lg, BlobStore(cfg.path(cfg.blob_dir)), signer, person_id, segment, request, out,
+                                  cols=cols, frames=frames, now_ns=now_ns)
+        except AccessRefused as exc:
+            if as_json:
+                echo_json({"outcome": "refused", "access": exc.entry.entry_hash if exc.entry else None,
+                           "reasons": [str(r) for r in exc.reasons]})
+                ctx.exit(3)
+            raise
+    if as_json:
+        echo_json({"outcome": "viewed", "access": sheet.access.entry_hash, "segment": sheet.segment.entry_hash,
+                   "out": str(out), "frames": [{"index": i, "offset_ms": ms} for i, ms in sheet.frames],
+                   "width": sheet.width, "height": sheet.height})
+    else:
+        click.echo(printable(_("contact sheet of {n} frame(s) written to {out} ({width}x{height}); the view is "
+                               "logged").format(n=len(sheet.frames), out=out, width=sheet.width,
+                                                height=sheet.height)))
+
+
 COMMAND = archive
