@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bodycam.errors import BodycamError, ConfigError
+from bodycam.files import write_secret
 from bodycam.i18n import _
 from ledger.enroll import enroll
+from ledger.envelope import seal
 from ledger.keys import PublicKey, Signer
-from ledger.records import Enrollment
+from ledger.records import Enrollment, Revocation, make_body
 from ledger.store import Entry, Ledger
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,53 @@ def register_dock(ledger: Ledger, admin: Signer, name: str, pub: PublicKey, *, n
                                   "its own key").format(keyid=pub.keyid[:16], subject_type=existing.subject_type,
                                                         subject_id=existing.subject_id))
     return enroll(ledger, admin, "dock", name, pub, now_ns=now_ns)
+
+
+def revoke_dock(ledger: Ledger, admin: Signer, name: str, reason: str, *, now_ns: int | None = None) -> list[Entry]:
+    """Withdraw a lost, stolen or retired dock: each of its current keys gets a revocation signed
+    by the admin key (who enrolled it). From then on the archive accepts nothing signed by them
+    (``Trust.revoke``); what it delivered before stays evidence, verifiable as before. Its
+    recorders are re-enrolled at another dock with ``archive device transfer``."""
+    import time
+
+    if not reason.strip():
+        raise DockRegistryError(_("say why the dock is revoked (--reason)"))
+    root = ledger.enrollment(admin.keyid)
+    if root is None or root.subject_type != "ledger_root":
+        raise DockRegistryError(_("{path}: the admin key {keyid}… is not this ledger's root; use the archive's "
+                                  "keys/admin.key").format(path=ledger.path, keyid=admin.keyid[:16]))
+    keys = Trust.load(ledger).docks().get(name, [])
+    if not keys:
+        raise DockRegistryError(_("{name!r} is not a registered dock with a current key (see `bodycam archive dock "
+                                  "list`)").format(name=name))
+    now = now_ns if now_ns is not None else time.time_ns()
+    entries = []
+    for info in keys:
+        body = Revocation(keyid=info.keyid, subject_type="dock", subject_id=name, reason=reason, revoked_ns=now)
+        entries.append(ledger.append(seal(make_body(body), admin), require_trusted=True))
+    log.warning("dock %s revoked (%d key(s)) by the admin key", name, len(entries))
+    return entries
+
+
+def withdraw_broker_credentials(broker_dir: Path, name: str, archive_identity: str = "archive") -> Path:
+    """Take a revoked dock out of the broker deployment: the ACL and password file are rewritten
+    without it and its password file removed. Its client certificate may still complete a TLS
+    handshake, but the ACL gives its name no topic (docs/deploy.md). Returns the ACL path."""
+    from archive.broker.config import BrokerDeployment, ensure_password, hash_password, read_password, render_acl
+
+    broker_dir = Path(broker_dir)
+    acl = broker_dir / "acl"
+    if not acl.exists():
+        raise ConfigError(_("{dir}: no broker deployment here (no acl); run `bodycam broker render` first or fix "
+                            "archive.broker_dir").format(dir=broker_dir))
+    docks = tuple(u for u in _acl_users(acl) if u not in (archive_identity, name))
+    dep = BrokerDeployment(dir=broker_dir, docks=docks, archive=archive_identity)
+    lines = [f"{n}:{hash_password(read_password(ensure_password(dep, n)))}" for n in dep.identities]
+    write_secret(dep.passwd_path, "\n".join(lines) + "\n")
+    write_secret(dep.acl_path, render_acl(dep))
+    dep.password_path(name).unlink(missing_ok=True)
+    log.warning("broker credentials of dock %s withdrawn in %s", name, broker_dir)
+    return dep.acl_path
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,9 @@ class Receiver:
         subject = p.Subject.rec if topic.kind is p.TopicKind.rec else p.Subject.xfer
         item = topic.entry_hash if subject is p.Subject.rec else topic.file_id
         assert item is not None
+        # Revocations are appended by `archive dock revoke` from another process: read them (and
+        # enrollments) before deciding, so a revoked dock's next message is already refused.
+        self.trust.refresh(self.ledger)
         if not self.trust.is_dock(dock):
             self._rejected(dock, subject, item, _reject(
                 p.RejectCode.unknown_dock, f"dock {dock} is not registered at the archive; an archivist runs "

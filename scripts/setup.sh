@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # builds and burns ISO images; the portal is tested in Debian's chromium through chromium-driver.
 DEB_PACKAGES=(mosquitto mosquitto-clients chrony libfaketime ffmpeg rsync openssl
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils xorriso
-  chromium chromium-driver)
+  chromium chromium-driver systemd)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 

@@ -76,6 +76,25 @@ def _echo_fields(rows: list[tuple[str, str]]) -> None:
         click.echo(f"{k}{' ' * (pad - width(k))} {printable(v)}")
 
 
+@device.command("udev-rules")
+@click.option("--group", default="bodycam", show_default=True, help="Group of the agent's user.")
+@click.pass_context
+def device_udev_rules(ctx: click.Context, group: str) -> None:
+    """Print udev rules giving GROUP the recorders' serial ports (by the profiles' VID/PID).
+
+    Install the output as /etc/udev/rules.d/90-bodycam-recorders.rules; each port also gets a
+    stable name /dev/bodycam/<profile>-<USB serial> (docs/deploy.md).
+    """
+    from agent.udev import udev_rules
+
+    cfg = ctx.find_root().obj.optional_config.agent  # reads profiles only: no deployment needed
+    profiles = load_profiles(cfg.path(cfg.profiles_dir) if cfg.profiles_dir else None)
+    try:
+        click.echo(udev_rules(profiles.values(), group), nl=False)
+    except ValueError:
+        raise click.BadParameter(_("not a valid group name"), param_hint="--group") from None
+
+
 @device.command("ports")
 @json_option
 @click.pass_context

@@ -143,6 +143,47 @@ def dock_add(ctx: click.Context, name: str, pubkey: Path, broker_dir: Path | Non
                      "`bodycam pki issue --name {dock}` and `bodycam broker render`").format(dock=name))
 
 
+@dock.command("revoke")
+@click.argument("name")
+@click.option("--reason", required=True, help="Why: lost, stolen, retired, key compromised (kept in the ledger).")
+@click.option("--broker-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Broker deployment to withdraw its credentials from (default: archive.broker_dir).")
+@passphrase_option(N_("the admin key"))
+@json_option
+@click.pass_context
+def dock_revoke(ctx: click.Context, name: str, reason: str, broker_dir: Path | None, passphrase_env: str | None,
+                as_json: bool) -> None:
+    """Revoke dock NAME (lost, stolen, retired): its keys are revoked in the archive ledger (signed
+    by the admin key) and its broker credentials withdrawn; what it delivered before stays evidence."""
+    from archive.docks import revoke_dock, withdraw_broker_credentials
+    from ledger.keys import load_signer
+    from ledger.store import Ledger
+
+    cfg = archive_config(ctx)
+    admin = load_signer(cfg.path(cfg.admin_key), passphrase_env)
+    with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
+        entries = revoke_dock(lg, admin, name, reason)
+    out: dict = {"dock": name, "revocations": [{"ledger_index": e.idx, "entry_hash": e.entry_hash,
+                                                 "keyid": e.record.keyid} for e in entries]}
+    bdir = broker_dir or (cfg.path(cfg.broker_dir) if cfg.broker_dir else None)
+    if bdir is not None:
+        out["broker_acl"] = str(withdraw_broker_credentials(bdir, name,
+                                                            cfg.broker.client_id or cfg.broker.username or "archive"))
+    if as_json:
+        echo_json(out)
+        return
+    for e in entries:
+        click.echo(_("dock {dock}: key {keyid}… revoked at archive ledger index {idx}").format(
+            dock=name, keyid=e.record.keyid[:16], idx=e.idx))
+    if bdir is not None:
+        click.echo(_("broker credentials withdrawn; reload the broker (SIGHUP) so it reads the new ACL"))
+    else:
+        click.echo(_("no broker deployment given (--broker-dir or archive.broker_dir): remove the dock with "
+                     "`bodycam broker render` and reload the broker"))
+    click.echo(_("re-enroll its recorders at another dock: `bodycam archive device transfer DEVICE --to DOCK "
+                 "--reason R`"))
+
+
 @dock.command("list")
 @json_option
 @click.pass_context
