@@ -30,7 +30,7 @@ from bodycam.i18n import N_, Message
 from ledger.envelope import seal
 from ledger.keys import Signer
 from ledger.people import CASE_FLAG_ROLES, check_person_key, require_person_key, valid_signers
-from ledger.records import Activity, Attachment, CaseFlag, CaseOpen, Enrollment, Segment
+from ledger.records import Activity, Attachment, CaseClose, CaseFlag, CaseOpen, Enrollment, Segment
 from ledger.store import Entry, Ledger
 
 RetentionClass = Literal["standard", "long_term"]
@@ -186,10 +186,12 @@ def officer_problems(officers: Iterable[str], at_ns: int, enrolled: Iterable[Enr
     return out
 
 
-def case_record_problems(rec: CaseOpen | Activity | Attachment, signers: Iterable[str],
-                         enrolled: Mapping[str, Enrollment], opened: set[str]) -> list[Message]:
-    """Why a ``case_open``, ``activity`` or ``attachment`` does not hold (empty: it does): signed by
-    the enrolled person it names, officers with valid certificates, the case opened before."""
+def case_record_problems(rec: CaseOpen | Activity | Attachment | CaseClose, signers: Iterable[str],
+                         enrolled: Mapping[str, Enrollment], opened: set[str],
+                         closed: set[str] | None = None) -> list[Message]:
+    """Why a ``case_open``, ``activity``, ``attachment`` or ``case_close`` does not hold (empty: it
+    does): signed by the enrolled person it names, officers with valid certificates, the case
+    opened before, a case closed once (``closed``: cases closed before)."""
     out: list[Message] = []
     first = None
     for keyid in signers:
@@ -209,14 +211,18 @@ def case_record_problems(rec: CaseOpen | Activity | Attachment, signers: Iterabl
                            case_id=rec.case_id))
     if isinstance(rec, Activity):
         out += officer_problems(rec.officers, rec.start_ns, enrolled.values())
+    if isinstance(rec, CaseClose) and closed is not None and rec.case_id in closed:
+        out.append(Message(N_("case {case_id} is closed twice"), case_id=rec.case_id))
     return out
 
 
-def _append_case_record(ledger: Ledger, body: CaseOpen | Activity | Attachment, signer: Signer) -> Entry:
+def _append_case_record(ledger: Ledger, body: CaseOpen | Activity | Attachment | CaseClose,
+                        signer: Signer) -> Entry:
     from ledger.gapstate import enrollments
 
     require_person_key(ledger, signer, body.by, CASE_ROLES, _CASE_SIGNER)
-    problems = case_record_problems(body, (signer.keyid,), enrollments(ledger), opened_cases(ledger))
+    problems = case_record_problems(body, (signer.keyid,), enrollments(ledger), opened_cases(ledger),
+                                    closed_cases(ledger))
     if problems:
         raise RefusedError(Message.join(Message(N_("; ")), problems))
     return ledger.append(seal(body, signer), require_trusted=True)
@@ -224,6 +230,18 @@ def _append_case_record(ledger: Ledger, body: CaseOpen | Activity | Attachment, 
 
 def opened_cases(ledger: Ledger) -> set[str]:
     return {e.body["case_id"] for e in ledger.entries(kind="case_open")}
+
+
+def closed_cases(ledger: Ledger) -> set[str]:
+    return {e.body["case_id"] for e in ledger.entries(kind="case_close")}
+
+
+def close_case(ledger: Ledger, case_id: str, *, person_id: str, signer: Signer, note: str = "",
+               at_ns: int | None = None) -> Entry:
+    """Append a ``case_close`` of an opened case (refused: never opened, already closed); its footage
+    is then due at the archive (A2 Art.20–22)."""
+    body = CaseClose(case_id=case_id, closed_ns=time.time_ns() if at_ns is None else at_ns, by=person_id, note=note)
+    return _append_case_record(ledger, body, signer)
 
 
 def open_case(ledger: Ledger, case_id: str, *, title: str, unit: str, case_type: str, officers: list[str],

@@ -594,18 +594,31 @@ def retention_run_cmd(ctx: click.Context, dry_run: bool, now: str | None, passph
               help="Days after which a recorder not docked is reported (default 2).")
 @click.option("--gap-days", type=click.IntRange(min=0), default=None,
               help="Days after which an unjustified or unapproved gap is reported (default 7).")
+@click.option("--close-days", type=click.IntRange(min=0), default=None,
+              help="Days after a case closed by which its activities' footage must be at the archive (default 3).")
+@click.option("--time-tolerance-ms", type=click.IntRange(min=0), default=None,
+              help="Time correction or uncertainty beyond which footage is reported (default 1000 ms).")
 @json_option
 @click.pass_context
 def report_cmd(ctx: click.Context, day: str | None, undocked_days: int | None, gap_days: int | None,
-               as_json: bool) -> None:
-    """Supervision report (A2 Art.20–22): per unit and officer, recorders not docked, gaps unjustified
-    or unapproved after N days, footage bound to nothing, footage recorded without a prior
-    calibration; each finding names the A2 Art.22 fault it may indicate and the ledger entries
-    behind it. Exit 0: it is a report."""
+               close_days: int | None, time_tolerance_ms: int | None, as_json: bool) -> None:
+    """Supervision report (A2 Art.20–22): per unit and officer, recorders not docked, footage not
+    handed in after a case closed, gaps unjustified or unapproved after N days, footage bound to
+    nothing, footage recorded without a prior calibration, footage that cannot be decoded or whose
+    time was corrected beyond tolerance, refused accesses; each finding names the A2 Art.22 fault
+    it may indicate and the ledger entries behind it. Then the accesses to each unit's and
+    officer's footage, by outcome and purpose. Exit 0: it is a report."""
     import time
     from datetime import UTC, date, datetime, timedelta
 
-    from archive.report import GAP_DAYS, UNDOCKED_DAYS, supervision_report
+    from archive.report import (
+        CLOSE_DAYS,
+        GAP_DAYS,
+        TIME_TOLERANCE_MS,
+        UNDOCKED_DAYS,
+        access_summary,
+        supervision_report,
+    )
     from bodycam.tables import table
     from ledger.store import Ledger
 
@@ -620,19 +633,34 @@ def report_cmd(ctx: click.Context, day: str | None, undocked_days: int | None, g
         now_ns = int(datetime.combine(d + timedelta(days=1), datetime.min.time(), UTC).timestamp()) * 10**9 - 1
     cfg = archive_config(ctx)
     with Ledger.open(cfg.path(cfg.ledger), create=False) as lg:
-        findings = supervision_report(lg, now_ns, undocked_days=UNDOCKED_DAYS if undocked_days is None
-                                      else undocked_days, gap_days=GAP_DAYS if gap_days is None else gap_days)
+        findings = supervision_report(
+            lg, now_ns, undocked_days=UNDOCKED_DAYS if undocked_days is None else undocked_days,
+            gap_days=GAP_DAYS if gap_days is None else gap_days,
+            close_days=CLOSE_DAYS if close_days is None else close_days,
+            time_tolerance_ms=TIME_TOLERANCE_MS if time_tolerance_ms is None else time_tolerance_ms)
+        accesses = access_summary(lg, now_ns)
     if as_json:
-        echo_json({"as_of": rfc3339(now_ns), "findings": [f.to_json() for f in findings]})
+        echo_json({"as_of": rfc3339(now_ns), "findings": [f.to_json() for f in findings],
+                   "accesses": [a.to_json() for a in accesses]})
         return
     if not findings:
         click.echo(_("no findings as of {time}").format(time=local_time(now_ns)))
-        return
-    rows = [(f.unit, f.officer, f.device, f.message.translated(), f.fault.translated(),
-             " ".join(h[:12] for h in f.entries)) for f in findings]
-    for line in table([_("UNIT"), _("OFFICER"), _("DEVICE"), _("FINDING"), _("MAY INDICATE"), _("ENTRIES")], rows):
-        click.echo(line)
-    click.echo(_("{n} finding(s) as of {time}").format(n=len(findings), time=local_time(now_ns)))
+    else:
+        rows = [(f.unit, f.officer, f.device, f.message.translated(), f.fault.translated(),
+                 " ".join(h[:12] for h in f.entries)) for f in findings]
+        # ids and refusal reasons come from signed records, some written outside: shown, never obeyed
+        for line in table([_("UNIT"), _("OFFICER"), _("DEVICE"), _("FINDING"), _("MAY INDICATE"), _("ENTRIES")],
+                          rows):
+            click.echo(printable(line))
+        click.echo(_("{n} finding(s) as of {time}").format(n=len(findings), time=local_time(now_ns)))
+    if accesses:
+        outcome = {"viewed": _("viewed"), "refused": _("refused")}
+        purpose = {"copy": _("copy"), "contact_sheet": _("contact sheet"), "export": _("export")}
+        click.echo("")
+        for line in table([_("UNIT"), _("OFFICER"), _("ACCESS"), _("AS"), _("COUNT")],
+                          [(a.unit or "-", a.officer or "-", outcome.get(a.outcome, a.outcome),
+                            purpose.get(a.purpose, a.purpose), a.count) for a in accesses]):
+            click.echo(printable(line))
 
 
 @archive.command("segments")

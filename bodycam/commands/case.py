@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, app_config, echo_json, json_option, numbered_help, option_help, signer_options
+from bodycam.cliutil import (
+    KeyRef,
+    TimeParam,
+    app_config,
+    echo_json,
+    json_option,
+    numbered_help,
+    option_help,
+    signer_options,
+)
 from bodycam.commands.common import deployment_role, ledger_option, open_ledger
 from bodycam.errors import RefusedError
 from bodycam.formats import local_time, printable, rfc3339
@@ -21,6 +30,7 @@ from ledger.cases import (
     case_list,
     case_retention,
     case_segments,
+    close_case,
     flag_case,
     long_term_cases,
     open_case,
@@ -61,6 +71,31 @@ def case_open(ctx: click.Context, case_id: str, title: str, unit: str, case_type
         echo_json({"case_id": case_id, "entry": entry.entry_hash, "idx": entry.idx})
     else:
         click.echo(_("opened case {case_id} as entry {idx}").format(case_id=case_id, idx=entry.idx))
+
+
+@case.command("close")
+@click.argument("case_id")
+@click.option("--by", "person_id", required=True, help="Enrolled person closing the case.")
+@signer_options(what=N_("the person closing the case"))
+@click.option("--at", "at_ns", type=TimeParam(), default=None, help="When the case was closed (default: now).")
+@click.option("--note", default="", help="Why, in words.")
+@ledger_option
+@json_option
+@click.pass_context
+def case_close(ctx: click.Context, case_id: str, person_id: str, key: KeyRef, at_ns: int | None, note: str,
+               ledger_path: Path | None, as_json: bool) -> None:
+    """Close an opened case, signed by who closes it: from then on all its footage is due at the
+    archive, and `bodycam archive report` names each officer of its activities whose footage is
+    not handed in within the limit (A2 Art.20–22)."""
+    signer = key.load()
+    with open_ledger(ctx, ledger_path) as ledger:
+        entry = close_case(ledger, case_id, person_id=person_id, signer=signer, note=note, at_ns=at_ns)
+    if as_json:
+        echo_json({"case_id": case_id, "closed": rfc3339(entry.record.closed_ns), "entry": entry.entry_hash,
+                   "idx": entry.idx})
+    else:
+        click.echo(_("closed case {case_id} at {time} as entry {idx}").format(
+            case_id=case_id, time=local_time(entry.record.closed_ns), idx=entry.idx))
 
 
 @case.command("attach")

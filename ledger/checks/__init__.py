@@ -28,6 +28,7 @@ CHECKERS: dict[str, tuple[Checker, ...]] = {
     "case_open": (case.check_case_record,),
     "activity": (case.check_case_record,),
     "attachment": (case.check_case_record,),
+    "case_close": (case.check_case_record,),
     # retention (A2 Art.9, 10, 16)
     "retention": (retention.check_retention,),
     "legal_hold": (retention.check_legal_hold,),

@@ -29,7 +29,7 @@ from ledger.records.base import (
     register,
     validate_body,
 )
-from ledger.records.case import Activity, Attachment, CaseFlag, CaseOpen
+from ledger.records.case import Activity, Attachment, CaseClose, CaseFlag, CaseOpen
 from ledger.records.custody import (
     Calibration,
     DockSession,
@@ -61,7 +61,7 @@ for _model in (
     # justification (A2 Art.8, 11)
     StopJustification, StopApproval, GapFault,
     # case (A2 Art.2–5, 7, 10, 14)
-    CaseFlag, CaseOpen, Activity, Attachment,
+    CaseFlag, CaseOpen, Activity, Attachment, CaseClose,
     # retention (A2 Art.9, 10, 16)
     Retention, LegalHold,
 ):
@@ -70,7 +70,7 @@ for _model in (AccessRequest, AccessGrant, Access, Secrecy):  # access (A2 Art.1
     register(_model)
 
 __all__ = [
-    "Activity", "Attachment", "CaseOpen",  # case (A2 Art.2–5, 7, 14)
+    "Activity", "Attachment", "CaseClose", "CaseOpen",  # case (A2 Art.2–5, 7, 14)
     "FAULT_CAUSES", "KIND_MODELS", "Body", "Calibration", "CaseFlag", "DockSession", "Enrollment", "FaultCause",
     "Gap", "GapFault", "GapType", "Handover", "Ident", "Media", "NonNeg", "Ns", "Part", "Rational", "Reason",
     "Reference", "Requester", "Revocation", "Role", "Segment", "ServerSample", "Sha256Hex", "StopApproval",

@@ -54,6 +54,20 @@ class CaseOpen(Body):
         return {"officer_id": self.by}
 
 
+class CaseClose(Body):
+    """A case closed at the archive: from then on all its footage is due at the archive, and
+    footage of its activities not handed in within the supervision limit is reported (A2 Art.20–22)."""
+
+    kind: Literal["case_close"] = "case_close"
+    case_id: Ident
+    closed_ns: Ns
+    by: Ident = Field(description="person id of who closed the case")
+    note: Text = ""
+
+    def ledger_index(self) -> dict:
+        return {"officer_id": self.by}
+
+
 class Activity(Body):
     """One law-enforcement activity of a case (A2 Art.5 type), where and when, by which officers, and
     when the party was told it is being recorded (A2 Art.7)."""
