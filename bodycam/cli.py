@@ -44,6 +44,8 @@ class Route:
 COMMANDS: dict[str, Route] = {
     "access": Route("archive.commands.access", "Access to footage: requests, the bureau head's approval, views and "
                                                "their log (A2 Art.17–19)."),
+    "export": Route("archive.commands.export", "Evidence packages for court that any expert can verify offline (A2 "
+                                               "Art.16–17)."),
     "keys": Route("ledger.commands.keys", "Ed25519 key files: generate, show."),
     "ledger": Route("ledger.commands.ledger", "The signed, append-only ledger: show, verify, checkpoints and "
                                               "proofs."),

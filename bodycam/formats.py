@@ -57,6 +57,12 @@ def use_display_zone(configured: Callable[[], str | None] | str | None) -> None:
     _configured_zone = (lambda: configured) if isinstance(configured, str) else configured
 
 
+def configured_zone_name() -> str | None:
+    """The IANA name ``[display] timezone`` gives, or None. Documents that leave the bureau (a
+    court's custody record) use it or a fixed default, never the printing machine's ``$TZ``."""
+    return _configured_zone() if _configured_zone is not None else None
+
+
 def zone(name: str) -> tzinfo:
     """The IANA zone ``name`` (``Asia/Shanghai``); FormatError for a name the zone database lacks."""
     try:

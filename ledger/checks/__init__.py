@@ -7,7 +7,7 @@ admission and ``archive verify`` call the same rules (``custody.next_link`` for 
 from __future__ import annotations
 
 from ledger.checks import access as access_checks
-from ledger.checks import case, custody, justification, retention
+from ledger.checks import case, custody, export, justification, retention
 from ledger.checks.base import CheckedEntry, Checker, VerifyContext
 
 CHECKERS: dict[str, tuple[Checker, ...]] = {
@@ -15,7 +15,7 @@ CHECKERS: dict[str, tuple[Checker, ...]] = {
     "enrollment": (custody.key_enrolled_once, custody.device_enrollment, justification.check_person_enrollment),
     "revocation": (custody.check_revocation,),
     "handover": (custody.check_handover,),
-    "segment": (custody.segment_chain,),
+    "segment": (custody.segment_chain, export.remember_segment),
     "calibration": (custody.from_a_dock,),
     "dock_session": (custody.from_a_dock,),
     "gap": (custody.from_a_dock, justification.remember_gap),
@@ -40,6 +40,13 @@ CHECKERS.update({
     "access_grant": (access_checks.check_grant,),
     "access": (access_checks.check_access,),
     "secrecy": (access_checks.check_secrecy,),
+})
+
+CHECKERS.update({
+    # export (A2 Art.16–17)
+    "export": (export.check_export,),
+    "export_signoff": (export.check_signoff,),
+    "export_iso": (export.check_export_iso,),
 })
 
 __all__ = ["CHECKERS", "CheckedEntry", "Checker", "VerifyContext"]
