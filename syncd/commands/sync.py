@@ -190,8 +190,15 @@ def sync_status_cmd(ctx: click.Context, as_json: bool) -> None:
     ck = st["checkpoint"]
     if ck is not None:
         v = ck["last_verdict"]
-        line = _("checkpoint: latest signed at size {latest}, acknowledged by the archive at size "
-                 "{acknowledged}").format(latest=ck["latest_size"], acknowledged=ck["acknowledged_size"])
+        if ck["latest_size"] is None:
+            line = _("checkpoint: none signed yet (the agent signs one after each docking)")
+        else:
+            line = _("checkpoint: latest signed at size {latest}").format(latest=ck["latest_size"])
+        if ck["acknowledged_size"] is None:
+            line += _(", not yet acknowledged by the archive")
+        else:
+            line += _(", acknowledged by the archive at size {acknowledged}").format(
+                acknowledged=ck["acknowledged_size"])
         if v:
             line += _("; last answer {status} ({missing} covered entries not arrived)").format(
                 status=_(CHECKPOINT_STATUS.get(v["status"], v["status"])), missing=v["missing"])
