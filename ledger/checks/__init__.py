@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ledger.checks import access as access_checks
 from ledger.checks import case, custody, export, justification, retention
+from ledger.checks import disclosure as disclosure_checks
 from ledger.checks.base import CheckedEntry, Checker, VerifyContext
 
 CHECKERS: dict[str, tuple[Checker, ...]] = {
@@ -47,6 +48,14 @@ CHECKERS.update({
     "export": (export.check_export,),
     "export_signoff": (export.check_signoff,),
     "export_iso": (export.check_export_iso,),
+})
+
+CHECKERS.update({
+    # disclosure (A1 Art.9–17)
+    "disclosure_decision": (disclosure_checks.check_decision,),
+    "disclosure_withhold": (disclosure_checks.check_withhold,),
+    "disclosure_text_check": (disclosure_checks.check_text_check,),
+    "disclosure_act": (disclosure_checks.check_act,),
 })
 
 __all__ = ["CHECKERS", "CheckedEntry", "Checker", "VerifyContext"]

@@ -44,6 +44,7 @@ from ledger.records.custody import (
     ServerSample,
     SubjectType,
 )
+from ledger.records.disclosure import DISCLOSURE_KINDS
 from ledger.records.export import Export, ExportIso, ExportSignoff
 from ledger.records.justification import (
     FAULT_CAUSES,
@@ -70,6 +71,9 @@ for _model in (
 for _model in (AccessRequest, AccessGrant, Access, Secrecy):  # access (A2 Art.17–19)
     register(_model)
 for _model in (Export, ExportSignoff, ExportIso):  # export (A2 Art.16–17)
+    register(_model)
+
+for _model in DISCLOSURE_KINDS:  # disclosure (A1 Art.9–17)
     register(_model)
 
 __all__ = [
