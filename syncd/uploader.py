@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -166,9 +167,30 @@ class Uploader:
         except p.ProtocolError as exc:
             log.warning("ignoring a malformed ack: %s", exc)
 
+    def _meta(self, **values) -> None:
+        """Notes for ``sync status`` (last error, progress): a full disk must not stop the daemon
+        over them (what is delivered is decided by the outbox rows, written in the loop)."""
+        try:
+            self.outbox.set_meta(**values)
+        except sqlite3.OperationalError as exc:
+            log.debug("sync state note not written: %s", exc)
+
     def _error(self, message: str) -> None:
         log.warning("%s", message)
-        self.outbox.set_meta(last_error=message, last_error_ns=time.time_ns())
+        self._meta(last_error=message, last_error_ns=time.time_ns())
+
+    def _state_unwritable(self, exc: sqlite3.OperationalError, once: bool) -> None:
+        """``sync.db`` refused a write (the dock's disk is full, or it is locked): nothing was
+        marked, so nothing is lost; the daemon tries again, ``--once`` gives up (exit 1)."""
+        delay, self._backoff = self._backoff, min(self._backoff * 2, self.cfg.backoff_max_s)
+        where = self.agent.path(self.cfg.state_db)
+        if once:
+            raise BodycamError(_("the sync state {path} cannot be written ({error}): is the dock's disk full? "
+                                 "{nothing_lost}").format(path=where, error=exc, nothing_lost=_(NOTHING_LOST)))
+        log.error("%s", _("the sync state {path} cannot be written ({error}): is the dock's disk full? Nothing is "
+                          "lost; trying again in {wait}").format(path=where, error=exc, wait=duration(delay)))
+        if self.stop_event.wait(delay):
+            raise _Stop
 
     def _check_stop(self) -> None:
         if self.stop_event.is_set():
@@ -215,7 +237,7 @@ class Uploader:
         self._progress_at = now
         self.progress.at_ns = time.time_ns()
         self.progress.bytes_sent = self.result.bytes_sent
-        self.outbox.set_meta(progress=asdict(self.progress))
+        self._meta(progress=asdict(self.progress))
         if self.on_progress is not None:
             self.on_progress(self.progress)
 
@@ -233,7 +255,7 @@ class Uploader:
                 self.client.subscribe([p.ack_topic(self.dock)])
                 return
             except MqttError as exc:
-                self.outbox.set_meta(last_error=str(exc), last_error_ns=time.time_ns())
+                self._meta(last_error=str(exc), last_error_ns=time.time_ns())
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise ArchiveUnreachable(_("{error}; gave up after {timeout}. {nothing_lost}. Is the broker "
@@ -470,8 +492,8 @@ class Uploader:
             if ((window.awaiting_missing and now - asked_at >= timeout) or (fin_at is not None and silent)
                     or (window.in_flight and silent)):
                 window.expire(now, 0)
-                self.outbox.set_meta(last_error=f"no answer from the archive for {timeout:g} s about {file_id[:16]}…",
-                                     last_error_ns=time.time_ns())
+                self._meta(last_error=f"no answer from the archive for {timeout:g} s about {file_id[:16]}…",
+                           last_error_ns=time.time_ns())
                 self._pause()  # says so
                 need_init = True
 
@@ -486,16 +508,23 @@ class Uploader:
             self._give_up_at = time.monotonic() + connect_timeout
         try:
             self.connect(connect_timeout)
-            checkpoints.settle(self, after_pass=False)  # the dock's latest checkpoint first
+            first = True
             retry_before = started_ns  # on start, everything refused before is offered again
             while not self.stop_event.is_set():
-                self.scan()
-                items = self.outbox.pending(retry_rejected_before_ns=retry_before,
-                                            retry_codes=p.RETRY_CODES if not once else frozenset())
-                items = sorted(items + self.outbox.items(MISSING), key=lambda i: i.idx)
-                progress = self._pass(items)
-                retry_before = time.time_ns() - int(self.cfg.retry_rejected_s * 1e9)
-                checkpoints.settle(self, after_pass=True)  # again, saying whether everything was delivered
+                try:
+                    if first:
+                        checkpoints.settle(self, after_pass=False)  # the dock's latest checkpoint first
+                        first = False
+                    self.scan()
+                    items = self.outbox.pending(retry_rejected_before_ns=retry_before,
+                                                retry_codes=p.RETRY_CODES if not once else frozenset())
+                    items = sorted(items + self.outbox.items(MISSING), key=lambda i: i.idx)
+                    progress = self._pass(items)
+                    retry_before = time.time_ns() - int(self.cfg.retry_rejected_s * 1e9)
+                    checkpoints.settle(self, after_pass=True)  # again, saying whether everything was delivered
+                except sqlite3.OperationalError as exc:
+                    self._state_unwritable(exc, once)
+                    continue
                 if once:
                     again = [i for i in self.outbox.items(REJECTED) if i.code in p.RETRY_CODES]
                     if progress and again:
@@ -508,7 +537,7 @@ class Uploader:
             self.result.stopped = True
         finally:
             self.progress = Progress(at_ns=time.time_ns())
-            self.outbox.set_meta(progress=None)
+            self._meta(progress=None)
         self.result.rejected = [{"entry_hash": i.entry_hash, "kind": i.kind, "code": i.code, "reason": i.reason}
                                 for i in self.outbox.items(REJECTED)]
         self.result.missing = missing_items(self.outbox)
