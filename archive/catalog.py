@@ -13,32 +13,74 @@ records of a case (A2 Art.2) must be findable the same way.
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
+
 from ledger.records import CaseOpen, Enrollment
 from ledger.store import Entry, Ledger
 
 
+@dataclass
+class _Derived:
+    """What the index columns do not hold, kept per ledger and brought up to date from the entries
+    appended since (the ledger only grows): units' officers and cases, and the longest segment."""
+
+    root: str
+    upto: int = 0
+    last: str = ""
+    officers: dict[str, set[str]] = field(default_factory=dict)
+    cases: dict[str, set[str]] = field(default_factory=dict)
+    longest_ns: int = 0
+
+
+_DERIVED: dict[str, _Derived] = {}
+_LOCK = threading.Lock()
+
+
+def _derived(ledger: Ledger) -> _Derived:
+    """The derived facts of ``ledger`` as of now: built once per ledger file and process, then only
+    the entries appended since are read (a different or rebuilt ledger at the same path starts over)."""
+    size = ledger.size
+    if size == 0:
+        return _Derived("")
+    root = ledger.get(0).entry_hash
+    key = str(ledger.path)
+    with _LOCK:
+        d = _DERIVED.get(key)
+        if d is None or d.root != root or d.upto > size or (d.upto and ledger.get(d.upto - 1).entry_hash != d.last):
+            d = _DERIVED[key] = _Derived(root)
+        if d.upto == size:
+            return d
+        for e in ledger.entries(kind="enrollment", start=d.upto, stop=size):
+            rec = e.record
+            if isinstance(rec, Enrollment) and rec.subject_type == "person" and rec.unit:
+                d.officers.setdefault(rec.unit, set()).add(rec.subject_id)
+        for e in ledger.entries(kind="case_open", start=d.upto, stop=size):
+            rec = e.record
+            if isinstance(rec, CaseOpen):
+                d.cases.setdefault(rec.unit, set()).add(rec.case_id)
+        row = ledger.conn.execute("SELECT max(end_ns - start_ns) FROM entries WHERE kind = 'segment' AND idx >= ? "
+                                  "AND idx < ?", (d.upto, size)).fetchone()
+        d.longest_ns = max(d.longest_ns, row[0] or 0)
+        d.upto, d.last = size, ledger.get(size - 1).entry_hash
+        return d
+
+
 def unit_members(ledger: Ledger, unit: str) -> tuple[set[str], set[str]]:
     """The officers enrolled with ``unit`` and the cases opened with ``unit`` as handling unit."""
-    officers = set()
-    for e in ledger.entries(kind="enrollment"):
-        rec = e.record
-        if isinstance(rec, Enrollment) and rec.subject_type == "person" and rec.unit == unit:
-            officers.add(rec.subject_id)
-    cases = set()
-    for e in ledger.entries(kind="case_open"):
-        rec = e.record
-        if isinstance(rec, CaseOpen) and rec.unit == unit:
-            cases.add(rec.case_id)
-    return officers, cases
+    d = _derived(ledger)
+    return set(d.officers.get(unit, ())), set(d.cases.get(unit, ()))
 
 
-def find_segments(ledger: Ledger, *, case: str | None = None, unit: str | None = None,
-                  officer: str | None = None, device: str | None = None,
-                  start_ns: int | None = None, end_ns: int | None = None) -> list[Entry]:
-    """Segment entries matching every given filter, in ledger order, by the ledger's index
-    columns. ``unit`` matches footage of the unit's officers or of the cases it handles; the
-    time range keeps segments overlapping ``[start_ns, end_ns]`` (A2 Art.15)."""
-    clauses, params = ["kind = ?"], ["segment"]
+def segment_indices(ledger: Ledger, *, case: str | None = None, unit: str | None = None,
+                    officer: str | None = None, device: str | None = None,
+                    start_ns: int | None = None, end_ns: int | None = None) -> list[int]:
+    """Ledger indices of the segment entries matching every given filter, ascending: one SQL
+    statement over the ledger's index columns. ``kind`` is written ``+kind`` so that SQLite walks
+    the index of the filter (case, officer, device, time) rather than every segment's; a time
+    range is bounded below by its start minus the longest segment, so the ``start_ns`` index
+    reads only segments that can overlap it."""
+    clauses, params = ["+kind = ?"], ["segment"]
     for column, value in (("case_id", case), ("officer_id", officer), ("device_id", device)):
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -46,6 +88,8 @@ def find_segments(ledger: Ledger, *, case: str | None = None, unit: str | None =
     if start_ns is not None:
         clauses.append("end_ns >= ?")
         params.append(start_ns)
+        clauses.append("start_ns >= ?")
+        params.append(start_ns - _derived(ledger).longest_ns)
     if end_ns is not None:
         clauses.append("start_ns <= ?")
         params.append(end_ns)
@@ -61,8 +105,17 @@ def find_segments(ledger: Ledger, *, case: str | None = None, unit: str | None =
         clauses.append("(" + " OR ".join(alternatives) + ")")
     # Column names are constants above; values are bound parameters.
     sql = "SELECT idx FROM entries WHERE " + " AND ".join(clauses) + " ORDER BY idx"  # noqa: S608
-    rows = ledger.conn.execute(sql, params).fetchall()
-    return [ledger.get(idx) for (idx,) in rows]
+    return [idx for (idx,) in ledger.conn.execute(sql, params)]
+
+
+def find_segments(ledger: Ledger, *, case: str | None = None, unit: str | None = None,
+                  officer: str | None = None, device: str | None = None,
+                  start_ns: int | None = None, end_ns: int | None = None) -> list[Entry]:
+    """Segment entries matching every given filter, in ledger order, by the ledger's index
+    columns. ``unit`` matches footage of the unit's officers or of the cases it handles; the
+    time range keeps segments overlapping ``[start_ns, end_ns]`` (A2 Art.15)."""
+    return ledger.get_many(segment_indices(ledger, case=case, unit=unit, officer=officer, device=device,
+                                           start_ns=start_ns, end_ns=end_ns))
 
 
 def case_timeline(ledger: Ledger, case_id: str) -> list[dict]:

@@ -4,6 +4,7 @@
     .venv/bin/python scripts/bench.py offload     # dock offload vs rsync -a, peak RSS (issue 5)
     .venv/bin/python scripts/bench.py sync        # dock → archive over MQTT vs MQTT/dd ceilings (issue 7)
     .venv/bin/python scripts/bench.py verify      # archive verify MB/s, 1 and 2 jobs, vs a hashlib loop (issue 13)
+    .venv/bin/python scripts/bench.py catalog     # find_segments p50/p99 at 100,000 segments vs bare SQL (issue 13)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import bench_catalog  # noqa: E402
 import bench_ledger  # noqa: E402
 import bench_offload  # noqa: E402
 import bench_sync  # noqa: E402
@@ -24,6 +26,7 @@ import bench_verify  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="bodycam benchmarks")
     sub = ap.add_subparsers(dest="cmd", required=True)
+    bench_catalog.add_parser(sub)
     bench_ledger.add_parser(sub)
     bench_offload.add_parser(sub)
     bench_sync.add_parser(sub)

@@ -22,7 +22,7 @@ from tests.fixtures.ledger import T0_NS, enrollment, segment
 TEN_MIN = 600_000_000_000
 
 
-def _build(path: Path) -> None:
+def _build(path: Path) -> Signer:
     root, cam1, cam2 = Signer.generate(), Signer.generate(), Signer.generate()
     envs = [seal(enrollment(root, "ledger_root", "archive-1"), root),
             seal(enrollment(Signer.generate(), "person", "off-7", role="officer", unit="patrol-1"), root),
@@ -39,6 +39,7 @@ def _build(path: Path) -> None:
     envs += [seal(r, root) for r in _case_records()]
     with Ledger.open(path) as lg:
         lg.append_many(envs, require_trusted=True)
+    return root
 
 
 def _case_records() -> list:
@@ -132,3 +133,32 @@ def test_a2_art15_archive_case_command_shows_the_timeline(tmp_path):
     res = CliRunner().invoke(cli, ["--config", str(root / "bodycam.toml"), "archive", "case", "case-1"])
     assert res.exit_code == 0, res.output
     assert "7 item(s) in case case-1" in res.output and "notice.pdf" in res.output
+
+
+def test_a2_art15_what_is_appended_after_a_query_is_found_by_the_next(tmp_path):
+    """The catalogue keeps units' officers and cases and the longest segment up to date per ledger:
+    a case opened, a long segment and a ledger rebuilt at the same path after a first query."""
+    path = tmp_path / "ledger.db"
+    root = _build(path)
+    with Ledger.open(path, create=False) as lg:
+        assert _found(lg, unit="traffic-2") == [("cam-2", 0), ("cam-2", 1)]
+        assert _found(lg, start_ns=T0_NS + 30 * TEN_MIN) == []
+        clerk_key, dev_key = Signer.generate(), Signer.generate()
+        envs = [seal(enrollment(clerk_key, "person", "clerk-9", role="archivist"), root),
+                seal(enrollment(dev_key, "device", "cam-9", custodian="off-9"), root)]
+        lg.append_many(envs, require_trusted=True)
+        prev = hashlib.sha256(envs[1].to_bytes()).hexdigest()
+        long_one = segment("cam-9", 0, prev, officer="off-9", case="case-9").model_copy(
+            update={"end_ns": T0_NS + 40 * TEN_MIN})  # 40 segments long: reaches far past every other
+        lg.append_many([seal(CaseOpen(case_id="case-9", title="Late", unit="traffic-2", case_type="other",
+                                      officers=["off-9"], opened_ns=T0_NS, by="clerk-9"), clerk_key),
+                        seal(long_one, dev_key)], require_trusted=True)
+        assert _found(lg, unit="traffic-2") == [("cam-2", 0), ("cam-2", 1), ("cam-9", 0)]
+        assert _found(lg, start_ns=T0_NS + 30 * TEN_MIN, end_ns=T0_NS + 31 * TEN_MIN) == [("cam-9", 0)]
+    path.unlink()
+    for side in tmp_path.glob("ledger.db-*"):
+        side.unlink()
+    _build(path)  # another ledger at the same path: nothing of the first one is remembered
+    with Ledger.open(path, create=False) as lg:
+        assert _found(lg, unit="traffic-2") == [("cam-2", 0), ("cam-2", 1)]
+        assert _found(lg, start_ns=T0_NS + 30 * TEN_MIN) == []
