@@ -173,9 +173,11 @@ def access_log_cmd(ctx: click.Context, case_id: str | None, as_json: bool) -> No
         click.echo(_("no access logged"))
         return
     outcome = {"viewed": _("viewed"), "refused": _("refused")}
-    lines = table([_("WHEN"), _("BY"), _("OUTCOME"), _("SEGMENT"), _("CASE"), _("REQUESTER"), _("WHY"),
+    purpose = {"contact_sheet": _("contact sheet"), "export": _("export")}
+    lines = table([_("WHEN"), _("BY"), _("OUTCOME"), _("AS"), _("SEGMENT"), _("CASE"), _("REQUESTER"), _("WHY"),
                    _("APPROVED BY")],
-                  [(local_time(r["at_ns"]), r["by"], outcome[r["outcome"]], (r["segment"] or "-")[:16],
+                  [(local_time(r["at_ns"]), r["by"], outcome[r["outcome"]],
+                    purpose.get(r.get("purpose") or "", _("copy")), (r["segment"] or "-")[:16],
                     r["case_id"] or "-",
                     printable(f"{r['requester']} ({r['org']})") if r["requester"] else "-",
                     printable(r["reason"] or "; ".join(r["reasons"]) or "-"), r["approved_by"] or "-")

@@ -211,6 +211,8 @@ def test_a2_art15_18_approved_contact_sheet_is_logged_then_written_0600_and_neve
     assert res.returncode == 0, res.stderr
     assert "contact sheet of 12 frame(s)" in res.stdout
     assert [r["outcome"] for r in archive.log()] == ["viewed", "refused", "viewed"]
+    table = archive.run("access", "log", now=None).stdout
+    assert "AS" in table and "contact sheet" in table
     with Ledger.open(archive.root / "ledger.db") as lg:
         report = verify_ledger(lg)
     assert report.ok, report.problems
