@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -393,12 +393,10 @@ def envelope_json(env: Envelope) -> bytes:
 
 def create_export(ledger: Ledger, blobs: BlobStore, signer: Signer, by: str, log_signer: Signer, origin: str, *,
                   case_id: str, request: str, out: Path, segments: list[str] | None = None, proves: str = "",
-                  proves_for: dict[str, str] | None = None, now_ns: int | None = None,
-                  finish: Callable[[Path, Made, list[Entry]], None] | None = None) -> Made:
+                  proves_for: dict[str, str] | None = None, now_ns: int | None = None) -> Made:
     """Make the package in ``out`` (a new or empty folder) for an approved, unexpired request
     covering every segment; AccessRefused (exit 3) after logging each refused segment, before any
-    byte is copied. ``finish`` writes what else belongs in the package (texts, custody record)
-    before the sums are taken."""
+    byte is copied."""
     require_person_key(ledger, signer, by, EXPORT_ROLES, N_("archivist"))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RefusedError(Message(N_("{out} exists and is not an empty folder; an export never overwrites"),
@@ -449,11 +447,100 @@ def create_export(ledger: Ledger, blobs: BlobStore, signer: Signer, by: str, log
                   manifest_sha256=sha, by=by, exported_ns=now)
     entry = ledger.append(seal(make_body(body), signer), require_trusted=True)
     included = refresh_ledger(out, ledger, log_signer, origin, entry)
-    made = Made(entry, sha, out, len(seg_entries), len(included))
-    if finish is not None:
-        finish(out, made, included)
+    write_derived(out, included, sha)
+    return Made(entry, sha, out, len(seg_entries), len(included))
+
+
+def write_derived(out: Path, entries: list[Entry], manifest_sha256: str) -> None:
+    """What follows from the rest of the package, rewritten whenever ``ledger/`` changes: the
+    custody record (``custody.jsonl``, ``custody.pdf`` with the 刻录登记表), ``VERIFY.txt``,
+    ``核验说明.txt``, ``verify.py``, and last the sums over everything."""
+    from archive.export.custody import custody_events, document_inputs
+    from archive.export.custody_doc import JSONL_NAME, PDF_NAME, write_custody
+    from archive.export.instructions import write_instructions
+
+    for name in (JSONL_NAME, PDF_NAME):
+        (out / name).unlink(missing_ok=True)
+    case, items = document_inputs(json.loads((out / vp.MANIFEST).read_text("utf-8")))
+    fingerprints = {}
+    for line in (out / vp.FINGERPRINTS).read_text("utf-8").splitlines():
+        fp, name, *who = line.split()
+        fingerprints[f"{' '.join(who)} ({name[:16]}…)"] = fp
+    write_custody(out, case=case, items=items, events=custody_events(entries), manifest_sha256=manifest_sha256,
+                  fingerprints=fingerprints)
+    for name in (JSONL_NAME, PDF_NAME):
+        (out / name).chmod(_FILE_MODE)
+    write_instructions(out, _write)
     write_sums(out)
-    return made
+
+
+def find_export(ledger: Ledger, manifest_sha256: str) -> Entry | None:
+    """The export entry that made the manifest with this SHA-256."""
+    for e in ledger.entries(kind="export"):
+        if e.body.get("manifest_sha256") == manifest_sha256:
+            return e
+    return None
+
+
+def _package_export(ledger: Ledger, out: Path) -> tuple[bytes, Entry]:
+    try:
+        data = (out / vp.MANIFEST).read_bytes()
+    except OSError:
+        raise RefusedError(Message(N_("{out} holds no manifest.json: not an export package"), out=out)) from None
+    export = find_export(ledger, hashlib.sha256(data).hexdigest())
+    if export is None:
+        raise RefusedError(Message(N_("no export entry in the archive ledger made the manifest of {out}"), out=out))
+    return data, export
+
+
+def sign_export(ledger: Ledger, out: Path, signer: Signer, person_id: str, log_signer: Signer, origin: str, *,
+                now_ns: int | None = None) -> Entry:
+    """A supervisor's or an officer's sign-off over the package's manifest (A2 Art.16): an
+    ``export_signoff`` entry, ``signatures/<person>.dsse.json`` (and the raw ``.sig`` for
+    `openssl`), then ``ledger/`` against a new checkpoint and everything derived, rewritten."""
+    from ledger.checks.export import SIGNOFF_ROLES
+    from ledger.records.export import ExportSignoff
+
+    rec = require_person_key(ledger, signer, person_id, SIGNOFF_ROLES, N_("supervisor or officer"))
+    data, export = _package_export(ledger, out)
+    if not vp.safe_name(person_id):
+        raise RefusedError(Message(N_("person id {person_id!r} cannot name a file"), person_id=person_id))
+    dsse = out / vp.SIGNATURE_DIR / f"{person_id}.dsse.json"
+    if dsse.exists():
+        raise RefusedError(Message(N_("{person_id} has already signed this package"), person_id=person_id))
+    sha = hashlib.sha256(data).hexdigest()
+    body = ExportSignoff(export=export.entry_hash, manifest_sha256=sha, person_id=person_id, role=rec.role or "",
+                         signed_ns=time.time_ns() if now_ns is None else now_ns)
+    entry = ledger.append(seal(make_body(body), signer), require_trusted=True)
+    env = sign_manifest(data, signer)
+    _write(out, f"{vp.SIGNATURE_DIR}/{person_id}.sig", env.signatures[0][1])
+    _write(out, f"{vp.SIGNATURE_DIR}/{person_id}.dsse.json", envelope_json(env))
+    included = refresh_ledger(out, ledger, log_signer, origin, export)
+    write_derived(out, included, sha)
+    return entry
+
+
+def make_disc(ledger: Ledger, out: Path, iso: Path, signer: Signer, by: str, *, now_ns: int | None = None
+              ) -> tuple[Entry, str]:
+    """The ISO 9660 image of a package that verifies (volume id from the case number), and an
+    ``export_iso`` entry with its SHA-256 (A2 Art.16: burned to disc, filed with the case)."""
+    from archive.export.check import verify_export
+    from archive.export.iso import make_iso, volume_id_for_case
+    from ledger.records.export import ExportIso
+
+    require_person_key(ledger, signer, by, EXPORT_ROLES, N_("archivist"))
+    _data, export = _package_export(ledger, out)
+    _pkg, problems = verify_export(out)
+    if problems:
+        raise RefusedError(Message(N_("the package does not verify ({problem}); no disc is made of it"),
+                                   problem=problems[0].text()))
+    if iso.exists():
+        raise RefusedError(Message(N_("{iso} exists; an image is never overwritten"), iso=iso))
+    volume_id = volume_id_for_case(export.body["case_id"])
+    sha = make_iso(out, iso, volume_id)
+    body = ExportIso(export=export.entry_hash, iso_sha256=sha, volume_id=volume_id, size=iso.stat().st_size, by=by,
+                     made_ns=time.time_ns() if now_ns is None else now_ns)
+    return ledger.append(seal(make_body(body), signer), require_trusted=True), sha
 
 
 def refresh_ledger(out: Path, ledger: Ledger, log_signer: Signer, origin: str, export: Entry) -> list[Entry]:

@@ -84,6 +84,7 @@ TEXTS = {
     "chain": "recorder {device}: {detail}",
     "signoff": "sign-off by key {keyid} is not an export_signoff entry in ledger/",
     "record": "{detail}",
+    "stopped": "the check {step} stopped on unexpected input: {detail}",
 }
 
 
@@ -310,7 +311,11 @@ class Package:
             return self.problems
         for step in (self.check_sums, self.check_keys, self.check_manifest, self.check_checkpoint,
                      self.check_entries, self.check_items, self.check_signoffs):
-            step()
+            try:
+                step()
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+                # input no check foresaw: the package does not verify, and the next checks still run
+                self.problem(self.root, "stopped", step=step.__name__, detail=f"{type(exc).__name__}: {exc}"[:200])
         return self.problems
 
     def check_sums(self) -> None:
@@ -618,8 +623,8 @@ class Package:
             elif os.path.getsize(self.path(path)) != media.get("size"):
                 self.problem(path, "item", path=path, detail="size is not the one its segment entry signs")
             for algo in ("sm3", "md5"):
-                if algo in item and self.digest(path, algo) not in (None, item[algo]) and os.path.isfile(
-                        self.path(path)):
+                if os.path.isfile(self.path(path)) and algo in item and self.digest(path, algo) not in (
+                        None, item[algo]):
                     self.problem(MANIFEST, "item", path=path, detail=f"{algo.upper()} does not match the file")
             chains.setdefault(str(body.get("device_id")), []).append(seg)
         for e in exports:
