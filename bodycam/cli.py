@@ -42,6 +42,8 @@ class Route:
 # Every top-level command: where it lives and what `bodycam --help` says of it. A test checks
 # that each module's COMMAND has this name and that the help matches its docstring's first line.
 COMMANDS: dict[str, Route] = {
+    "disclosure": Route("archive.commands.disclosure", "Enforcement disclosure: decisions, exemptions, the public "
+                                                       "portal and the compliance report (A1)."),
     "access": Route("archive.commands.access", "Access to footage: requests, the bureau head's approval, views and "
                                                "their log (A2 Art.17–19)."),
     "export": Route("archive.commands.export", "Evidence packages for court that any expert can verify offline (A2 "

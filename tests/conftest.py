@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.ledger",
     "tests.fixtures.sync",
     "tests.fixtures.offload",
+    "tests.fixtures.browser",
 ]
