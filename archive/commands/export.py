@@ -92,7 +92,8 @@ def export() -> None:
               help="The package folder to make (new or empty).")
 @click.option("--segments", default=None, help="Only these segments (entry hashes, comma-separated); default: "
                                                "every segment of the case.")
-@click.option("--proves", default="", help="What the footage proves (证明对象, 行政诉讼证据规定 Art.12).")
+@click.option("--proves", default="", help="What the footage proves (证明对象, 行政诉讼证据规定 Art.12); needed unless "
+                                          "--proves-for names every segment.")
 @click.option("--proves-for", multiple=True, metavar="SEGMENT=TEXT",
               help="What one segment proves, when it differs from --proves; repeat for several.")
 @click.option("--iso", type=click.Path(dir_okay=False, path_type=Path), default=None,

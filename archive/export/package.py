@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.access import VIEW_POLICY, AccessRefused, check_view, record_access
+from archive.access import VIEW_POLICY, AccessRefused, check_view, find_segment, record_access
 from archive.export import verify_package as vp
 from bodycam.errors import RefusedError
 from bodycam.formats import rfc3339
@@ -59,6 +59,17 @@ class Made:
 
 
 # --- choosing the segments and deciding ----------------------------------------------------------
+
+
+def _proves_by_entry(ledger: Ledger, proves_for: dict[str, str]) -> dict[str, str]:
+    """``--proves-for`` keyed by full segment entry hash (the command takes unambiguous prefixes)."""
+    out = {}
+    for ref, text in proves_for.items():
+        seg = find_segment(ledger, ref)
+        if seg is None:
+            raise RefusedError(Message(N_("no such segment in the archive ledger: {segment}"), segment=ref))
+        out[seg.entry_hash] = text
+    return out
 
 
 def _segments(ledger: Ledger, case_id: str, refs: Iterable[str] | None) -> list[str]:
@@ -403,6 +414,12 @@ def create_export(ledger: Ledger, blobs: BlobStore, signer: Signer, by: str, log
                                    out=out))
     now = time.time_ns() if now_ns is None else now_ns
     refs = _segments(ledger, case_id, segments)
+    proves_for = _proves_by_entry(ledger, proves_for or {})
+    unstated = [r for r in refs if not proves.strip() and (find_segment(ledger, r) is None or not proves_for.get(
+        find_segment(ledger, r).entry_hash, "").strip())]
+    if refs and unstated:
+        raise RefusedError(Message(N_("say what the footage proves (证明对象, 行政诉讼证据规定 Art.12): --proves TEXT, "
+                                      "or --proves-for SEGMENT=TEXT for segment {segment}"), segment=unstated[0][:16]))
     decided, req_hash = decide_export(ledger, blobs, case_id, request, refs, now)
     refused = [(e, r) for e, r in decided if r]
     if refused:
@@ -435,7 +452,7 @@ def create_export(ledger: Ledger, blobs: BlobStore, signer: Signer, by: str, log
     assert req_e is not None
     manifest = build_manifest(ledger, case_id=case_id, request=req_e, segments=seg_entries, files=files, by=by,
                               made_ns=now, origin=origin, log_key=log_signer.public_key, proves=proves,
-                              proves_for=proves_for or {})
+                              proves_for=proves_for)
     data = manifest_bytes(manifest)
     env = sign_manifest(data, log_signer)
     _write(out, vp.MANIFEST, data)

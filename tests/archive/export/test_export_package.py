@@ -244,3 +244,19 @@ def test_a2_art17_ledger_verify_refuses_an_export_by_an_officer_or_of_an_unknown
     assert "export signature" in text and "off-7 is enrolled as officer" in text
     assert "refers to access request 1111111111111111, which no earlier entry is" in text
     assert "export names segment 2222222222222222…, which no earlier entry is" in text
+
+
+def test_evidence_rules_art12_what_the_footage_proves_is_required_per_item(tmp_path):
+    world = ExportArchive(tmp_path / "archive")
+    req = world.request("--case", "case-1")
+    world.approve(req)
+    base = ["export", "create", "--case", "case-1", "--request", req, "--by", "arch-1", "--key",
+            str(world.keys["arch-1"])]
+    res = world.run(*base, "--out", str(tmp_path / "a"), "--proves-for", f"{world.segments[0][:12]}=排污")
+    assert res.returncode == 3 and "say what the footage proves" in res.stderr, res.stderr
+    assert world.access_log() == []  # refused before anything is decided or logged
+    res = world.run(*base, "--out", str(tmp_path / "b"), "--proves-for", f"{world.segments[0][:12]}=排污",
+                    "--proves-for", f"{world.segments[1]}=停产")
+    assert res.returncode == 0, res.stderr
+    items = json.loads((tmp_path / "b" / "manifest.json").read_text("utf-8"))["items"]
+    assert [i["proves"] for i in items] == ["排污", "停产"]
