@@ -31,7 +31,7 @@ _PATTERNS = (
     re.compile(r"(?<!\d)\d{12,19}(?!\d)"),               # bank card and account numbers, other long numbers
     re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"),  # mobile
     re.compile(r"(?<!\d)0\d{2,3}[- ]?\d{7,8}(?!\d)"),    # fixed line with area code
-    re.compile(r"(?<!\d)\d{3,4}[- ]\d{3,4}[- ]\d{3,4}(?:[- ]\d{3,4})?(?!\d)"),  # grouped numbers (accounts)
+    re.compile(r"(?<!\d)\d{3,6}(?:[- ]\d{3,6}){2,5}(?!\d)"),  # grouped numbers (accounts, cards)
 )
 
 

@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 from bodycam.configfile import StrictModel, read_text, validate_data
 from bodycam.errors import ConfigError
 from bodycam.formats import check_nesting
+from bodycam.i18n import N_, Message
 
 REQUIRED_PAGES: dict[str, str] = {
     "bodies": "执法主体及执法人员",
@@ -75,9 +76,10 @@ class Site(StrictModel):
 def load_site(path: Path) -> Site:
     """The portal configuration; a missing A1 Art.5 page is a ConfigError naming it."""
     if not path.is_file():
-        raise ConfigError(f"{path}: no portal configuration; copy config/disclosure.example.toml there and fill it in")
+        raise ConfigError(Message(N_("{file}: no portal configuration; copy config/disclosure.example.toml there and "
+                                     "fill it in"), file=path))
     if path.stat().st_size > MAX_SITE_FILE:
-        raise ConfigError(f"{path}: larger than {MAX_SITE_FILE >> 10} KiB")
+        raise ConfigError(Message(N_("{file}: larger than {n} KiB"), file=path, n=MAX_SITE_FILE >> 10))
     text = read_text(path)
     check_nesting(text, syntax="toml", what=str(path))
     import tomllib
@@ -85,13 +87,14 @@ def load_site(path: Path) -> Site:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        raise ConfigError(Message("{file}: {error}", file=path, error=e)) from None
     site = validate_data(path, data, Site, text)
     slugs = [p.slug for p in site.pages]
     missing = [f"{slug} ({title})" for slug, title in REQUIRED_PAGES.items() if slug not in slugs]
     if missing:
-        raise ConfigError(f"{path}: the A1 Art.5 pages are missing: {', '.join(missing)}")
+        raise ConfigError(Message(N_("{file}: the A1 Art.5 pages are missing: {pages}"), file=path,
+                                  pages=", ".join(missing)))
     dup = sorted({s for s in slugs if slugs.count(s) > 1})
     if dup:
-        raise ConfigError(f"{path}: pages named twice: {', '.join(dup)}")
+        raise ConfigError(Message(N_("{file}: pages named twice: {pages}"), file=path, pages=", ".join(dup)))
     return site
