@@ -44,12 +44,14 @@ class Person:
     certificate_no: str | None = None  # enforcement certificate (A2 Art.14)
     valid_from_ns: int | None = None
     valid_until_ns: int | None = None
+    legal_qualification_no: str | None = None  # a reviewer's 法律职业资格 certificate (行政处罚法 Art.58)
 
     def to_json(self) -> dict:
         return {"id": self.person_id, "name": self.name, "role": self.role, "keyid": self.keyid,
                 "unit": self.unit, "enrolled_ns": self.enrolled_ns, "entry": self.entry_hash,
                 "enrolled_by": self.enrolled_by, "certificate_no": self.certificate_no,
-                "valid_from_ns": self.valid_from_ns, "valid_until_ns": self.valid_until_ns}
+                "valid_from_ns": self.valid_from_ns, "valid_until_ns": self.valid_until_ns,
+                "legal_qualification_no": self.legal_qualification_no}
 
 
 def may_enroll_people(enrollment: Enrollment | None) -> bool:
@@ -71,7 +73,7 @@ def people(ledger: Ledger) -> list[Person]:
             continue
         out.append(Person(rec.subject_id, rec.name, rec.role, rec.keyid, rec.unit, rec.enrolled_ns,
                           e.entry_hash, e.envelope.keyids[0], rec.certificate_no, rec.valid_from_ns,
-                          rec.valid_until_ns))
+                          rec.valid_until_ns, rec.legal_qualification_no))
     return out
 
 
@@ -130,13 +132,14 @@ def require_person_key(ledger: Ledger, signer: Signer | PublicKey, person_id: st
 def enroll_person(ledger: Ledger, admin: Signer, person_id: str, role: str, pub: PublicKey, *,
                   name: str | None = None, unit: str | None = None, now_ns: int | None = None,
                   certificate_no: str | None = None, valid_from_ns: int | None = None,
-                  valid_until_ns: int | None = None) -> Entry:
+                  valid_until_ns: int | None = None, legal_qualification_no: str | None = None) -> Entry:
     """Append the enrollment of a person's key, signed by ``admin``.
 
     Refuses an administrator key the ledger does not know as one, a key already enrolled for
     something else, and a second role for the same person id (a person has one role; a new key
     for the same person and role is a key rotation and is allowed). An officer's enforcement
-    certificate (A2 Art.14) is its number and validity dates.
+    certificate (A2 Art.14) is its number and validity dates; a reviewer's legal qualification
+    (法律职业资格, 行政处罚法 Art.58) is its certificate number.
     """
     if role not in PERSON_ROLES:
         raise RefusedError(Message(N_("unknown role {role!r}; use one of {roles}"), role=role,
@@ -163,7 +166,8 @@ def enroll_person(ledger: Ledger, admin: Signer, person_id: str, role: str, pub:
     body = enrollment_body("person", person_id, pub, now_ns=time.time_ns() if now_ns is None else now_ns,
                            role=role, name=name, unit=unit,
                            **{k: v for k, v in (("certificate_no", certificate_no), ("valid_from_ns", valid_from_ns),
-                                                ("valid_until_ns", valid_until_ns)) if v is not None})
+                                                ("valid_until_ns", valid_until_ns),
+                                                ("legal_qualification_no", legal_qualification_no)) if v is not None})
     return ledger.append(seal(body, admin), require_trusted=True)
 
 

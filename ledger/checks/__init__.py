@@ -9,6 +9,7 @@ from __future__ import annotations
 from ledger.checks import access as access_checks
 from ledger.checks import case, custody, export, justification, retention
 from ledger.checks import disclosure as disclosure_checks
+from ledger.checks import review as review_checks
 from ledger.checks.base import CheckedEntry, Checker, VerifyContext
 
 CHECKERS: dict[str, tuple[Checker, ...]] = {
@@ -56,6 +57,19 @@ CHECKERS.update({
     "disclosure_withhold": (disclosure_checks.check_withhold,),
     "disclosure_text_check": (disclosure_checks.check_text_check,),
     "disclosure_act": (disclosure_checks.check_act,),
+})
+
+CHECKERS.update({
+    # legal review of major decisions (A3 Art.3–13)
+    "review_catalogue": (review_checks.check_catalogue,),
+    "review_classification": (review_checks.check_classification,),
+    "review_submission": (review_checks.check_submission,),
+    "review_supplement": (review_checks.check_supplement,),
+    "review_clock": (review_checks.check_clock,),
+    "review_judgement": (review_checks.check_judgement,),
+    "review_outcome": (review_checks.check_outcome,),
+    "review_approval": (review_checks.check_approval,),
+    "review_opinion": (review_checks.check_opinion,),
 })
 
 __all__ = ["CHECKERS", "CheckedEntry", "Checker", "VerifyContext"]

@@ -56,6 +56,7 @@ from ledger.records.justification import (
     attachment_hashes,
 )
 from ledger.records.retention import LegalHold, Retention
+from ledger.records.review import REVIEW_KINDS
 
 for _model in (
     # custody (A2 Art.8, 12–15)
@@ -74,6 +75,9 @@ for _model in (Export, ExportSignoff, ExportIso):  # export (A2 Art.16–17)
     register(_model)
 
 for _model in DISCLOSURE_KINDS:  # disclosure (A1 Art.9–17)
+    register(_model)
+
+for _model in REVIEW_KINDS:  # legal review of major decisions (A3)
     register(_model)
 
 __all__ = [

@@ -40,6 +40,9 @@ class Enrollment(Body):
     unit: Annotated[str, StringConstraints(max_length=256)] | None = None
     certificate_no: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
         default=None, description="a person's enforcement certificate number (A2 Art.14)")
+    legal_qualification_no: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        default=None, description="a reviewer's legal professional qualification certificate number (法律职业资格, "
+                                  "行政处罚法 Art.58; A3 Art.8)")
     valid_from_ns: Ns | None = None
     valid_until_ns: Ns | None = None
     enrolled_ns: Ns
