@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.disclosure.decisions import BUREAU_TZ, act
+from archive.disclosure.decisions import BUREAU_TZ, act, bureau_date
 from archive.disclosure.masking import public_fields
 from archive.disclosure.site import Site
 from archive.disclosure.state import DecisionState, decision_states
@@ -84,6 +84,8 @@ def publish(ledger: Ledger, signer: Signer, by: str, site: Site, out: Path, *, n
         if st.withheld is not None or st.withdrawn is not None or st.record.added_ns > now_ns:
             continue
         if st.published is not None:
+            if st.text_check is None:  # free text corrected since its check: off the portal until re-checked
+                result.held.append(st.id)
             if now_ns - st.published[1].at_ns >= public_period_ns(st, site):
                 act(ledger, signer, by, st.id, "withdraw", note="public period ended (A1 Art.15)", now_ns=now_ns)
                 result.withdrawn.append(st.id)
@@ -129,7 +131,10 @@ def portal_items(ledger: Ledger, site: Site, now_ns: int) -> list[dict]:
         corrections = [{"note": a.note, "at": _time(a.at_ns), "changes": dict(a.changes)}
                        for _, a in st.corrections if a.at_ns <= now_ns]
         revoked = st.revoked[1] if st.revoked is not None and st.revoked[1].at_ns <= now_ns else None
+        published_ns = st.published[1].at_ns  # type: ignore[index]
+        until = bureau_date(published_ns + public_period_ns(st, site)).isoformat()
         items.append({
+            "public_until": until,
             "id": rec["id"], "type": st.type, "type_name": TYPE_NAMES[st.type], "decided": _date(rec["decided"]),
             "title": rec["fields"].get("CF_WSH") or rec["fields"].get("document_no") or rec["id"],
             "party": rec["fields"].get("CF_XDR_MC") or rec["fields"].get("party") or rec["fields"].get("target", ""),
@@ -212,6 +217,7 @@ def _write_all(root: Path, items: list[dict], site: Site, now_ns: int) -> int:
         if it["type"] == "penalty":
             f = it["record"]["fields"]
             state = "撤销" if it["revoked"] else ("更正" if it["corrections"] else "有效")
+            f = {**f, "CF_GSJZQ": f.get("CF_GSJZQ") or it["public_until"]}  # 公示截止期: the public period's end
             w.writerow([it["id"], *(f.get(c, "") for c in CSV_COLUMNS), state])
     _write(root / "feed.csv", "\ufeff" + buf.getvalue())  # BOM: spreadsheet programs read it as UTF-8
     return n

@@ -14,7 +14,13 @@ from ledger.checks.access import signer_problems
 from ledger.checks.disclosure import PUBLISH_ROLES, TEXT_CHECK_ROLES, WITHHOLD_ROLES
 from ledger.gapstate import enrollments
 from ledger.people import valid_signers
-from ledger.records.disclosure import DisclosureAct, DisclosureDecision, DisclosureTextCheck, DisclosureWithhold
+from ledger.records.disclosure import (
+    TYPE_FIELDS,
+    DisclosureAct,
+    DisclosureDecision,
+    DisclosureTextCheck,
+    DisclosureWithhold,
+)
 from ledger.store import Entry, Ledger
 
 
@@ -84,6 +90,11 @@ def decision_states(ledger: Ledger) -> dict[str, DecisionState]:
             order[e.entry_hash] = e.idx
     for st in states.values():
         st.refs.sort(key=lambda h: order.get(h, -1))
+        if st.text_check is not None:  # a correction of free text after the check needs a new check
+            free = {k for k, (_, kind) in TYPE_FIELDS[st.type].items() if kind == "free"}
+            checked = st.text_check[0].idx
+            if any(e.idx > checked and free & set(a.changes) for e, a in st.corrections):
+                st.text_check = None
     return states
 
 

@@ -137,3 +137,23 @@ def test_a1_art17_a_correction_must_leave_a_valid_decision(ready):
     with arc.open() as lg, pytest.raises(Exception, match="CF_NR_FK: 'x' is not an amount"):
         act(lg, arc.signers["arch-1"], "arch-1", decision_id, "correct", note="改正", changes={"CF_NR_FK": "x"},
             now_ns=T_ADD + 30 * DAY)
+
+
+def test_a1_art17_corrected_free_text_leaves_the_portal_until_it_is_checked_again(ready):
+    arc, site, decision_id, out = ready
+    csv_text = (out / "feed.csv").read_text(encoding="utf-8-sig")
+    assert ",2027-02-24," in csv_text  # CF_GSJZQ: published 2026-02-24, severity 一般, one year
+    new_facts = "经复核，违法事实更正为：化学需氧量超标排放，联系人电话13800138000。"
+    with arc.open() as lg:
+        act(lg, arc.signers["arch-1"], "arch-1", decision_id, "correct", note="更正违法事实",
+            changes={"CF_SY": new_facts}, now_ns=T_ADD + 40 * DAY)
+        res = publish(lg, arc.signers["arch-1"], "arch-1", site, out, now_ns=T_ADD + 41 * DAY)
+        assert res.held == [decision_id]
+        assert decision_id[:16] not in (out / "feed.json").read_text(encoding="utf-8")
+        texts = proposed_texts("penalty", decision_state(lg, decision_id).fields, "mou")
+        assert "13800138000" not in texts["CF_SY"]
+        check_texts(lg, arc.signers["sup-1"], "sup-1", decision_id, texts, now_ns=T_ADD + 42 * DAY)
+        res = publish(lg, arc.signers["arch-1"], "arch-1", site, out, now_ns=T_ADD + 43 * DAY)
+        assert res.held == []
+    page = (out / "d" / f"{decision_id[:16]}.html").read_text(encoding="utf-8")
+    assert "经复核，违法事实更正为" in page and "更正违法事实" in page and "13800138000" not in page
