@@ -83,7 +83,7 @@ PENALTY_FIELDS: dict[str, tuple[str, str]] = {
     "BZ": ("备注", "free"),
     "evidence": ("证据 (evidence)", "free"),
     "execution": ("执行情况 (execution status)", "text"),
-    "severity": ("失信严重程度 轻微/一般/严重 (sets the public period)", "choice"),
+    "severity": ("失信严重程度 (轻微/一般/严重; sets the public period)", "choice"),
 }
 PENALTY_REQUIRED = ("CF_WSH", "CF_XDR_MC", "CF_XDR_LB", "CF_WFXW", "CF_SY", "CF_YJ", "CF_CFLB", "CF_NR", "CF_JDRQ",
                     "CF_YXQ", "CF_CFJG", "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM", "evidence", "execution", "severity")
