@@ -41,6 +41,11 @@ class ArchiveConfig(StrictModel):
         default=None, description="Local working-day data (TOML, one [YEAR] table of holidays and make-up "
                                   "working days) for years chinese-calendar does not cover yet "
                                   "(archive/workdays.py).")
+    review_catalogue: Path | None = Field(
+        default=None, description="Catalogue of major enforcement decisions (TOML: [[items]] code, label, criterion "
+                                  "1-6; [fines] yuan thresholds per party kind) for legal review (A3 Art.3); unset: "
+                                  "the built-in one (archive/review/catalogue.py). Each version used is recorded in "
+                                  "the ledger.")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The archive's broker identity.")
 
     def path(self, p: Path) -> Path:

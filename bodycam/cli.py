@@ -48,6 +48,8 @@ COMMANDS: dict[str, Route] = {
                                                "their log (A2 Art.17–19)."),
     "export": Route("archive.commands.export", "Evidence packages for court that any expert can verify offline (A2 "
                                                "Art.16–17)."),
+    "review": Route("archive.commands.review", "Legal review of major decisions: classify, submit, clock, checklist, "
+                                               "outcome, opinion (A3)."),
     "keys": Route("ledger.commands.keys", "Ed25519 key files: generate, show."),
     "ledger": Route("ledger.commands.ledger", "The signed, append-only ledger: show, verify, checkpoints and "
                                               "proofs."),

@@ -228,6 +228,42 @@ def case_show(ctx: click.Context, case_id: str | None, ledger_path: Path | None,
                                n=len(r["segments"])))
 
 
+@case.command("decide")
+@click.argument("case_id")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The decision's fields (.json or .toml), as `bodycam disclosure add` reads them (A1 Art.9).")
+@click.option("--type", "decision_type", type=click.Choice(("penalty", "coercion", "inspection")), required=True,
+              help="Type of the decision.")
+@click.option("--by", "person_id", required=True, help="Enrolled person recording the decision.")
+@signer_options(what=N_("the person recording the decision"))
+@click.option("--now", "now_ns", type=TimeParam(), default=None, hidden=True)
+@json_option
+@click.pass_context
+def case_decide(ctx: click.Context, case_id: str, file: Path, decision_type: str, person_id: str, key: KeyRef,
+                now_ns: int | None, as_json: bool) -> None:
+    """Make the case's decision: a major case needs a passed legal review of its latest round (A3 Art.5);
+    the decision is then due for disclosure (A1 Art.9, 14)."""
+    from archive.disclosure.decisions import read_decision_file
+    from archive.review.gate import decide
+    from archive.workdays import WorkCalendar
+
+    if deployment_role(ctx) != "archive":
+        raise RefusedError(Message(N_("decisions are recorded at the archive: run `bodycam case decide` there")))
+    cfg = app_config(ctx).archive
+    fields = read_decision_file(file)
+    signer = key.load()
+    calendar = WorkCalendar.from_file(cfg.path(cfg.holidays_file) if cfg.holidays_file else None)
+    with open_ledger(ctx, None) as ledger:
+        entry = decide(ledger, signer, person_id, case_id, type=decision_type, fields=fields, calendar=calendar,
+                       now_ns=now_ns)
+    if as_json:
+        echo_json({"case_id": case_id, "decision": entry.entry_hash, "idx": entry.idx,
+                   "deadline": entry.body["deadline"]["due"]})
+    else:
+        click.echo(_("decision of case {case_id} recorded as entry {idx}; to be published by {due} (A1 Art.14)").format(
+            case_id=case_id, idx=entry.idx, due=entry.body["deadline"]["due"]))
+
+
 def _retention(retention: str) -> str:
     """A retention class in words (``--json`` keeps the name)."""
     return {"long_term": _("long_term"), "standard": _("standard")}.get(retention, retention)

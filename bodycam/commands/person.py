@@ -33,6 +33,8 @@ def person() -> None:
 @click.option("--valid-from", type=TimeParam(), default=None, help="First day the certificate is valid.")
 @click.option("--valid-until", type=TimeParam(end_of_day=True), default=None,
               help="Last day the certificate is valid.")
+@click.option("--legal-qualification", "legal_qualification_no", default=None,
+              help="Legal professional qualification certificate number of a reviewer (A3 Art.8).")
 @signer_options("admin", what=N_("the administrator who enrolls (default: the dock key at a dock, the admin key "
                                  "at the archive)"), required=False)
 @ledger_option
@@ -40,7 +42,7 @@ def person() -> None:
 @click.pass_context
 def person_enroll(ctx: click.Context, person_id: str, name: str, role: str, pubkey: Path, unit: str | None,
                   certificate_no: str | None, valid_from: int | None, valid_until: int | None,
-                  admin_key: KeyRef | None, ledger_path: Path | None,
+                  legal_qualification_no: str | None, admin_key: KeyRef | None, ledger_path: Path | None,
                   as_json: bool) -> None:
     """Enroll a person's public key with a role, signed by an administrator key."""
     if admin_key is None:
@@ -50,7 +52,8 @@ def person_enroll(ctx: click.Context, person_id: str, name: str, role: str, pubk
     _refuse_foreign_key(ctx, pub, ledger_path)
     with open_ledger(ctx, ledger_path) as ledger:
         entry = enroll_person(ledger, admin, person_id, role, pub, name=name, unit=unit,
-                              certificate_no=certificate_no, valid_from_ns=valid_from, valid_until_ns=valid_until)
+                              certificate_no=certificate_no, valid_from_ns=valid_from, valid_until_ns=valid_until,
+                              legal_qualification_no=legal_qualification_no)
     out = {"id": person_id, "name": name, "role": role, "keyid": pub.keyid, "entry": entry.entry_hash,
            "idx": entry.idx}
     if as_json:
