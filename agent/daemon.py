@@ -28,9 +28,8 @@ from agent.dock import DockContext, dock_recorder
 from agent.link.driver import RecorderLink, discover
 from agent.link.profiles import Profile, load_profiles
 from agent.offload.files import OffloadIncomplete
-from agent.text import english
 from bodycam.errors import BodycamError, ConfigError, RefusedError
-from bodycam.i18n import _
+from bodycam.i18n import _, english
 
 log = logging.getLogger(__name__)
 

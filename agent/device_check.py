@@ -18,8 +18,7 @@ from agent.fleet import CheckRecord, ns_to_rfc3339
 from agent.link.driver import ClockReading, RecorderLink
 from agent.link.errors import LinkError, UnsupportedCommand
 from agent.readiness import Margins, evaluate_readiness
-from agent.text import Text, english
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message, english
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def check_device(link: RecorderLink, cfg: AgentConfig, clock: Callable[[], float
             return None
         except LinkError as exc:
             log.warning("%s: %s", command, english(exc))
-            faults.append(Text(N_("{command} failed ({error_type}: {detail})"), command=command,
+            faults.append(Message(N_("{command} failed ({error_type}: {detail})"), command=command,
                                error_type=type(exc).__name__, detail=exc.detail))
             return None
 

@@ -33,10 +33,9 @@ from agent.link.driver import Identity, OfficerInfo, RecorderLink
 from agent.offload.files import OffloadSummary, Progress, offload, open_session
 from agent.readiness import Margins, evaluate_readiness
 from agent.store import DockStore
-from agent.text import Joined, Text, english
 from bodycam.errors import BodycamError, RefusedError
 from bodycam.formats import printable
-from bodycam.i18n import N_, _
+from bodycam.i18n import N_, Message, _, english, joined
 from ledger.checks.custody import custody_of
 from ledger.enroll import enroll, public_of
 from ledger.envelope import seal
@@ -361,17 +360,17 @@ def dock_recorder(ctx: DockContext, link: RecorderLink, *, officer_id: str | Non
             clock_entry, offset_ns = _docking_clock(ctx, link, reference, dev.device_id, params)
         except ClockUnknown as exc:
             clock_unknown = True
-            clock_problem = Text(N_("clock unknown at docking: {error}; footage offloaded with the recorder's own "
+            clock_problem = Message(N_("clock unknown at docking: {error}; footage offloaded with the recorder's own "
                                     "times where a record holds them (else the dock's receive time), flagged "
                                     "clock_unknown"), error=exc)
             clock_entry = _record_clock_unknown(ctx, link, dev.device_id, params, exc, clock_problem, now_ns)
             log.warning("%s: %s", dev.device_id, english(clock_problem))
         except (RefusedError, ClockError) as exc:
             # Evidence is offloaded all the same; the times stay as the recorder reported them.
-            clock_problem = Text(N_("clock not measured at docking: {error} {reasons}"), error=exc,
-                                 reasons=Joined(getattr(exc, "reasons", []), " "))
+            clock_problem = Message(N_("clock not measured at docking: {error} {reasons}"), error=exc,
+                                 reasons=joined(getattr(exc, "reasons", []), " "))
     else:
-        clock_problem = Text(N_("clock not measured at docking (no reference, or the model cannot report its "
+        clock_problem = Message(N_("clock not measured at docking (no reference, or the model cannot report its "
                                 "time)"))
     if clock_entry is None:
         latest = ctx.calibrations(dev.device_id)
@@ -420,7 +419,7 @@ def _docking_clock(ctx: DockContext, link: RecorderLink, reference: ReferenceClo
     reading, est = measure_recorder(link, reference, **params.as_kwargs())
     within = abs(est.offset_ns) + est.uncertainty_ns <= params.tolerance_ns
     reasons = [] if within else [
-        Text(N_("clock found {offset:+.3f} s off at docking (tolerance {tolerance:g} s): footage times corrected by "
+        Message(N_("clock found {offset:+.3f} s off at docking (tolerance {tolerance:g} s): footage times corrected by "
                 "the measured offset and flagged"),
              offset=est.offset_ns / NS_PER_S, tolerance=params.tolerance_ns / NS_PER_S)]
     result = CalibrationResult(passed=within, reference=reading, tolerance_ns=params.tolerance_ns,

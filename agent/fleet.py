@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from agent.link.driver import SERIAL_RE
-from agent.text import Text, english
 from bodycam.errors import BodycamError
-from bodycam.i18n import N_, _
+from bodycam.i18n import N_, Message, _, english
 from bodycam.permissions import create_private_file
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 
 def _v2(db: sqlite_utils.Database) -> None:
-    # The reasons as messages (``agent.text.Text.to_data``), so that fleet status shows them in the
+    # The reasons as messages (``bodycam.i18n.Message.to_data``), so that fleet status shows them in the
     # reader's language; ``reasons`` keeps the English (``--json``).
     db["checks"].add_column("reasons_text", str)
 
@@ -142,13 +141,13 @@ def _reasons(chk: dict[str, Any]) -> list[str]:
         data = None
     if not isinstance(data, list) or len(data) != len(english_reasons):
         return english_reasons
-    return [Text.from_data(d) or e for d, e in zip(data, english_reasons, strict=True)]
+    return [Message.from_data(d) or e for d, e in zip(data, english_reasons, strict=True)]
 
 
-def _age(seconds: float) -> Text:
+def _age(seconds: float) -> Message:
     if seconds < 3600:
-        return Text(N_("{minutes:.0f} min"), minutes=seconds / 60)
-    return Text(N_("{hours:.1f} h"), hours=seconds / 3600)
+        return Message(N_("{minutes:.0f} min"), minutes=seconds / 60)
+    return Message(N_("{hours:.1f} h"), hours=seconds / 3600)
 
 
 class StateDB:
@@ -192,7 +191,7 @@ class StateDB:
                 "storage_total_bytes": c.storage_total_bytes, "clock_offset_s": c.clock_offset_s,
                 "recording": None if c.recording is None else int(c.recording), "ready": int(c.ready),
                 "reasons": json.dumps([english(r) for r in c.reasons], ensure_ascii=False),
-                "reasons_text": json.dumps([r.to_data() if isinstance(r, Text) else str(r) for r in c.reasons],
+                "reasons_text": json.dumps([r.to_data() if isinstance(r, Message) else str(r) for r in c.reasons],
                                            ensure_ascii=False),
                 "faults": json.dumps(c.faults, ensure_ascii=False)})
 
@@ -221,21 +220,21 @@ class StateDB:
             if r["custodian_id"]:
                 custodian = f"{r['custodian_id']} {r['custodian_name'] or ''}".strip()
             elif r["officer_id"]:
-                custodian = Text(N_("{officer} (from device)"),
+                custodian = Message(N_("{officer} (from device)"),
                                  officer=f"{r['officer_id']} {r['officer_name'] or ''}".strip())
             else:
-                custodian = Text(N_("(none)"))
+                custodian = Message(N_("(none)"))
             chk = self.last_check(r["serial"])
             if chk is None:
                 out.append(FleetEntry(r["serial"], r["profile"], custodian, None, None, "never checked", False,
-                                      [Text(N_("never checked: run `bodycam device status` on it"))]))
+                                      [Message(N_("never checked: run `bodycam device status` on it"))]))
                 continue
             age = (now_ns - chk["checked_at_ns"]) / 1e9
             reasons = _reasons(chk)
             ready = bool(chk["ready"])
             verdict = "ready" if ready else "not ready"
             if age > max_age_s:
-                reasons = [Text(N_("last check {age} ago is older than {limit}: run `bodycam device status` again"),
+                reasons = [Message(N_("last check {age} ago is older than {limit}: run `bodycam device status` again"),
                                 age=_age(age), limit=_age(max_age_s))] + reasons
                 ready, verdict = False, "stale"
             out.append(FleetEntry(r["serial"], r["profile"], custodian, ns_to_rfc3339(chk["checked_at_ns"]),

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.link.profiles import Profile
-from agent.text import Text
 from bodycam.formats import human_bytes
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message
 
 
 @dataclass(frozen=True)
@@ -47,32 +46,32 @@ def evaluate_readiness(battery_pct: float | None, storage_free_bytes: int | None
     reasons: list[str] = []
     hours = f"{shift_hours:g}"
     an = hours.startswith("8") or hours.split(".")[0] in ("11", "18")
-    shift = Text(N_("an {hours} h shift"), hours=hours) if an else Text(N_("a {hours} h shift"), hours=hours)
+    shift = Message(N_("an {hours} h shift"), hours=hours) if an else Message(N_("a {hours} h shift"), hours=hours)
     need_batt = battery_needed_pct(profile, shift_hours, margins)
     need_store = storage_needed_bytes(profile, shift_hours, margins)
-    how_batt = Text(N_("{shift} at {drain:g}%/h + {margin:g}% margin"), shift=shift,
+    how_batt = Message(N_("{shift} at {drain:g}%/h + {margin:g}% margin"), shift=shift,
                     drain=profile.battery_drain_pct_per_h, margin=margins.battery_pct)
     if need_batt > 100:
-        reasons.append(Text(N_("a full battery is not enough: {need:.0f}% needed for {how}: issue a spare battery "
+        reasons.append(Message(N_("a full battery is not enough: {need:.0f}% needed for {how}: issue a spare battery "
                                "or shorten the shift"), need=need_batt, how=how_batt))
     elif battery_pct is None:
-        reasons.append(Text(N_("battery level unknown (the recorder did not report it): check it on the device and "
+        reasons.append(Message(N_("battery level unknown (the recorder did not report it): check it on the device and "
                                "charge it to at least {need:.0f}%"), need=need_batt))
     elif battery_pct < need_batt:
-        reasons.append(Text(N_("battery {battery:g}% < {need:.0f}% needed for {how}: charge it"),
+        reasons.append(Message(N_("battery {battery:g}% < {need:.0f}% needed for {how}: charge it"),
                             battery=battery_pct, need=need_batt, how=how_batt))
     mbps = profile.video_bitrate_kbps / 1000
-    how_store = Text(N_("{shift} at {rate:g} Mbit/s + {margin:g}% margin"), shift=shift, rate=mbps,
+    how_store = Message(N_("{shift} at {rate:g} Mbit/s + {margin:g}% margin"), shift=shift, rate=mbps,
                      margin=margins.storage_pct)
     if storage_free_bytes is None:
-        reasons.append(Text(N_("free card space unknown (the recorder did not report it): make sure {need} is free "
+        reasons.append(Message(N_("free card space unknown (the recorder did not report it): make sure {need} is free "
                                "before the shift"), need=human_bytes(need_store)))
     elif storage_free_bytes < need_store:
-        reasons.append(Text(N_("card has {free} free < {need} needed for {how}: offload it at the dock or replace "
+        reasons.append(Message(N_("card has {free} free < {need} needed for {how}: offload it at the dock or replace "
                                "the card"), free=human_bytes(storage_free_bytes), need=human_bytes(need_store),
                             how=how_store))
     if not clock_offset_known:
-        reasons.append(Text(N_("clock offset unknown (the recorder did not report its time): calibrate it with "
+        reasons.append(Message(N_("clock offset unknown (the recorder did not report its time): calibrate it with "
                                "`bodycam device calibrate` before the shift")))
     elif clock_offset_s is not None and margins.clock_tolerance_s is not None \
             and abs(clock_offset_s) > margins.clock_tolerance_s:
@@ -80,8 +79,8 @@ def evaluate_readiness(battery_pct: float | None, storage_free_bytes: int | None
                   "`bodycam device calibrate`") if clock_offset_s > 0 else
                N_("clock is {offset:.1f} s behind the dock (tolerance {tolerance:.1f} s): set it with "
                   "`bodycam device calibrate`"))
-        reasons.append(Text(msg, offset=abs(clock_offset_s), tolerance=margins.clock_tolerance_s))
+        reasons.append(Message(msg, offset=abs(clock_offset_s), tolerance=margins.clock_tolerance_s))
     for fault in faults:
-        reasons.append(Text(N_("fault: {fault}: have the recorder checked before issuing it"), fault=fault))
+        reasons.append(Message(N_("fault: {fault}: have the recorder checked before issuing it"), fault=fault))
     return Readiness(ready=not reasons, reasons=reasons, battery_needed_pct=need_batt,
                      storage_needed_bytes=need_store)

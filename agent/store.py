@@ -25,9 +25,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.text import SaidError, Text
 from bodycam.errors import BodycamError
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message, SaidError
 from bodycam.permissions import private_dir
 from ledger import blobs
 from ledger.blobs import BlobError, BlobStore, start_writeback
@@ -152,7 +151,7 @@ class DockStore:
                 try:
                     n = os.readv(src, [buf])
                 except OSError as exc:
-                    raise SourceReadError(Text(
+                    raise SourceReadError(Message(
                         N_("reading {what} from the recorder failed after {count} bytes: {error}; nothing "
                            "partial was kept - re-dock the recorder to resume"),
                         what=what, count=total, error=str(exc.strerror))) from exc
@@ -190,7 +189,7 @@ def hash_fd(fd: int, chunk_size: int = CHUNK_SIZE, progress: Progress | None = N
     try:
         return blobs.hash_fd(fd, chunk_size, progress)
     except OSError as exc:
-        raise SourceReadError(Text(N_("reading failed: {error}; re-dock the recorder to resume"),
+        raise SourceReadError(Message(N_("reading failed: {error}; re-dock the recorder to resume"),
                                    error=str(exc.strerror))) from exc
 
 
@@ -215,12 +214,12 @@ def _write_all(fd: int, data: memoryview, tmp: Path, what: str = "file", done: i
 def _raise_write(exc: OSError, tmp: Path, what: str, done: int, need: int | None = None) -> None:
     store = tmp.parent.parent
     if exc.errno in _FULL:
-        need_s = Text(N_(" ({count} bytes needed)"), count=need) if need else ""
-        raise DiskFullError(Text(
+        need_s = Message(N_(" ({count} bytes needed)"), count=need) if need else ""
+        raise DiskFullError(Message(
             N_("the dock store {store} is full: {what} stopped after {count} bytes{needed}; the partial copy was "
                "removed and nothing was ledgered - free space on the dock and dock the recorder again to resume"),
             store=str(store), what=what, count=done, needed=need_s)) from exc
-    raise StoreError(Text(
+    raise StoreError(Message(
         N_("writing {what} into the dock store {store} failed after {count} bytes: {error}; the partial copy was "
            "removed - check the dock's disk and dock again"),
         what=what, store=str(store), count=done, error=str(exc.strerror))) from exc

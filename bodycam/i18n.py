@@ -84,19 +84,28 @@ def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
 
 class Message(str):
     """English text that is shown translated: the string itself is the English message (what logs,
-    ``--json``, signed records and the archive's replies carry); ``tr(message)`` is the message in
-    the reader's language, made when it is shown.
+    ``--json``, signed records, the state database and the archive's replies carry); ``tr(message)``
+    is the message in the reader's language, made when it is shown.
 
-    For library messages that reach people through more than one door (a refusal printed by the
-    CLI, a problem in ``ledger verify``'s text and in its JSON, a reason the archive sends a dock):
-    ``Message(N_("key {keyid}… is not enrolled"), keyid=k)``. Values that are Messages (or
-    exceptions carrying one) are translated too."""
+    For messages that reach people through more than one door (a refusal printed by the CLI, a
+    readiness reason kept in the fleet state and shown by ``fleet status``, a problem in ``ledger
+    verify``'s text and in its JSON, a reason the archive sends a dock)::
+
+        Message(N_("battery {pct}% < {need:.0f}% needed"), pct=40, need=72.0)  # "battery 40% < 72% needed"
+        tr(reason)                                                            # "电量 40% < 所需 72%"
+
+    Values may be Messages or exceptions (an exception is kept as its message: English in the
+    English form, translated in the shown one). ``to_data``/``from_data`` keep a message in JSON so
+    it can be shown later in any language."""
 
     template: str
     values: dict[str, object]
 
     def __new__(cls, template: str, /, **values: object) -> Message:
-        self = super().__new__(cls, template.format(**values) if values else template)
+        values = {k: text_of(v) if isinstance(v, BaseException) else v for k, v in values.items()}
+        english_text = template.format(**{k: english(v) if isinstance(v, str) else v
+                                          for k, v in values.items()}) if values else template
+        self = super().__new__(cls, english_text)
         self.template = template
         self.values = values
         return self
@@ -114,7 +123,7 @@ class Message(str):
         try:
             return text.format(**{k: tr(v) for k, v in self.values.items()})
         except (KeyError, IndexError, ValueError):  # a translation naming other placeholders: say it in English
-            return str(self)
+            return str.__str__(self)
 
     @classmethod
     def join(cls, sep: str, parts: Iterable[object]) -> Message:
@@ -126,9 +135,58 @@ class Message(str):
         template = "{sep}".join(f"{{p{i}}}" for i in range(len(parts)))
         return cls(template, sep=sep, **{f"p{i}": p for i, p in enumerate(parts)})
 
+    def to_data(self) -> dict[str, object]:
+        """JSON-able form (message and values), for ``from_data`` to show it later in any language."""
+        return {"m": self.template, "v": {k: _data(v) for k, v in self.values.items()}}
+
+    @classmethod
+    def from_data(cls, data: object) -> Message | None:
+        """``to_data``'s form back as a Message; None when ``data`` is not that form. (The
+        ``{"j": parts, "s": sep}`` form of joined reasons in older state databases is read too.)"""
+        if isinstance(data, dict) and isinstance(data.get("j"), list) and isinstance(data.get("s"), str):
+            return joined([(cls.from_data(p) or str(p)) if isinstance(p, dict) else str(p) for p in data["j"]],
+                          data["s"])
+        if not isinstance(data, dict) or not isinstance(data.get("m"), str) or not isinstance(data.get("v"), dict):
+            return None
+        values = {k: (cls.from_data(v) or v) if isinstance(v, dict) else v for k, v in data["v"].items()}
+        try:
+            return cls(data["m"], **values)
+        except (KeyError, IndexError, ValueError):
+            return None
+
 
 def _message(template: str, values: dict[str, object]) -> Message:
     return Message(template, **values)
+
+
+def _data(v: object) -> object:
+    if isinstance(v, Message):
+        return v.to_data()
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
+
+
+def joined(parts: Iterable[object], sep: str = N_(", ")) -> Message:
+    """Parts joined by a separator that is itself a message (``", "`` reads ``，`` in Chinese)."""
+    return Message.join(Message(sep), parts)
+
+
+def text_of(exc: BaseException) -> Message | str:
+    """An exception's message as a Message when it was made with one, else its English ``str``."""
+    if exc.args and isinstance(exc.args[0], Message):
+        return exc.args[0]
+    return str(exc) if not isinstance(exc, SaidError) else Exception.__str__(exc)
+
+
+def english(x: object) -> str:
+    """The English form: of a Message, of an exception (its Message, if it has one), or ``str``."""
+    if isinstance(x, Message):
+        return str.__str__(x)
+    if isinstance(x, BaseException):
+        t = text_of(x)
+        return str.__str__(t) if isinstance(t, Message) else str(t)
+    return str(x)
 
 
 def tr(value: object) -> object:
@@ -136,12 +194,24 @@ def tr(value: object) -> object:
     reader's language; anything else unchanged."""
     if isinstance(value, Message):
         return value.translated()
-    if isinstance(value, BaseException) and len(value.args) == 1 and isinstance(value.args[0], str):
-        return tr(value.args[0]) if isinstance(value.args[0], Message) or hasattr(value.args[0], "shown") else value
-    shown = getattr(value, "shown", None)  # a package's own kind of lazy text (agent.text.Text)
-    if isinstance(value, str) and callable(shown):
-        return shown()
+    if isinstance(value, BaseException) and value.args and isinstance(value.args[0], Message):
+        return value.args[0].translated()
     return value
+
+
+def shown(x: object) -> str:
+    """What a person reads, as a string: ``tr(x)``, or ``str(x)`` for anything else."""
+    return str(tr(x))
+
+
+class SaidError(Exception):
+    """Mixin for errors made with a Message whose ``str()`` is read by people (the agent's link,
+    clock and offload errors end up both in records, through ``english()``, and on terminals)."""
+
+    def __str__(self) -> str:
+        if self.args and isinstance(self.args[0], Message):
+            return self.args[0].translated()
+        return super().__str__()
 
 
 def install_for_click() -> None:

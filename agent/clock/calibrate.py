@@ -43,9 +43,8 @@ from agent.clock.reference import ReferenceClock, ReferenceReading
 from agent.config import ClockConfig
 from agent.link.errors import FramingError
 from agent.link.profiles import Profile
-from agent.text import SaidError, Text, english
 from bodycam.errors import BodycamError, ConfigError, RefusedError
-from bodycam.i18n import N_, _
+from bodycam.i18n import N_, Message, SaidError, _, english
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def device_reader(clock: RecorderClock, tz: tzinfo) -> Callable[[], DeviceReadin
         try:
             dt = clock.get_time()
         except FramingError as exc:
-            raise ClockUnknown(Text(N_("its time cannot be read: {error}"), error=exc)) from None
+            raise ClockUnknown(Message(N_("its time cannot be read: {error}"), error=exc)) from None
         return DeviceReading(datetime_to_ns(dt, tz), dt.isoformat())
 
     return read_device
@@ -242,7 +241,7 @@ def calibrate(
 
     att = _Attempt(reading, tol, resolution_ns, now_ns)
     if not reading.healthy:
-        return att.refuse(*(Text(N_("reference clock ({kind}) unhealthy: {reason}"), kind=reading.kind, reason=r)
+        return att.refuse(*(Message(N_("reference clock ({kind}) unhealthy: {reason}"), kind=reading.kind, reason=r)
                             for r in reading.reasons))
 
     read_device = device_reader(clock, tz)
@@ -254,12 +253,12 @@ def calibrate(
     try:
         before = measure()
     except ClockUnknown as exc:
-        return _set_unknown_clock(att, clock, Text(N_("clock unknown: {error}"), error=exc), exc.device_time,
+        return _set_unknown_clock(att, clock, Message(N_("clock unknown: {error}"), error=exc), exc.device_time,
                                   measure, tz, resolution_ns, now_ns, sleep)
     except ClockError as exc:
-        return att.refuse(Text(N_("measuring before setting: {error}"), error=exc))
+        return att.refuse(Message(N_("measuring before setting: {error}"), error=exc))
     except BodycamError as exc:
-        return att.refuse(Text(N_("could not read the recorder's clock: {error}"), error=exc))
+        return att.refuse(Message(N_("could not read the recorder's clock: {error}"), error=exc))
     att.values["before"] = before
     log.info("recorder offset before: %+.6f s ± %.6f s (%s, %d samples)", before.offset_ns / NS_PER_S,
              before.uncertainty_ns / NS_PER_S, before.method, before.samples)
@@ -280,9 +279,9 @@ def calibrate(
     try:
         after = measure()
     except ClockError as exc:
-        return att.refuse(Text(N_("re-measuring after setting: {error}"), error=exc))
+        return att.refuse(Message(N_("re-measuring after setting: {error}"), error=exc))
     except BodycamError as exc:
-        return att.refuse(Text(N_("could not read the recorder's clock after setting it: {error}"), error=exc))
+        return att.refuse(Message(N_("could not read the recorder's clock after setting it: {error}"), error=exc))
     att.values["after"] = after
     log.info("recorder offset after: %+.6f s ± %.6f s", after.offset_ns / NS_PER_S,
              after.uncertainty_ns / NS_PER_S)
@@ -291,13 +290,13 @@ def calibrate(
     moved = abs(after.offset_ns - before.offset_ns)
     unchanged = moved <= before.uncertainty_ns + after.uncertainty_ns + 1_000_000
     if unchanged and abs(before.offset_ns) > tol:
-        reasons.append(Text(
+        reasons.append(Message(
             N_("recorder clock did not change after set_time: offset {offset:+.3f} s before and after; the "
                "recorder ignores the command (check the profile's set_time format and time zone, and that the "
                "recorder is not locked)"), offset=after.offset_ns / NS_PER_S))
     worst = abs(after.offset_ns) + after.uncertainty_ns
     if worst > tol and not reasons:
-        reasons.append(Text(
+        reasons.append(Message(
             N_("offset after setting is {offset:+.3f} s ± {uncertainty:.3f} s, beyond the {tolerance:g} s "
                "tolerance; retry, and if it persists the recorder cannot hold its time (service its clock)"),
             offset=after.offset_ns / NS_PER_S, uncertainty=after.uncertainty_ns / NS_PER_S,
@@ -312,7 +311,7 @@ def calibrate(
     return att._result(True, (), warnings)
 
 
-def _set_unknown_clock(att: _Attempt, clock: RecorderClock, unknown: Text, device_time: str,
+def _set_unknown_clock(att: _Attempt, clock: RecorderClock, unknown: Message, device_time: str,
                        measure: Callable[[], OffsetEstimate], tz: tzinfo, resolution_ns: int,
                        now_ns: Callable[[], int], sleep: Callable[[float], None]) -> CalibrationResult:
     """Refuse an attempt on an unknown clock, after setting it (the cure) and re-measuring it."""
@@ -327,18 +326,18 @@ def _set_unknown_clock(att: _Attempt, clock: RecorderClock, unknown: Text, devic
     try:
         after = measure()
     except ClockError as exc:
-        return att.refuse(unknown, Text(N_("re-measuring after setting: {error}"), error=exc))
+        return att.refuse(unknown, Message(N_("re-measuring after setting: {error}"), error=exc))
     except BodycamError as exc:
-        return att.refuse(unknown, Text(N_("could not read the recorder's clock after setting it: {error}"),
+        return att.refuse(unknown, Message(N_("could not read the recorder's clock after setting it: {error}"),
                                         error=exc))
     att.values["after"] = after
-    return att.refuse(unknown, Text(N_("its clock was set and now reads {offset:+.3f} s ± {uncertainty:.3f} s "
+    return att.refuse(unknown, Message(N_("its clock was set and now reads {offset:+.3f} s ± {uncertainty:.3f} s "
                                        "off: calibrate it again to arm it"),
                                     offset=after.offset_ns / NS_PER_S, uncertainty=after.uncertainty_ns / NS_PER_S))
 
 
-def _rejected(set_to: datetime, exc: BodycamError) -> Text:
-    return Text(N_("recorder rejected set_time({time}): {error}"), time=set_to.isoformat(), error=exc)
+def _rejected(set_to: datetime, exc: BodycamError) -> Message:
+    return Message(N_("recorder rejected set_time({time}): {error}"), time=set_to.isoformat(), error=exc)
 
 
 class ClockRefused(SaidError, RefusedError):
@@ -366,7 +365,7 @@ def measure_recorder(
     """
     reading = reference.read() if not isinstance(reference, ReferenceReading) else reference
     if not reading.healthy:
-        raise ClockRefused(Text(N_("reference clock ({kind}) unhealthy; cannot measure the recorder's clock"),
+        raise ClockRefused(Message(N_("reference clock ({kind}) unhealthy; cannot measure the recorder's clock"),
                                 kind=reading.kind), list(reading.reasons))
     try:
         est = measure_offset(device_reader(clock, tz), lambda: local_ns() + reading.offset_ns, samples,

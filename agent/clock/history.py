@@ -49,8 +49,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from agent.text import Text
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message
 
 NS_PER_S = 1_000_000_000
 NS_PER_US = 1000
@@ -166,7 +165,7 @@ class ClockHistory:
 
     def _stretches(self) -> list[_Stretch]:
         out: list[_Stretch] = []
-        start, first, opened_by = -FAR, None, Text(N_("its first calibration"))
+        start, first, opened_by = -FAR, None, Message(N_("its first calibration"))
         for r in self.records:
             t = r.measured_ns
             unc = r.uncertainty_ns + (self._drift(self.window) if r.clock_set else 0)
@@ -177,34 +176,34 @@ class ClockHistory:
             if r.clock_set:
                 start = t - self.window
                 first = None if r.offset_after_ns is None else _Point(t, r.offset_after_ns, unc)
-                opened_by = Text(N_("the set at {when}"), when=self.describe(t))
+                opened_by = Message(N_("the set at {when}"), when=self.describe(t))
             else:
                 start, first = t, closing
-                opened_by = Text(N_("the check at {when}"), when=self.describe(t))
+                opened_by = Message(N_("the check at {when}"), when=self.describe(t))
         out.append(_Stretch(start, FAR, first, None))
         return out
 
     def _close(self, start: int, end: int, first: _Point | None, last: _Point | None, opened_by: str,
                r: ClockRecord) -> _Stretch:
         when = self.describe(end)
-        event = (Text(N_("the set at {when}"), when=when) if r.clock_set
-                 else Text(N_("the check at {when}"), when=when))
-        unread = Text(N_(" (it could not be read)")) if r.unreadable else ""
+        event = (Message(N_("the set at {when}"), when=when) if r.clock_set
+                 else Message(N_("the check at {when}"), when=when))
+        unread = Message(N_(" (it could not be read)")) if r.unreadable else ""
         if last is None and first is None and start != -FAR:
             return _Stretch(start, end, None, None,
-                            Text(N_("nothing read the clock between {opened_by} and {event}{unread}"),
+                            Message(N_("nothing read the clock between {opened_by} and {event}{unread}"),
                                  opened_by=opened_by, event=event, unread=unread))
         if last is None:
             return _Stretch(start, end, first, None,
-                            Text(N_("the clock was not read before {event}{unread}"), event=event, unread=unread))
+                            Message(N_("the clock was not read before {event}{unread}"), event=event, unread=unread))
         if first is None and start != -FAR:
             return _Stretch(start, end, None, last,
-                            Text(N_("the clock was not read after {opened_by}"), opened_by=opened_by))
+                            Message(N_("the clock was not read after {opened_by}"), opened_by=opened_by))
         if first is not None:
             moved, dt = last.offset - first.offset, last.t - first.t
             if abs(moved) > self._drift(dt) + first.unc + last.unc:
                 return _Stretch(start, end, first, last,
-                                Text(N_("the clock moved {moved} between {start} and {when}, more than a {ppm} ppm "
+                                Message(N_("the clock moved {moved} between {start} and {when}, more than a {ppm} ppm "
                                         "drift: it jumped or was set without the dock"),
                                      moved=_secs(moved), start=self.describe(first.t), when=when, ppm=self.ppm))
         return _Stretch(start, end, first, last)
@@ -290,11 +289,11 @@ class ClockHistory:
         if not groups and (recorded_after_ns is not None or recorded_before_ns is not None):
             groups = self._candidates(d_lo, d_hi, -FAR, FAR)
             if groups:
-                note = Text(N_("it shows a time from before the last complete docking, yet was not on the card "
+                note = Message(N_("it shows a time from before the last complete docking, yet was not on the card "
                                "then (or one after this docking began)"))
         if not groups:
             return FileTime(self._nearest_offset(device_ns), None, True,
-                            Text(N_("the clock never showed this time between its calibrations: it jumped, or was "
+                            Message(N_("the clock never showed this time between its calibrations: it jumped, or was "
                                     "set without the dock")))
         cands = [c for g in groups for c in g]
         sound = [c for c in cands if c.stretch.broken is None]
@@ -308,7 +307,7 @@ class ClockHistory:
             return FileTime(offset, unc, True, broken[-1])
         if len(groups) > 1:
             return FileTime(offset, unc, True,
-                            Text(N_("the clock showed this time more than once: a set moved it back")))
+                            Message(N_("the clock showed this time more than once: a set moved it back")))
         if note:
             return FileTime(offset, unc, True, note)
         return FileTime(offset, unc)

@@ -30,9 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from agent.text import SaidError, Text
 from bodycam.errors import BodycamError
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message, SaidError
 from ledger.canonical import MAX_SAFE_INT
 from ledger.records.base import MAX_NS, MIN_NS
 
@@ -162,12 +161,12 @@ def measure_offset(
         reading = read_device()
         t1 = now_ns()
         if t1 < t0:
-            raise ClockError(Text(N_("the dock's reference clock went backwards by {seconds:.3f} s during the "
+            raise ClockError(Message(N_("the dock's reference clock went backwards by {seconds:.3f} s during the "
                                      "measurement; check that nothing else steps the system clock, then retry"),
                                   seconds=(t0 - t1) / NS_PER_S))
         poll = Poll(t0, t1, reading.time_ns, reading.raw)
         if not representable_time(reading.time_ns):
-            raise ClockUnknown(Text(N_("the recorder reports {time}, outside the times a record holds "
+            raise ClockUnknown(Message(N_("the recorder reports {time}, outside the times a record holds "
                                        "(1677-09-21 to 2262-04-11 UTC)"), time=str(reading.raw or reading.time_ns)),
                                reading.raw)
         if not polls:
@@ -175,7 +174,7 @@ def measure_offset(
         else:
             prev = polls[-1]
             if poll.device_ns < prev.device_ns:
-                raise ClockError(Text(
+                raise ClockError(Message(
                     N_("recorder clock jumped backwards by {seconds:.3f} s between samples (reported {first} "
                        "then {then}); its clock is not trustworthy: check its clock battery or firmware and do "
                        "not arm it"),
@@ -207,7 +206,7 @@ def measure_offset(
     method = "second-boundary" if coarse and ticked else ("coarse" if coarse else "midpoint")
     end = polls[-1].t1_ns
     if not (representable_offset(lo) and representable_offset(hi)):
-        raise ClockUnknown(Text(N_("the recorder's clock ({time}) is about {years:+,.0f} years off, beyond the "
+        raise ClockUnknown(Message(N_("the recorder's clock ({time}) is about {years:+,.0f} years off, beyond the "
                                    "±{limit} years a calibration record can hold"),
                                 time=str(first_raw or polls[0].device_ns), years=(lo + hi) // 2 / YEAR_NS,
                                 limit=MAX_OFFSET_NS // YEAR_NS), first_raw)
@@ -232,13 +231,13 @@ def _check_consistent(polls: Sequence[Poll], poll: Poll, lo: int, hi: int, p_lo:
     elapsed_ref = poll.t1_ns - first.t0_ns
     advanced = poll.device_ns - first.device_ns
     if p_hi < lo - slack_ns:
-        raise ClockError(Text(
+        raise ClockError(Message(
             N_("recorder clock stalled or runs slow: it advanced {advanced} while the reference advanced "
                "{elapsed} over {samples} samples; a recorder whose clock does not run cannot be armed: check "
                "its clock battery or firmware"),
             advanced=_fmt_s(advanced), elapsed=_fmt_s(elapsed_ref), samples=len(polls) + 1))
     if p_lo > hi + slack_ns:
-        raise ClockError(Text(
+        raise ClockError(Message(
             N_("recorder clock jumped ahead: it advanced {advanced} while the reference advanced {elapsed} over "
                "{samples} samples; its clock is not trustworthy: check its clock battery or firmware and do not "
                "arm it"),
@@ -325,7 +324,7 @@ def forecast_drift(drift: DriftEstimate, offset_after_ns: int, tolerance_ns: int
     predicted = offset_after_ns + round_div(drift.ppb * shift_ns, NS_PER_S)
     if abs(predicted) <= tolerance_ns:
         return DriftForecast(True, predicted, None,
-                             Text(N_("at {ppm:+.3f} ppm the clock is predicted at {predicted} after a {hours:g} h "
+                             Message(N_("at {ppm:+.3f} ppm the clock is predicted at {predicted} after a {hours:g} h "
                                      "shift, within the {tolerance:g} s tolerance"),
                                   ppm=drift.ppm, predicted=_fmt_s(predicted), hours=shift_hours,
                                   tolerance=tolerance_ns / NS_PER_S))
@@ -333,7 +332,7 @@ def forecast_drift(drift: DriftEstimate, offset_after_ns: int, tolerance_ns: int
     hours = max(room, 0) / abs(drift.ppb) / 3600 if drift.ppb else 0.0
     return DriftForecast(
         False, predicted, hours,
-        Text(N_("at {ppm:+.3f} ppm the recorder's clock would drift to {predicted} over a {hours:g} h shift, "
+        Message(N_("at {ppm:+.3f} ppm the recorder's clock would drift to {predicted} over a {hours:g} h shift, "
                 "leaving the {tolerance:g} s tolerance after about {after:.1f} h; recalibrate it mid-shift or "
                 "have its clock serviced"),
              ppm=drift.ppm, predicted=_fmt_s(predicted), hours=shift_hours, tolerance=tolerance_ns / NS_PER_S,

@@ -30,9 +30,8 @@ from typing import Protocol
 import ntplib
 
 from agent.config import ClockConfig, ReferenceKind
-from agent.text import Text
 from bodycam.errors import ConfigError
-from bodycam.i18n import N_, _
+from bodycam.i18n import N_, Message, _
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +136,11 @@ def select_ntp_cluster(sources: Sequence[SourceDetail], quorum: int, max_disagre
     """
     answered = [s for s in sources if s.error is None and s.offset_ns is not None]
     failed = [s for s in sources if s.error is not None or s.offset_ns is None]
-    notes: list[str] = [Text(N_("NTP server {server} not used: {error}"), server=s.server, error=s.error)
+    notes: list[str] = [Message(N_("NTP server {server} not used: {error}"), server=s.server, error=s.error)
                         for s in failed]
     if not answered:
-        names = ", ".join(s.server for s in failed) or Text(N_("(none configured)"))
-        return NtpVerdict(False, 0, 0, (Text(N_("no NTP server answered ({servers}); check the network and "
+        names = ", ".join(s.server for s in failed) or Message(N_("(none configured)"))
+        return NtpVerdict(False, 0, 0, (Message(N_("no NTP server answered ({servers}); check the network and "
                                                 "[agent.clock] ntp_servers, or pass --ntp-server HOST:PORT"),
                                              servers=names),), (), ())
     ordered = sorted(answered, key=lambda s: s.offset_ns)
@@ -157,17 +156,17 @@ def select_ntp_cluster(sources: Sequence[SourceDetail], quorum: int, max_disagre
     cluster_txt = ", ".join(f"{s.server} ({_fmt_off(s.offset_ns)})" for s in best)
     if 2 * len(best) <= len(answered):
         listing = ", ".join(f"{s.server} ({_fmt_off(s.offset_ns)})" for s in ordered)
-        reasons.append(Text(N_("NTP servers disagree by more than {limit:g} s and no majority agrees: {servers}; "
+        reasons.append(Message(N_("NTP servers disagree by more than {limit:g} s and no majority agrees: {servers}; "
                                "fix or remove the wrong server(s)"),
                             limit=max_disagreement_ns / NS_PER_S, servers=listing))
     elif len(best) < quorum:
-        missing = (Text(N_("; unreachable or unusable: {servers}"), servers=", ".join(s.server for s in failed))
+        missing = (Message(N_("; unreachable or unusable: {servers}"), servers=", ".join(s.server for s in failed))
                    if failed else "")
-        reasons.append(Text(N_("only {count} NTP server(s) answered and agree ({servers}) but the quorum is "
+        reasons.append(Message(N_("only {count} NTP server(s) answered and agree ({servers}) but the quorum is "
                                "{quorum}{missing}; check the servers or lower [agent.clock] quorum"),
                             count=len(best), servers=cluster_txt, quorum=quorum, missing=missing))
     for s in outliers:
-        notes.append(Text(N_("NTP server {server} disagrees with the majority ({offset} vs {servers}); ignored"),
+        notes.append(Message(N_("NTP server {server} disagrees with the majority ({offset} vs {servers}); ignored"),
                           server=s.server, offset=_fmt_off(s.offset_ns), servers=cluster_txt))
     if reasons:
         unused = [n for n in notes if "not used" in n]
@@ -205,14 +204,14 @@ class NtpReference:
         try:
             r = ntplib.NTPClient().request(host, version=self.version, port=port, timeout=self.timeout_s)
         except (ntplib.NTPException, OSError) as exc:
-            msg = (Text(N_("no answer within {timeout:g} s"), timeout=self.timeout_s) if "No response" in str(exc)
+            msg = (Message(N_("no answer within {timeout:g} s"), timeout=self.timeout_s) if "No response" in str(exc)
                    else str(exc))
             return SourceDetail(name, error=msg), 0
         off, delay = round(r.offset * NS_PER_S), max(0, round(r.delay * NS_PER_S))
         detail = SourceDetail(name, offset_ns=off, delay_ns=delay, stratum=int(r.stratum))
         if r.leap == 3 or not 1 <= r.stratum <= 15:
-            why = (Text(N_("server reports itself unsynchronised (leap indicator 3)")) if r.leap == 3
-                   else Text(N_("server reports itself stratum {stratum}"), stratum=r.stratum))
+            why = (Message(N_("server reports itself unsynchronised (leap indicator 3)")) if r.leap == 3
+                   else Message(N_("server reports itself stratum {stratum}"), stratum=r.stratum))
             return SourceDetail(name, off, delay, int(r.stratum), why), 0
         bound = delay // 2 + round((r.root_delay / 2 + r.root_dispersion) * NS_PER_S)
         return detail, bound
@@ -266,7 +265,7 @@ class KernelClockState:
     esterror_us: int
 
 
-UNSYNC_REASON = Text(N_("kernel clock not synchronised (STA_UNSYNC); start chrony/systemd-timesyncd or use "
+UNSYNC_REASON = Message(N_("kernel clock not synchronised (STA_UNSYNC); start chrony/systemd-timesyncd or use "
                         "reference = ntp"))
 
 
@@ -291,9 +290,9 @@ def assess_kernel_clock(st: KernelClockState, max_error_ns: int) -> tuple[bool, 
     if st.status & STA_UNSYNC or st.state == TIME_ERROR:
         reasons.append(UNSYNC_REASON)
     if st.status & STA_CLOCKERR:
-        reasons.append(Text(N_("kernel reports a clock hardware fault (STA_CLOCKERR); use reference = ntp or gps")))
+        reasons.append(Message(N_("kernel reports a clock hardware fault (STA_CLOCKERR); use reference = ntp or gps")))
     if not reasons and st.maxerror_us * 1000 > max_error_ns:
-        reasons.append(Text(N_("kernel clock maximum error {error:g} s exceeds {limit:g} s; wait for "
+        reasons.append(Message(N_("kernel clock maximum error {error:g} s exceeds {limit:g} s; wait for "
                                "chrony/timesyncd to converge or use reference = ntp"),
                             error=st.maxerror_us / 1e6, limit=max_error_ns / NS_PER_S))
     return not reasons, reasons
@@ -315,7 +314,7 @@ class SystemReference:
             st = self._read_state()
         except OSError as exc:
             return ReferenceReading("system", False, 0, 0, (SourceDetail("kernel", error=str(exc)),),
-                                    (Text(N_("cannot read the kernel clock state ({error}); use reference = ntp"),
+                                    (Message(N_("cannot read the kernel clock state ({error}); use reference = ntp"),
                                           error=str(exc)),),
                                     read_at_ns=read_at)
         healthy, reasons = assess_kernel_clock(st, self.max_error_ns)
@@ -412,7 +411,7 @@ class GpsReference:
         try:
             ser = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.2)
         except (serial.SerialException, OSError, ValueError) as exc:
-            return self._bad(read_at, src, Text(N_("cannot open GPS receiver {port}: {error}; check [agent.clock] "
+            return self._bad(read_at, src, Message(N_("cannot open GPS receiver {port}: {error}; check [agent.clock] "
                                                    "gps_port and that the receiver is plugged in"),
                                                 port=self.port, error=str(exc)))
         bad_sums = 0
@@ -454,17 +453,17 @@ class GpsReference:
                 return ReferenceReading("gps", True, offset, unc, (SourceDetail(src, offset_ns=offset),),
                                         (), (), read_at, details)
         except (serial.SerialException, OSError) as exc:
-            return self._bad(read_at, src, Text(N_("GPS receiver {port} failed while reading: {error}"),
+            return self._bad(read_at, src, Message(N_("GPS receiver {port} failed while reading: {error}"),
                                                 port=self.port, error=str(exc)))
         finally:
             ser.close()
         if seen_fix is False:
-            why = Text(N_("GPS receiver has no valid fix (RMC status V); give it a view of the sky and wait"))
+            why = Message(N_("GPS receiver has no valid fix (RMC status V); give it a view of the sky and wait"))
         elif bad_sums:
-            why = Text(N_("no valid NMEA time from {port} within {timeout:g} s ({count} bad checksums); check the "
+            why = Message(N_("no valid NMEA time from {port} within {timeout:g} s ({count} bad checksums); check the "
                           "cable and the baud rate"), port=self.port, timeout=self.timeout_s, count=bad_sums)
         else:
-            why = Text(N_("no NMEA RMC/ZDA time with a fix from {port} within {timeout:g} s; check the baud rate "
+            why = Message(N_("no NMEA RMC/ZDA time with a fix from {port} within {timeout:g} s; check the baud rate "
                           "and that the receiver outputs RMC"), port=self.port, timeout=self.timeout_s)
         return self._bad(read_at, src, why)
 

@@ -20,11 +20,10 @@ from agent.device_check import check_device
 from agent.dock import ArmResult, arm_device, calibrate_device, ensure_linked_device
 from agent.link.driver import RecorderLink, discover
 from agent.link.profiles import load_profiles
-from agent.text import shown
 from bodycam.cliutil import echo_json, json_option, passphrase_option
 from bodycam.errors import RefusedError
 from bodycam.formats import human_bytes, printable
-from bodycam.i18n import N_, _
+from bodycam.i18n import N_, _, shown
 from bodycam.tables import width
 
 

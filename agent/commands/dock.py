@@ -29,11 +29,10 @@ from agent.commands.common import (
 from agent.dock import dock_recorder
 from agent.link.driver import RecorderLink
 from agent.offload.files import OffloadIncomplete, Progress
-from agent.text import shown
 from bodycam.cliutil import echo_json, json_option, passphrase_option
 from bodycam.errors import BodycamError
 from bodycam.formats import human_bytes, printable
-from bodycam.i18n import N_, _
+from bodycam.i18n import N_, _, shown
 
 INTERRUPTED = 130
 

@@ -11,11 +11,10 @@ from agent.commands.common import (
     state_db,
 )
 from agent.fleet import FleetEntry, armed_since, with_arming
-from agent.text import shown
 from bodycam.cliutil import echo_json, json_option
 from bodycam.errors import BodycamError
 from bodycam.formats import display_zone, human_bytes, local_time, ns_to_datetime, printable
-from bodycam.i18n import N_, _
+from bodycam.i18n import N_, _, shown
 from bodycam.tables import table
 from ledger.store import Ledger
 

@@ -36,8 +36,7 @@ from agent.link.errors import (
 from agent.link.framing import Framer
 from agent.link.parsers import classify, parse_reply, render, time_from_fields, time_values
 from agent.link.profiles import Profile, Step
-from agent.text import Text
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +120,7 @@ def storage_bytes(fields: dict[str, Any], which: str) -> int:
         key = f"storage_{which}{suffix}"
         if key in fields:
             return int(fields[key]) * factor
-    raise FramingError(Text(N_("storage reply lacks a storage_{which}_* field"), which=which))
+    raise FramingError(Message(N_("storage reply lacks a storage_{which}_* field"), which=which))
 
 
 def match_ports(ports: Iterable[Any], profiles: Iterable[Profile]) -> list[tuple[str, Profile]]:
@@ -152,16 +151,16 @@ def resolve_secret(profile: Profile, explicit: str | None = None) -> str:
         if path.exists():
             mode = path.stat().st_mode
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise AuthError(Text(N_("password file {path} is readable by others: chmod 600 it"), path=str(path)),
+                raise AuthError(Message(N_("password file {path} is readable by others: chmod 600 it"), path=str(path)),
                                 profile=profile.id, command="login")
             return path.read_text(encoding="utf-8").strip()
     if auth.password_env and auth.password_file:
-        where = Text(N_("${variable} or file {path}"), variable=auth.password_env, path=auth.password_file)
+        where = Message(N_("${variable} or file {path}"), variable=auth.password_env, path=auth.password_file)
     elif auth.password_file:
-        where = Text(N_("file {path}"), path=auth.password_file)
+        where = Message(N_("file {path}"), path=auth.password_file)
     else:
-        where = Text("${variable}", variable=auth.password_env or "")
-    raise AuthError(Text(N_("no recorder password: set {where}"), where=where), profile=profile.id,
+        where = Message("${variable}", variable=auth.password_env or "")
+    raise AuthError(Message(N_("no recorder password: set {where}"), where=where), profile=profile.id,
                     command="login")
 
 
@@ -201,7 +200,7 @@ class RecorderLink:
             self._ser = serial.Serial(self.port, baudrate=s.baudrate, bytesize=s.bytesize, parity=s.parity,
                                       stopbits=s.stopbits, timeout=0.05, write_timeout=2)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise LinkDisconnected(Text(N_("cannot open the port: {error}"), error=str(exc)), port=self.port,
+            raise LinkDisconnected(Message(N_("cannot open the port: {error}"), error=str(exc)), port=self.port,
                                    profile=self.profile.id) from None
         self._authed = self.profile.auth.kind == "none"
 
@@ -216,7 +215,7 @@ class RecorderLink:
         f = self.call("identify")
         serial_no = str(f["serial"])
         if not SERIAL_RE.match(serial_no):
-            raise FramingError(Text(N_("the recorder reports serial {serial!r}, which cannot be a device id "
+            raise FramingError(Message(N_("the recorder reports serial {serial!r}, which cannot be a device id "
                                        "(letters, digits, '_' and '-', at most 64, starting with a letter or "
                                        "digit); nothing was stored"), serial=serial_no[:80]),
                                port=self.port, profile=self.profile.id, command="identify")
@@ -232,7 +231,7 @@ class RecorderLink:
         f = self.call("get_battery")
         pct = int(f["battery_pct"])
         if not 0 <= pct <= 100:
-            raise FramingError(Text(N_("battery {pct}% is out of range"), pct=pct), port=self.port,
+            raise FramingError(Message(N_("battery {pct}% is out of range"), pct=pct), port=self.port,
                                profile=self.profile.id, command="get_battery")
         return BatteryStatus(battery_pct=pct)
 
@@ -243,7 +242,7 @@ class RecorderLink:
         except LinkError as exc:
             raise exc.with_context(port=self.port, profile=self.profile.id, command="get_storage") from None
         if free > total:
-            raise FramingError(Text(N_("free space {free} B exceeds total {total} B"), free=free, total=total),
+            raise FramingError(Message(N_("free space {free} B exceeds total {total} B"), free=free, total=total),
                                port=self.port, profile=self.profile.id, command="get_storage")
         return StorageStatus(total_bytes=total, free_bytes=free)
 
@@ -287,7 +286,7 @@ class RecorderLink:
 
     def _call(self, command: str, values: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
         if not self.profile.supports(command):
-            raise UnsupportedCommand(Text(N_("the profile lists this command as unsupported by the model")),
+            raise UnsupportedCommand(Message(N_("the profile lists this command as unsupported by the model")),
                                      port=self.port, profile=self.profile.id, command=command)
         self.open()
         self._login()
@@ -308,7 +307,7 @@ class RecorderLink:
         try:
             self._step_with_retries("login", self.profile.auth.login, {"password": secret}, timeout)
         except AuthError:
-            raise AuthError(Text(N_("the recorder rejected the password")), port=self.port, profile=self.profile.id,
+            raise AuthError(Message(N_("the recorder rejected the password")), port=self.port, profile=self.profile.id,
                             command="login") from None
         self._authed = True
 
@@ -343,13 +342,13 @@ class RecorderLink:
             ser.flush()
         except (serial.SerialException, OSError) as exc:
             self.close()
-            raise LinkDisconnected(Text(N_("write failed: {error}"), error=str(exc)), port=self.port,
+            raise LinkDisconnected(Message(N_("write failed: {error}"), error=str(exc)), port=self.port,
                                    profile=self.profile.id, command=command) from None
         sent = self.clock()
         payload, received = self._read_frame(command, timeout)
         kind = classify(self.profile.status, payload)
         if kind is not None:
-            raise _STATUS_ERRORS[kind](Text(_STATUS_TEXT[kind]), port=self.port, profile=self.profile.id,
+            raise _STATUS_ERRORS[kind](Message(_STATUS_TEXT[kind]), port=self.port, profile=self.profile.id,
                                        command=command)
         try:
             fields = parse_reply(step.parse, payload, self.profile.encoding)
@@ -365,17 +364,17 @@ class RecorderLink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if decoder.pending:
-                    raise LinkDisconnected(Text(N_("reply stopped after {count} bytes"), count=decoder.pending),
+                    raise LinkDisconnected(Message(N_("reply stopped after {count} bytes"), count=decoder.pending),
                                            port=self.port,
                                            profile=self.profile.id, command=command)
-                raise LinkTimeout(Text(N_("no reply within {timeout:.2f} s"), timeout=timeout), port=self.port,
+                raise LinkTimeout(Message(N_("no reply within {timeout:.2f} s"), timeout=timeout), port=self.port,
                                   profile=self.profile.id, command=command)
             try:
                 ser.timeout = min(remaining, 0.05)
                 chunk = ser.read(max(1, ser.in_waiting))
             except (serial.SerialException, OSError) as exc:
                 self.close()
-                raise LinkDisconnected(Text(N_("port lost: {error}"), error=str(exc)), port=self.port,
+                raise LinkDisconnected(Message(N_("port lost: {error}"), error=str(exc)), port=self.port,
                                        profile=self.profile.id, command=command) from None
             if not chunk:
                 continue

@@ -7,13 +7,12 @@ an equipment manager reads these on a dock screen, not a developer in a debugger
 
 from __future__ import annotations
 
-from agent.text import Joined, SaidError, Text
 from bodycam.errors import BodycamError
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message, SaidError, joined
 
 
 class LinkError(SaidError, BodycamError):
-    """Base of every recorder-link failure. ``detail`` says what happened (a Text where it is one
+    """Base of every recorder-link failure. ``detail`` says what happened (a Message where it is one
     of ours; what the recorder sent stays as it is), ``hint`` what to do."""
 
     hint = N_("check the cable and the profile, then retry")
@@ -26,18 +25,18 @@ class LinkError(SaidError, BodycamError):
         self.command = command
         super().__init__(self._compose())
 
-    def _compose(self) -> Text:
+    def _compose(self) -> Message:
         where = []
         if self.port:
-            where.append(Text(N_("port {port}"), port=self.port))
+            where.append(Message(N_("port {port}"), port=self.port))
         if self.profile:
-            where.append(Text(N_("profile {profile}"), profile=self.profile))
+            where.append(Message(N_("profile {profile}"), profile=self.profile))
         if self.command:
-            where.append(Text(N_("command {command}"), command=self.command))
-        hint = Text(self.hint)
+            where.append(Message(N_("command {command}"), command=self.command))
+        hint = Message(self.hint)
         if not where:
-            return Text(N_("{detail} ({hint})"), detail=self.detail, hint=hint)
-        return Text(N_("{where}: {detail} ({hint})"), where=Joined(where), detail=self.detail, hint=hint)
+            return Message(N_("{detail} ({hint})"), detail=self.detail, hint=hint)
+        return Message(N_("{where}: {detail} ({hint})"), where=joined(where), detail=self.detail, hint=hint)
 
     def with_context(self, *, port: str | None, profile: str | None, command: str | None) -> LinkError:
         """A copy of this error carrying where it happened (parsers and framers do not know)."""

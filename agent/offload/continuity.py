@@ -35,8 +35,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
 from agent.clock.measure import representable_time
-from agent.text import Text
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
@@ -51,9 +50,9 @@ GAP_TYPE_NAMES: dict[str, str] = {"gap": N_("gap"), "overlap": N_("overlap"), "m
                                   "out_of_order": N_("out_of_order")}
 
 
-def gap_type_name(gap_type: str) -> Text:
+def gap_type_name(gap_type: str) -> Message:
     """The finding's name for people ("gap" is 录制中断 in Chinese)."""
-    return Text(GAP_TYPE_NAMES.get(gap_type, gap_type))
+    return Message(GAP_TYPE_NAMES.get(gap_type, gap_type))
 #: Segment flags of footage whose times are not on a known clock, and of times the dock supplied.
 CLOCK_UNKNOWN = "clock_unknown"
 RECEIVE_TIME = "dock_receive_time"
@@ -225,7 +224,7 @@ def chain_state(prior: Iterable[PriorSegment], genesis: str) -> tuple[ChainState
     for p in segs:
         if p.seq != expected:
             findings.append(Finding(
-                "missing_seq", Text(N_("sequence numbers {first}..{last} are missing from the ledger"),
+                "missing_seq", Message(N_("sequence numbers {first}..{last} are missing from the ledger"),
                                     first=expected, last=p.seq - 1),
                 after_seq=expected - 1 if expected else None, before_seq=p.seq))
         expected = p.seq + 1
@@ -271,7 +270,7 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
         if seen_name == cand.source_name:
             return Decision(cand, False, None, None, start, end)  # already offloaded: nothing new
         findings.append(Finding(
-            "duplicate", Text(N_("{name!r} holds the same bytes as {other!r}; not appended twice"),
+            "duplicate", Message(N_("{name!r} holds the same bytes as {other!r}; not appended twice"),
                               name=cand.source_name, other=seen_name),
             cand.source_name, cand.sha256, needs_justification=False, segments=(cand.sha256,)))
         return Decision(cand, False, None, None, start, end, tuple(flags), tuple(findings))
@@ -280,7 +279,7 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
     if known:
         flags.append("altered")
         findings.append(Finding(
-            "altered", Text(N_("{name!r} was offloaded before with other bytes ({hashes}); both are kept"),
+            "altered", Message(N_("{name!r} was offloaded before with other bytes ({hashes}); both are kept"),
                             name=cand.source_name, hashes=", ".join(sorted(known))), cand.source_name, cand.sha256,
             after_seq=state.last_seq, before_seq=state.next_seq, segments=(*sorted(known), cand.sha256)))
 
@@ -289,14 +288,14 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
     elif state.last_start_ns is not None and start < state.last_start_ns:
         flags.append("out_of_order")
         findings.append(Finding(
-            "out_of_order", Text(N_("{name!r} starts before footage already ledgered"), name=cand.source_name),
+            "out_of_order", Message(N_("{name!r} starts before footage already ledgered"), name=cand.source_name),
             cand.source_name, cand.sha256, after_seq=state.last_seq, before_seq=state.next_seq,
             start_ns=start, end_ns=state.last_start_ns, segments=(cand.sha256,)))
     elif state.last_end_ns is not None:
         pause = start - state.last_end_ns
         if pause > policy.gap_bound_ns and binding == state.last_binding:
             findings.append(Finding(
-                "gap", Text(N_("no footage for {seconds:.3f} s before {name!r}"), seconds=pause / NS_PER_S,
+                "gap", Message(N_("no footage for {seconds:.3f} s before {name!r}"), seconds=pause / NS_PER_S,
                             name=cand.source_name),
                 cand.source_name, cand.sha256, after_seq=state.last_seq, before_seq=state.next_seq,
                 start_ns=state.last_end_ns, end_ns=start,
@@ -304,7 +303,7 @@ def decide(state: ChainState, cand: Candidate, corr: Correction, policy: Policy 
         elif -pause > policy.overlap_tolerance_ns:
             flags.append("overlap")
             findings.append(Finding(
-                "overlap", Text(N_("{name!r} starts {seconds:.3f} s before the previous segment ended"),
+                "overlap", Message(N_("{name!r} starts {seconds:.3f} s before the previous segment ended"),
                                 name=cand.source_name, seconds=-pause / NS_PER_S), cand.source_name, cand.sha256,
                 after_seq=state.last_seq, before_seq=state.next_seq, start_ns=start, end_ns=state.last_end_ns,
                 segments=tuple(s for s in (state.last_sha256, cand.sha256) if s)))

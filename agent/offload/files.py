@@ -42,10 +42,9 @@ from agent.offload.names import (
 )
 from agent.offload.probe import ProbeResult, probe
 from agent.store import DiskFullError, DockStore, SourceReadError, StoreError, hash_fd
-from agent.text import Joined, SaidError, Text, english, text_of
 from bodycam.errors import BodycamError
 from bodycam.formats import rfc3339
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message, SaidError, english, joined, text_of
 from ledger.envelope import seal
 from ledger.keys import Signer
 from ledger.records import DockSession, Gap, Media, Segment, make_body
@@ -159,7 +158,7 @@ def device_genesis(ledger: Ledger, device_id: str, device_keyid: str) -> str:
     for entry in ledger.entries(kind="enrollment", device_id=device_id):
         if entry.body.get("keyid") == device_keyid and entry.body.get("subject_type") == "device":
             return entry.entry_hash
-    raise OffloadError(Text(
+    raise OffloadError(Message(
         N_("recorder {device_id} (key {keyid}…) is not enrolled in {ledger}: enroll it first (bodycam device "
            "enroll) so its segments can be verified"),
         device_id=device_id, keyid=device_keyid[:16], ledger=str(ledger.path)))
@@ -225,7 +224,7 @@ class _Meter:
 
     def check_stop(self) -> None:
         if self.stop is not None and self.stop.is_set():
-            raise OffloadIncomplete(Text(N_("the offload was stopped on request; nothing partial was kept - "
+            raise OffloadIncomplete(Message(N_("the offload was stopped on request; nothing partial was kept - "
                                             "dock again to finish")), self.summary)
 
     def add(self, n: int) -> None:
@@ -282,7 +281,7 @@ def offload(
     (carrying the summary) when it stopped early, after closing the session record.
     """
     if not case_id and not activity:
-        raise OffloadError(Text(N_("an offload must be bound to a case (--case) or an activity (--activity) "
+        raise OffloadError(Message(N_("an offload must be bound to a case (--case) or an activity (--activity) "
                                    "(A2 Art.4)")))
     genesis = device_genesis(ledger, device_id, device_signer.keyid)
     summary = OffloadSummary(session.session_id, device_id)
@@ -298,7 +297,7 @@ def offload(
         wait_for_mount(mount, mount_wait_s, stop)
         listing = list_recorder_files(mount, media_dirs)
         for s in listing.skipped:
-            summary.problems.append(Text(N_("not read: {name}: {reason}"), name=display_name(s.source_name),
+            summary.problems.append(Message(N_("not read: {name}: {reason}"), name=display_name(s.source_name),
                                          reason=s.reason))
         state, holes = cont.chain_state(prior_segments(ledger, device_id), genesis)
         if clock_unknown:
@@ -338,9 +337,9 @@ def offload(
         return summary
     if isinstance(error, OffloadIncomplete):
         raise error
-    done = (Text(N_("the {count} segments completed before it are ledgered"), count=summary.segments)
-            if summary.segments else Text(N_("no new segment was ledgered")))
-    raise OffloadIncomplete(Text(N_("{error} (offload of {device_id}: {done}; dock session {session} is recorded "
+    done = (Message(N_("the {count} segments completed before it are ledgered"), count=summary.segments)
+            if summary.segments else Message(N_("no new segment was ledgered")))
+    raise OffloadIncomplete(Message(N_("{error} (offload of {device_id}: {done}; dock session {session} is recorded "
                                     "as aborted)"),
                                  error=error, device_id=device_id, done=done, session=session.session_id),
                             summary) from error
@@ -425,15 +424,16 @@ class _Run:
         finally:
             os.close(fd)
         if blob.size != f.size:
-            self.summary.problems.append(Text(N_("{name}: size changed while reading ({listed} listed, {read} read)"),
-                                              name=what, listed=f.size, read=blob.size))
+            self.summary.problems.append(Message(
+                N_("{name}: size changed while reading ({listed} listed, {read} read)"),
+                name=what, listed=f.size, read=blob.size))
         pr = probe(blob.path, self.store)
         text, dev_ns = cont.device_start_from(_name_text(f), f.mtime_ns, pr.duration_ms, self.tz)
         corr = self.correction(text, dev_ns)
         received = dev_ns is None or not corr.placeable(dev_ns, pr.duration_ms)
         if received:
             dev_ns = self.clock()
-            self.summary.problems.append(Text(N_("{name}: its time ({time}) is not one a record holds; the dock's "
+            self.summary.problems.append(Message(N_("{name}: its time ({time}) is not one a record holds; the dock's "
                                                  "receive time stands for it (flagged {flag})"),
                                               name=what, time=text, flag=cont.RECEIVE_TIME))
         cand = cont.Candidate(f.source_name, blob.sha256, dev_ns, pr.duration_ms, blob.size, received)
@@ -447,16 +447,16 @@ class _Run:
         flags = list(d.flags)
         if not pr.decodable:
             flags.append("not_decodable")
-            self.summary.problems.append(Text(N_("{name}: not decodable ({reason}); kept and signed"), name=what,
+            self.summary.problems.append(Message(N_("{name}: not decodable ({reason}); kept and signed"), name=what,
                                               reason=pr.reason))
         elif pr.reason:
             flags.append("last_frame_unchecked")
-            self.summary.problems.append(Text(N_("{name}: {reason}"), name=what, reason=pr.reason))
+            self.summary.problems.append(Message(N_("{name}: {reason}"), name=what, reason=pr.reason))
         if f.problems:
             flags.append("unsafe_name")
-            self.summary.problems.append(Text(
+            self.summary.problems.append(Message(
                 N_("{name}: name unsafe as a path ({problems}); kept as data only"),
-                name=full_source_name(b"/".join(f.rel)), problems=Joined(list(f.problems))))
+                name=full_source_name(b"/".join(f.rel)), problems=joined(list(f.problems))))
         if cont.TIME_UNCERTAIN in flags:
             self.uncertain[corr.reason] = self.uncertain.get(corr.reason, 0) + 1
         seg = self._segment(d, pr, blob.size, text, flags, corr)
@@ -477,10 +477,10 @@ class _Run:
             if exc.errno not in _GONE:
                 raise
             if not _same_dir(mount, mount_fd):
-                raise RecorderGoneError(Text(
+                raise RecorderGoneError(Message(
                     N_("recorder storage {mount} vanished while offloading (unplugged?); re-dock the recorder to "
                        "offload the rest"), mount=str(mount))) from exc
-            raise _FileVanished(Text(N_("{name}: listed but gone when read ({error}); not offloaded"),
+            raise _FileVanished(Message(N_("{name}: listed but gone when read ({error}); not offloaded"),
                                      name=display_name(f.source_name), error=str(exc.strerror))) from exc
 
     def _segment(self, d: cont.Decision, pr: ProbeResult, size: int, device_start: str,
@@ -529,9 +529,9 @@ class _Run:
         return entries
 
 
-def _finding_problem(gap_type: str, detail: str) -> Text:
+def _finding_problem(gap_type: str, detail: str) -> Message:
     """A continuity finding as a problem of the docking summary: "gap: no footage for …"."""
-    return Text(N_("{gap_type}: {detail}"), gap_type=cont.gap_type_name(gap_type), detail=detail)
+    return Message(N_("{gap_type}: {detail}"), gap_type=cont.gap_type_name(gap_type), detail=detail)
 
 
 def _printable(text: str) -> str:
@@ -545,9 +545,9 @@ def _clip(text: str) -> str:
 def _close_session(ctx: _Run, error: Exception | None) -> None:
     s = ctx.summary
     for reason, n in ctx.uncertain.items():
-        s.problems.append(Text(N_("{count} files flagged {flag}: {reason}"), count=n, flag=cont.TIME_UNCERTAIN,
+        s.problems.append(Message(N_("{count} files flagged {flag}: {reason}"), count=n, flag=cont.TIME_UNCERTAIN,
                                reason=reason) if n > 1 else
-                          Text(N_("{count} file flagged {flag}: {reason}"), count=n, flag=cont.TIME_UNCERTAIN,
+                          Message(N_("{count} file flagged {flag}: {reason}"), count=n, flag=cont.TIME_UNCERTAIN,
                                reason=reason))
     if error is None:
         s.status = "completed"
@@ -566,7 +566,7 @@ def _close_session(ctx: _Run, error: Exception | None) -> None:
         ctx.ledger.append(seal(make_body(body), ctx.dock_signer), received_ns=ctx.clock(), require_trusted=True)
     except BodycamError as exc:  # the ledger itself failing: report, keep the original error
         log.error("could not record the end of dock session %s: %s", s.session_id, exc)
-        s.problems.append(Text(N_("session end not recorded: {error}"), error=exc))
+        s.problems.append(Message(N_("session end not recorded: {error}"), error=exc))
 
 
 __all__ = ["OffloadError", "OffloadIncomplete", "OffloadSummary", "Progress", "RecorderGoneError",

@@ -17,9 +17,8 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from agent.text import SaidError, Text
 from bodycam.errors import BodycamError
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message, SaidError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def wait_for_mount(mount: Path, timeout_s: float, stop: threading.Event | None =
     if mount.is_dir():
         return mount
     if not root.is_dir():
-        raise MountTimeoutError(Text(
+        raise MountTimeoutError(Message(
             N_("mount root {root} does not exist: create it or fix [agent] mount_root (recorder storage is "
                "expected at {mount})"), root=str(root), mount=str(mount)))
     appeared = threading.Event()
@@ -63,7 +62,7 @@ def wait_for_mount(mount: Path, timeout_s: float, stop: threading.Event | None =
         while not mount.is_dir():
             left = deadline - time.monotonic()
             if left <= 0 or (stop is not None and stop.is_set()):
-                raise MountTimeoutError(Text(
+                raise MountTimeoutError(Message(
                     N_("recorder storage did not appear at {mount} within {timeout:g} s: check the recorder "
                        "switched to mass-storage mode and is seated in the dock, and that [agent] mount_root "
                        "matches where the dock mounts USB disks"), mount=str(mount), timeout=timeout_s))

@@ -19,9 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.text import Joined, SaidError, Text
 from bodycam.errors import BodycamError
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message, SaidError, joined
 
 #: Longest single name component accepted as a plain name (FAT/exFAT/ext4 limit is 255).
 MAX_COMPONENT_BYTES = 255
@@ -57,24 +56,24 @@ def name_problems(name: bytes | str) -> list[str]:
     raw = os.fsencode(name) if isinstance(name, str) else bytes(name)
     problems: list[str] = []
     if raw in (b"", b".", b".."):
-        return [Text(N_("empty or dot name"))] if raw == b"" else [Text(N_("dot component"))]
+        return [Message(N_("empty or dot name"))] if raw == b"" else [Message(N_("dot component"))]
     if b"/" in raw or b"\\" in raw:
-        problems.append(Text(N_("path separator")))
+        problems.append(Message(N_("path separator")))
     if raw.startswith(b"/"):
-        problems.append(Text(N_("absolute path")))
+        problems.append(Message(N_("absolute path")))
     if b".." in raw.replace(b"\\", b"/").split(b"/"):
-        problems.append(Text(N_("parent reference (..)")))
+        problems.append(Message(N_("parent reference (..)")))
     if b"\x00" in raw:
-        problems.append(Text(N_("NUL byte")))
+        problems.append(Message(N_("NUL byte")))
     if len(raw) > MAX_COMPONENT_BYTES:
-        problems.append(Text(N_("longer than {limit} bytes"), limit=MAX_COMPONENT_BYTES))
+        problems.append(Message(N_("longer than {limit} bytes"), limit=MAX_COMPONENT_BYTES))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        problems.append(Text(N_("not valid UTF-8")))
+        problems.append(Message(N_("not valid UTF-8")))
         text = raw.decode("utf-8", "replace")
     if any(_is_control(ch) for ch in text):
-        problems.append(Text(N_("control character")))
+        problems.append(Message(N_("control character")))
     return problems
 
 
@@ -90,9 +89,9 @@ def require_safe_name(name: bytes | str) -> str:
     """Return ``name`` as text if it may be used as one path component, else raise."""
     problems = name_problems(name)
     if problems:
-        raise UnsafeNameError(Text(N_("refusing recorder name {name!r} as a path: {problems}; it is kept only "
+        raise UnsafeNameError(Message(N_("refusing recorder name {name!r} as a path: {problems}; it is kept only "
                                       "as data"), name=encode_source_name(os.fsencode(name)),
-                                   problems=Joined(problems)))
+                                   problems=joined(problems)))
     return os.fsdecode(name) if isinstance(name, bytes) else name
 
 
@@ -124,7 +123,7 @@ def decode_source_name(source_name: str) -> bytes:
     if source_name.startswith(B64_PREFIX):
         return base64.b64decode(source_name[len(B64_PREFIX):], validate=True)
     if source_name.startswith(HASH_PREFIX):
-        raise UnsafeNameError(Text(N_("{name} keeps only the hash of an over-long recorder name; the full name is "
+        raise UnsafeNameError(Message(N_("{name} keeps only the hash of an over-long recorder name; the full name is "
                                       "in the dock session's problem list"), name=source_name))
     return source_name.encode("utf-8")
 
@@ -174,7 +173,7 @@ def open_mount(mount: Path) -> int:
     try:
         return os.open(os.fsencode(mount), os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise MountError(Text(N_("cannot open recorder storage {mount}: {error}; check the recorder is docked and "
+        raise MountError(Message(N_("cannot open recorder storage {mount}: {error}; check the recorder is docked and "
                                  "in mass-storage mode"), mount=str(mount), error=str(exc.strerror))) from exc
 
 
@@ -207,7 +206,7 @@ def _walk(dir_fd: int, prefix: tuple[bytes, ...], out: Listing, wanted: set[str]
         except FileNotFoundError:
             continue
         if stat.S_ISLNK(st.st_mode):
-            out.skipped.append(Skipped(shown, Text(N_("symlink (never followed)"))))
+            out.skipped.append(Skipped(shown, Message(N_("symlink (never followed)"))))
         elif stat.S_ISREG(st.st_mode):
             out.files.append(RecorderFile(rel, shown, st.st_size, st.st_mtime_ns, tuple(name_problems(name))))
         elif stat.S_ISDIR(st.st_mode):
@@ -220,9 +219,9 @@ def _walk(dir_fd: int, prefix: tuple[bytes, ...], out: Listing, wanted: set[str]
                 finally:
                     os.close(sub)
             else:
-                out.skipped.append(Skipped(shown, Text(N_("folder outside the recorder's media folders"))))
+                out.skipped.append(Skipped(shown, Message(N_("folder outside the recorder's media folders"))))
         else:
-            out.skipped.append(Skipped(shown, Text(N_("not a regular file"))))
+            out.skipped.append(Skipped(shown, Message(N_("not a regular file"))))
 
 
 def open_recorder_file(mount_fd: int, rel: tuple[bytes, ...]) -> int:
@@ -237,13 +236,13 @@ def open_recorder_file(mount_fd: int, rel: tuple[bytes, ...]) -> int:
         cur = mount_fd
         for comp in rel[:-1]:
             if name_problems(comp):
-                raise UnsafeNameError(Text(N_("refusing folder {name!r} on the recorder"),
+                raise UnsafeNameError(Message(N_("refusing folder {name!r} on the recorder"),
                                            name=encode_source_name(comp)))
             cur = os.open(comp, _DIR_FLAGS, dir_fd=cur)
             fds.append(cur)
         last = rel[-1]
         if last in (b"", b".", b"..") or b"/" in last or b"\x00" in last:
-            raise UnsafeNameError(Text(N_("refusing file name {name!r} on the recorder"),
+            raise UnsafeNameError(Message(N_("refusing file name {name!r} on the recorder"),
                                        name=encode_source_name(last)))
         fd = os.open(last, _FILE_FLAGS, dir_fd=cur)
     finally:
@@ -252,7 +251,7 @@ def open_recorder_file(mount_fd: int, rel: tuple[bytes, ...]) -> int:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise UnsafeNameError(Text(N_("{name!r} is not a regular file; not read"),
+        raise UnsafeNameError(Message(N_("{name!r} is not a regular file; not read"),
                                    name=encode_source_name(b"/".join(rel))))
     os.set_blocking(fd, True)
     return fd

@@ -19,8 +19,7 @@ from pathlib import Path
 import cv2
 
 from agent.store import DockStore, StoreError
-from agent.text import Text
-from bodycam.i18n import N_
+from bodycam.i18n import N_, Message
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +99,11 @@ def probe(path: Path, store: DockStore | None = None) -> ProbeResult:
             head = f.read(_MAGIC_READ)
     except OSError as exc:
         return ProbeResult("unknown", "unknown", 0, 0, None, None, 0, False,
-                           Text(N_("cannot read: {error}"), error=str(exc.strerror)))
+                           Message(N_("cannot read: {error}"), error=str(exc.strerror)))
     container = sniff_container(head)
     if container == "unknown":
         # No video container starts like this: do not hand arbitrary bytes to FFmpeg's prober.
-        why = Text(N_("not a video (no known container signature)")) if head else Text(N_("empty file"))
+        why = Message(N_("not a video (no known container signature)")) if head else Message(N_("empty file"))
         return ProbeResult(container, "unknown", 0, 0, None, None, 0, False, why)
     try:
         return _probe_cv(path, container, store)
@@ -113,14 +112,14 @@ def probe(path: Path, store: DockStore | None = None) -> ProbeResult:
     except Exception as exc:  # OpenCV raises cv2.error and friends on hostile input
         log.warning("probe of %s failed: %s", path, exc)
         return ProbeResult(container, "unknown", 0, 0, None, None, 0, False,
-                           Text(N_("probe failed: {error}"), error=str(exc)))
+                           Message(N_("probe failed: {error}"), error=str(exc)))
 
 
 def _probe_cv(path: Path, container: str, store: DockStore | None) -> ProbeResult:
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     try:
         if not cap.isOpened():
-            why = Text(N_("not a video (unknown format)")) if container == "unknown" else Text(
+            why = Message(N_("not a video (unknown format)")) if container == "unknown" else Message(
                 N_("{container} container cannot be opened: truncated or corrupt"), container=container)
             return ProbeResult(container, "unknown", 0, 0, None, None, 0, False, why)
         codec = fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
@@ -135,9 +134,9 @@ def _probe_cv(path: Path, container: str, store: DockStore | None) -> ProbeResul
         ok, first = cap.read()
         if not ok or first is None:
             return ProbeResult(container, codec, width, height, fps, frames, duration_ms, False,
-                               Text(N_("first frame not decodable")))
+                               Message(N_("first frame not decodable")))
         thumb = _thumbnail(first, store)
-        reason: Text | None = None
+        reason: Message | None = None
         if count > 1:
             cap.set(cv2.CAP_PROP_POS_FRAMES, count - 1)
             ok, last = cap.read()
@@ -145,14 +144,14 @@ def _probe_cv(path: Path, container: str, store: DockStore | None) -> ProbeResul
             # position after the read tells whether the last frame itself was decoded.
             reached = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
             if not ok or last is None:
-                reason = Text(N_("last frame ({frame}) not decodable: truncated or corrupt"), frame=count - 1)
+                reason = Message(N_("last frame ({frame}) not decodable: truncated or corrupt"), frame=count - 1)
             elif reached < count:
-                reason = Text(N_("last frame ({frame}) not reachable (stopped at {reached}): truncated"),
+                reason = Message(N_("last frame ({frame}) not reachable (stopped at {reached}): truncated"),
                               frame=count - 1, reached=reached - 1)
         elif count <= 0:
             # A raw stream has no index to seek by; finding its end would mean decoding it all.
             return ProbeResult(container, codec, width, height, fps, None, 0, True,
-                               Text(N_("no frame index (raw stream): only the first frame was checked")), thumb)
+                               Message(N_("no frame index (raw stream): only the first frame was checked")), thumb)
         return ProbeResult(container, codec, width, height, fps, frames, duration_ms, reason is None, reason,
                            thumb)
     finally:
