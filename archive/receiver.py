@@ -99,7 +99,13 @@ class _Transfer:
     durable: set[int] = field(default_factory=set)
     written: set[int] = field(default_factory=set)
     hasher: object | None = None
+    """The running SHA-256 of the file while its chunks have arrived in order from chunk 0 in
+    this process (None: resumed from stored chunks, ``fin`` re-reads the part file)."""
     hash_next: int = 0
+    """Chunks fed to ``hasher`` (on the flusher thread)."""
+    feed_next: int = 0
+    """The chunk that, arriving next, continues the in-order run (on the receiving thread):
+    it is written and fed to ``hasher`` without a SHA-256 of its own."""
 
     @property
     def file_id(self) -> str:
@@ -145,7 +151,7 @@ class Receiver:
         self.dock_checkpoints = DockCheckpoints(cfg.path(cfg.state_db))
         self.transfers: dict[tuple[str, str], _Transfer] = {}
         self._cond = threading.Condition()
-        self._pending: list[tuple[_Transfer, int, bytes]] = []
+        self._pending: list[tuple[_Transfer, int, bytes, bool]] = []
         self._pending_bytes = 0
         self._busy = False
         self._closing = False
@@ -556,26 +562,37 @@ class Receiver:
         index = chunk.header.index
         if tr is None:
             raise _reject(p.RejectCode.unknown_transfer, "no open transfer with this id; send init first")
-        p.verify_chunk(tr.init, chunk.header, chunk.data)
+        # Hash each byte once: a chunk continuing the in-order run goes only into the running file
+        # hash, which ``fin`` compares with the announced SHA-256 before anything is committed (a
+        # mismatch rejects the file, its part file is removed and the dock sends it again). Any
+        # other chunk (out of order, resent, or after a restart) is checked on its own here, and
+        # once one arrives out of order the running hash is given up (``fin`` re-reads the file).
+        in_order = tr.hasher is not None and tr.part is not None and index == tr.feed_next
+        p.verify_chunk(tr.init, chunk.header, chunk.data, check_hash=not in_order)
+        if in_order:
+            tr.feed_next += 1
+        elif tr.hasher is not None:
+            tr.hasher = None
         self.stats.chunks += 1
         with self._cond:
             # Back-pressure: a dock ignoring its window cannot fill the archive's memory; paho
             # stops reading (and the broker stops sending) while the disk catches up.
             self._cond.wait_for(lambda: self._pending_bytes < PENDING_MAX_BYTES or self._closing, timeout=60)
-            self._pending.append((tr, index, chunk.data))
+            self._pending.append((tr, index, chunk.data, in_order))
             self._pending_bytes += len(chunk.data)
             self._cond.notify_all()
 
-    def _write(self, tr: _Transfer, index: int, data: bytes) -> None:
-        """On the flusher thread: write a verified chunk, extend the running hash."""
+    def _write(self, tr: _Transfer, index: int, data: bytes, in_order: bool) -> None:
+        """On the flusher thread: write a chunk, extend the running hash with an in-order one."""
         if tr.part is None or index in tr.durable or index in tr.written:
             self.stats.duplicates += 1
             return
         tr.part.write_at(index * tr.init.chunk_size, data)
         tr.written.add(index)
         self.stats.bytes += len(data)
-        if tr.hasher is not None and index == tr.hash_next:
-            tr.hasher.update(data)  # type: ignore[attr-defined]
+        hasher = tr.hasher
+        if in_order and hasher is not None and index == tr.hash_next:
+            hasher.update(data)  # type: ignore[attr-defined]
             tr.hash_next += 1
 
     def _on_fin(self, dock: str, file_id: str, fin: p.Fin) -> None:
@@ -604,7 +621,8 @@ class Receiver:
                 digest = tr.part.sha256()
             if digest != init.sha256:
                 err = _reject(p.RejectCode.file_hash, f"the received file hashes to {digest[:16]}…, not the "
-                                                      f"announced {init.sha256[:16]}…; the dock's copy is damaged")
+                                                      f"announced {init.sha256[:16]}…: damaged on the dock or "
+                                                      f"in flight")
                 self._end(tr, "rejected", err=err)
                 raise err
         try:
@@ -652,13 +670,13 @@ class Receiver:
                 batch, self._pending = self._pending, []
                 self._busy = True
             try:
-                for tr, i, data in batch:
-                    self._write(tr, i, data)
-                parts = {id(tr.part): tr.part for tr, _, _ in batch if tr.part is not None}
+                for tr, i, data, in_order in batch:
+                    self._write(tr, i, data, in_order)
+                parts = {id(tr.part): tr.part for tr, *_ in batch if tr.part is not None}
                 for part in parts.values():
                     part.flush()
-                self.state.add_chunks((tr.dock, tr.file_id, i) for tr, i, _ in batch)
-                for tr, i, _ in batch:
+                self.state.add_chunks((tr.dock, tr.file_id, i) for tr, i, *_ in batch)
+                for tr, i, *_ in batch:
                     tr.durable.add(i)
                     self._reply(tr.dock, p.Stored(p.Subject.xfer, tr.file_id, i))
             except Exception:
@@ -666,7 +684,7 @@ class Receiver:
                 log.exception("flushing %d chunks failed", len(batch))
             finally:
                 with self._cond:
-                    self._pending_bytes -= sum(len(d) for _, _, d in batch)
+                    self._pending_bytes -= sum(len(d) for _, _, d, _ in batch)
                     self._busy = False
                     self._cond.notify_all()
 

@@ -26,6 +26,7 @@ back); everything else is still sent, and entries the rewritten ledger gained ar
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import queue
@@ -56,6 +57,10 @@ ROOT_SKIP_REASON = ("the dock's self-signed ledger root is not copied: at the ar
 MISSING_REASON = ("queued for the archive but missing from the dock ledger: the ledger lost entries (rewritten "
                   "or restored from an older copy); compare it with the archive's copy")
 PROGRESS_EVERY_S = 0.5
+RESEND_DAMAGED = 2
+"""Times a file is sent again after the archive found its bytes did not hash to the announced
+SHA-256 while the dock's own copy still does (damaged in flight: the archive checks chunks that
+arrive in order only through the whole file's hash, see archive.receiver)."""
 POLL_ACK_S = 0.05
 
 
@@ -413,6 +418,7 @@ class Uploader:
         asked_at = 0.0
         fin_at: float | None = None
         last_heard = time.monotonic()
+        resends = 0
         while True:
             self._check_stop()
             now = time.monotonic()
@@ -463,6 +469,13 @@ class Uploader:
                     elif ack.code.value == "internal":
                         self._error(f"archive: {ack.reason}")
                         self._pause()
+                        need_init = True
+                    elif (ack.code is p.RejectCode.file_hash and resends < RESEND_DAMAGED
+                          and file_sha256(fd) == ref.sha256):
+                        resends += 1
+                        log.warning("%s", _("{file}: the archive received bytes that do not match; the dock's copy "
+                                            "does, sending the file again").format(file=file_id[:16]))
+                        window = SendWindow(init.chunks, self.cfg.window)
                         need_init = True
                     else:
                         return Outcome(False, ack.code.value, ack.reason)
@@ -558,6 +571,16 @@ class Uploader:
             if self.send_item(item).ok:
                 done += 1
         return done
+
+
+def file_sha256(fd: int) -> str:
+    """The SHA-256 of an open file, read in 1 MiB blocks: only when the archive reports a file's
+    bytes damaged, to tell damage in flight (send again) from a damaged dock copy (report it)."""
+    h, off = hashlib.sha256(), 0
+    while block := os.pread(fd, 1 << 20, off):
+        h.update(block)
+        off += len(block)
+    return h.hexdigest()
 
 
 def new_entries(ledger: Ledger, outbox: Outbox | None) -> tuple[list[tuple[int, str, bytes, str]], list | None]:

@@ -447,6 +447,44 @@ def test_a_file_whose_bytes_do_not_match_its_record_is_rejected(site, dock):
         assert r.ledger.by_hash(p.envelope_hash(seg0)) is None
 
 
+def test_a2_art8_an_altered_in_order_chunk_is_caught_at_fin_and_the_file_resent(site, dock):
+    """In-order chunks are hashed once, into the running file hash (issue 18 item 5): an altered
+    one (its header names the original bytes, as when damaged in flight) is stored, then ``fin``
+    rejects the file: nothing committed, no part file; sent again, the file commits. A chunk out
+    of order is still checked on its own."""
+    data = footage(3 * CHUNK, seed=11)
+    enrollment_ = dock.enrollment("cam-1")
+    seg0 = dock.segment("cam-1", 0, p.envelope_hash(enrollment_), data=data)
+    init = p.Init(len(data), CHUNK, hashlib.sha256(data).hexdigest(), seg0)
+    altered = data[:CHUNK + 9] + bytes([data[CHUNK + 9] ^ 0x40]) + data[CHUNK + 10:]
+    with serving(site) as (r, acks):
+        send_record(r, "dock-a", enrollment_)
+        fid = send_init(r, "dock-a", init)
+        for i in range(3):
+            send_chunk(r, "dock-a", init, i, altered, sha=p.sha256_hex(data[i * CHUNK:(i + 1) * CHUNK]))
+        r._drain()
+        assert {a.index for a in acks.of(fid) if isinstance(a, p.Stored)} == {0, 1, 2}
+        send_fin(r, "dock-a", init)
+        ack = acks.last(fid)
+        assert isinstance(ack, p.Rejected) and ack.code is p.RejectCode.file_hash and ack.index is None
+        assert r.state.get("dock-a", fid).status == "rejected"
+        assert not r.blobs.has(init.sha256) and r.blobs.parts() == []
+        assert r.ledger.by_hash(p.envelope_hash(seg0)) is None
+        # the dock sends it again: out of order this time, an altered chunk is refused on its own
+        send_init(r, "dock-a", init)
+        assert isinstance(acks.last(fid), p.Missing) and acks.last(fid).missing == {0, 1, 2}
+        send_chunk(r, "dock-a", init, 2, data)
+        r._drain()
+        send_chunk(r, "dock-a", init, 1, altered, sha=p.sha256_hex(data[CHUNK:2 * CHUNK]))
+        bad = acks.last(fid)
+        assert isinstance(bad, p.Rejected) and bad.code is p.RejectCode.chunk_hash and bad.index == 1
+        send_chunk(r, "dock-a", init, 0, data)
+        send_chunk(r, "dock-a", init, 1, data)
+        send_fin(r, "dock-a", init)
+        assert isinstance(acks.last(fid), p.Committed)
+        assert r.blobs.blob_path(init.sha256).read_bytes() == data and r.blobs.parts() == []
+
+
 def test_a_transfer_that_skips_ahead_is_kept_for_later(site, dock):
     """``fin`` of a segment whose predecessor has not arrived: ``dependency``, the part file and
     its chunks are kept, and a later ``fin`` commits without sending anything again."""

@@ -161,7 +161,11 @@ def test_tcp_cut_mid_chunk(sync_world, tcp_relay):
     assert_delivered(w, sha)
 
 
-def test_chunk_altered_in_flight_is_rejected_and_resent(sync_world, tcp_relay):
+def test_chunk_altered_in_flight_is_caught_by_the_file_hash_and_the_file_resent(sync_world, tcp_relay):
+    """A chunk arriving in order is hashed once, into the running file hash (issue 18 item 5):
+    altered in flight, it is caught when ``fin`` compares that hash with the announced one; the
+    file is rejected (nothing committed, part file removed, see test_receiver) and the dock, whose
+    own copy still matches, sends the whole file again."""
     w = sync_world()
     a = w.docks["dock-a"]
     relay = tcp_relay(w.broker.host, w.broker.plain_port)
@@ -189,7 +193,37 @@ def test_chunk_altered_in_flight_is_rejected_and_resent(sync_world, tcp_relay):
         finally:
             up.close()
         assert state["done"]
-        assert r.stats.rejections == 1  # the altered chunk, refused by its SHA-256
+        assert r.stats.rejections == 1  # the file, refused at fin by its SHA-256
     assert res.rejected == [] and res.queued == 0
-    assert res.chunks_sent == CHUNKS + 1  # the refused chunk was sent again
+    assert res.chunks_sent == 2 * CHUNKS  # the whole file was sent again
     assert_delivered(w, sha)
+
+
+def test_a_damaged_dock_copy_is_reported_not_resent(sync_world):
+    """The archive finds the bytes do not hash to the announced SHA-256 and the dock's own copy
+    does not either: the file is reported refused (file_hash) after one attempt, nothing is
+    committed and no part file is left (A2 Art.8: altered footage never enters the archive)."""
+    w = sync_world()
+    a = w.docks["dock-a"]
+    (sha,) = a.add_segments([SIZE])
+    path = a.store().blob_path(sha)
+    mode = path.stat().st_mode
+    path.chmod(0o600)
+    with open(path, "r+b") as f:
+        f.seek(7 * CHUNK + 3)
+        byte = f.read(1)
+        f.seek(7 * CHUNK + 3)
+        f.write(bytes([byte[0] ^ 1]))
+    path.chmod(mode & 0o777)
+    with w.receiver():
+        up = w.uploader("dock-a")
+        try:
+            res = up.run(once=True)
+        finally:
+            up.close()
+        assert w.blobs() == []
+    assert [x["code"] for x in res.rejected] == ["file_hash"]
+    assert res.chunks_sent == CHUNKS
+    assert w.blobs() == [] and w.parts() == []
+    with w.archive_ledger() as lg:
+        assert list(lg.entries(kind="segment")) == []
