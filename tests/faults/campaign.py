@@ -85,6 +85,9 @@ class CampaignConfig:
     workload_s: float = 8.0
     """Over how long the shifts are docked and the faults spread."""
     recover_timeout_s: float = 90.0
+    link_bps: float = 1.5e6
+    """Each dock's uplink (the relay paces what goes up): transfers take seconds, so faults land
+    in the middle of files rather than between them."""
     archive_fs_mb: int = 64
     dock_fs_mb: int = 48
     workdir: Path | None = None
@@ -211,6 +214,14 @@ def fill(path: Path) -> Path:
     return filler
 
 
+def pace(rate_bps: float):
+    """A relay ``tamper`` that passes every byte unchanged at about ``rate_bps``."""
+    def slow(data: bytes) -> bytes:
+        time.sleep(len(data) / rate_bps)
+        return data
+    return slow
+
+
 # -- daemons ----------------------------------------------------------------------------------------
 
 
@@ -315,6 +326,7 @@ class Trial:
         self.world = w
         for name in DOCKS:
             relay = TcpRelay(self.broker.host, self.broker.plain_port)
+            relay.tamper = pace(cfg.link_bps)
             self.relays[name] = relay
             site = w.add_dock(name, port=relay.port)
             self._enroll_people(site)
@@ -436,6 +448,15 @@ class Trial:
                 args["after_bytes"] = self.rng.randint(1, 2 * MIB)
             out.append((t, kind, args))
         return out
+
+    def wait_for_traffic(self, dock: str | None, limit_s: float = 2.0) -> None:
+        """Fire while footage flows (up to ``limit_s`` later): a fault between two files tests
+        little. ``dock``: that dock's link, else either."""
+        relays = [self.relays[dock]] if dock else list(self.relays.values())
+        start = sum(r.bytes_up for r in relays)
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and sum(r.bytes_up for r in relays) < start + 128 * KIB:
+            time.sleep(0.02)
 
     def inject(self, kind: str, args: dict) -> None:
         hold = args["hold_s"]
@@ -615,6 +636,7 @@ class Trial:
                 delay = t0 + at - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+                self.wait_for_traffic(args.get("dock"))
                 self.say(f"{kind} {args}")
                 self.result.faults.append({"at_s": round(time.monotonic() - t0, 2), "kind": kind} | args)
                 self.inject(kind, args)
