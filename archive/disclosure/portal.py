@@ -151,10 +151,11 @@ def render_portal(ledger: Ledger, site: Site, out: Path, *, now_ns: int) -> int:
     """Write the whole portal to ``out`` (replaced as a whole); returns the number of HTML pages."""
     _check_out(out)
     items = portal_items(ledger, site, now_ns)
+    stats = yearly_statistics(ledger, now_ns)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        pages = _write_all(tmp, items, site, now_ns)
+        pages = _write_all(tmp, items, stats, site, now_ns)
         os.chmod(tmp, 0o755)  # noqa: S103 - a public portal: the web server must read it
         if out.exists():
             old = out.with_name(f".{out.name}.old")
@@ -175,7 +176,18 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _write_all(root: Path, items: list[dict], site: Site, now_ns: int) -> int:
+def yearly_statistics(ledger: Ledger, now_ns: int) -> list[dict]:
+    """The annual statistics (A1 Art.18) of every year with decisions, newest first: counts only,
+    so withheld decisions are counted without being shown."""
+    from archive.disclosure.report import annual_statistics, disclosure_report
+
+    rows = disclosure_report(ledger, None, now_ns)
+    years = sorted({r["decided"][:4] for r in rows}, reverse=True)
+    return [{"year": y, "rows": [{**s, "type_name": TYPE_NAMES[s["type"]]} for s in
+                                 annual_statistics([r for r in rows if r["decided"][:4] == y])]} for y in years]
+
+
+def _write_all(root: Path, items: list[dict], stats: list[dict], site: Site, now_ns: int) -> int:
     common = {"site": site.portal, "pages": site.pages, "generated": _time(now_ns)}
     (root / MARKER).write_text("written by bodycam disclosure publish; rebuilt whole on every run\n")
     _write(root / "style.css", render_html("portal/style.css"))
@@ -199,6 +211,9 @@ def _write_all(root: Path, items: list[dict], site: Site, now_ns: int) -> int:
             "portal/decision.html", title=f"{item['title']} - {site.portal.title}", root="../", item=item,
             **common))
         n += 1
+    _write(root / "statistics.html", render_html(
+        "portal/statistics.html", title=f"年度统计 - {site.portal.title}", root="", years=stats, **common))
+    n += 1
     for page in site.pages:
         _write(root / "before" / f"{page.slug}.html", render_html(
             "portal/before.html", title=f"{page.title} - {site.portal.title}", root="../", page=page, **common))

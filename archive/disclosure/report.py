@@ -41,9 +41,14 @@ def _at(rec) -> int:
     raise AttributeError(rec)
 
 
-def decision_row(st: DecisionState, calendar: WorkCalendar, today: dt.date, now_ns: int,
+def _between(calendar: WorkCalendar | None, a: dt.date, b: dt.date) -> int | None:
+    return calendar.workdays_between(a, b) if calendar is not None else None
+
+
+def decision_row(st: DecisionState, calendar: WorkCalendar | None, today: dt.date, now_ns: int,
                  case_units: dict[str, str]) -> dict:
-    """One decision's standing at ``now_ns`` (pure over the state and the calendar)."""
+    """One decision's standing at ``now_ns`` (pure over the state and the calendar; without a
+    calendar the statuses are the same and the working-day counts are None)."""
     rec = st.record
     due = dt.date.fromisoformat(rec.deadline.due)
     published, withheld = _before(st.published, now_ns), _before(st.withheld, now_ns)
@@ -65,11 +70,11 @@ def decision_row(st: DecisionState, calendar: WorkCalendar, today: dt.date, now_
         day = bureau_date(published[1].at_ns)
         row["published_at"] = rfc3339(published[1].at_ns)
         if day > due:
-            row.update(status="published_late", late_workdays=calendar.workdays_between(due, day))
+            row.update(status="published_late", late_workdays=_between(calendar, due, day))
         else:
             row["status"] = "published_on_time"
     elif today > due:
-        row.update(status="overdue", overdue_workdays=calendar.workdays_between(due, today))
+        row.update(status="overdue", overdue_workdays=_between(calendar, due, today))
     if withdrawn is not None:
         row["withdrawn_at"] = rfc3339(withdrawn[1].at_ns)
     for e, act in st.corrections:
@@ -81,15 +86,16 @@ def decision_row(st: DecisionState, calendar: WorkCalendar, today: dt.date, now_
     return row
 
 
-def _change(entry_hash: str, act, calendar: WorkCalendar) -> dict:
+def _change(entry_hash: str, act, calendar: WorkCalendar | None) -> dict:
     day = bureau_date(act.at_ns)
     due = dt.date.fromisoformat(act.deadline.due)
     return {"entry": entry_hash, "at": rfc3339(act.at_ns), "note": act.note, "changes": dict(act.changes),
             "changed_on": act.deadline.start, "deadline": act.deadline.due,
-            "late_workdays": calendar.workdays_between(due, day) if day > due else None}
+            "late_workdays": _between(calendar, due, day) if day > due else None}
 
 
-def disclosure_report(ledger: Ledger, calendar: WorkCalendar, now_ns: int, year: int | None = None) -> list[dict]:
+def disclosure_report(ledger: Ledger, calendar: WorkCalendar | None, now_ns: int, year: int | None = None
+                      ) -> list[dict]:
     """Every decision recorded by ``now_ns`` (decided in ``year`` when given), with its standing
     (A1 Art.18–19); oldest first. ``CalendarGap`` when a late count needs a year no data covers."""
     today = bureau_date(now_ns)

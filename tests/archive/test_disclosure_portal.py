@@ -272,6 +272,17 @@ def test_a1_art11_portal_in_a_real_browser_is_accessible_and_complete(story, ser
     b.get(served + "before/powers.html")
     assert b.find_element(By.TAG_NAME, "h1").text == "执法职责、权限及流程"
     assert len(b.find_elements(By.CSS_SELECTOR, "ol.steps li")) == 8
+    # the annual statistics (A1 Art.18), reached by the plain link in every page's navigation
+    b.find_element(By.LINK_TEXT, "年度统计").click()
+    stats = b.find_element(By.TAG_NAME, "table")
+    assert stats.find_element(By.TAG_NAME, "caption").text == "2026年执法决定公示情况"
+    cells = {tuple(td.text for td in tr.find_elements(By.XPATH, "./*"))
+             for tr in stats.find_elements(By.CSS_SELECTOR, "tbody tr")}
+    # type, unit, decisions, on time, late, overdue, pending, withheld, withdrawn, corrected, revoked
+    assert ("行政强制", "第一执法大队", "2", "1", "0", "0", "0", "1", "0", "0", "1") in cells, cells
+    assert ("行政检查", "第二执法大队", "2", "1", "0", "1", "0", "0", "1", "0", "0") in cells, cells
+    assert all(th.aria_role == "rowheader" for th in stats.find_elements(By.CSS_SELECTOR, "tbody th"))
+    b.save_screenshot(str(tmp_path / "statistics.png"))
     # contrast of text against its background, as the browser computed them (WCAG 2.0 1.4.3)
     for url in (served, served + f"d/{story.ids['G'][:16]}.html"):
         b.get(url)
