@@ -16,8 +16,8 @@ Open access requests: entries of kind ``access_request`` (when that kind exists)
 case or the segment, whose ``until_ns`` (or ``expires_ns``) has not passed, and that no later
 ``access*`` decision referring to them closes (a view, ``access``, never does; a kind ending in
 ``_closed``/``_expired``, a ``decision``/``state``/``status``/``outcome`` of refused, closed,
-expired, withdrawn, completed, or its own ``until_ns`` passed). Reviews: ``under_review`` is a
-hook that returns nothing until review records exist.
+expired, withdrawn, completed, or its own ``until_ns`` passed). Reviews: a case whose latest
+legal-review round (``archive.review``, A3) has no outcome approved by the leader yet.
 """
 
 from __future__ import annotations
@@ -172,10 +172,16 @@ def open_access_requests(ledger: Ledger, now_ns: int) -> list[Entry]:
 
 
 def under_review(ledger: Ledger) -> dict[str, list[str]]:
-    """Segment or case → open review entry hashes. A hook: review records do not exist yet, so it
-    returns nothing; when they do, an unfinished review keeps its footage here."""
-    del ledger
-    return {}
+    """Case → the submission entry of its unfinished legal-review round (A3 Art.6–11): the footage
+    the reviewer checks is kept until the round's outcome is approved."""
+    from archive.review.state import case_review
+
+    out: dict[str, list[str]] = {}
+    for case_id in sorted({e.body["case_id"] for e in ledger.entries(kind="review_submission")}):
+        r = case_review(ledger, case_id).latest
+        if r is not None and not r.concluded:
+            out[case_id] = [r.submission[0]]
+    return out
 
 
 def blob_facts(ledger: Ledger, now_ns: int) -> list[BlobFacts]:

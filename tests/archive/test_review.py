@@ -384,3 +384,25 @@ def test_a3_art11_to_13_opinion_pdf_resubmission_and_the_gate_to_disclosure(worl
     assert {(r["code"], r["unit"]) for r in stats["findings"]} == {("gap_unjustified", "第一执法大队"),
                                                                   ("long_term_missing", "第一执法大队")}
     assert w.ok("review", "stats", "--year", "2025", "--json")["rounds"] == 0
+
+
+def test_a2_art16_a3_art10_footage_of_a_case_under_review_is_kept_until_the_outcome_is_approved(world):
+    from archive.retention import Policy, blob_facts, decide
+
+    w = world
+    later = ns(2028, 1, 10)  # more than 12 months after the footage
+    classify(w)
+    submit_complete(w)
+    with w.open() as lg:
+        facts = {f.sha256: f for f in blob_facts(lg, later)}
+    for i in range(3):
+        d = decide(facts[w.h[f"sha{i}"]], later, Policy())
+        assert d.action == "keep" and "under_review" in d.reasons
+    w.ok("case", "flag", "C-1", "--reason", "5", *w.as_("off-1"), "--json")
+    judge_all(w, ns(2026, 9, 22))
+    w.ok("review", "conclude", "C-1", "--outcome", "correct", *w.as_("rev-1"), "--json", now=ns(2026, 9, 23))
+    with w.open() as lg:
+        assert blob_facts(lg, later)[0].reviews  # concluded, not approved yet: still under review
+    w.ok("review", "approve", "C-1", *w.as_("head-1"), "--json", now=ns(2026, 9, 24))
+    with w.open() as lg:
+        assert not any(f.reviews for f in blob_facts(lg, later))
