@@ -28,6 +28,8 @@ from ledger.records.disclosure import DECISION_TYPES, WITHHOLD_REASONS
 from ledger.store import Ledger
 
 now_option = click.option("--now", "now_ns", type=TimeParam(), default=None, hidden=True)
+TYPE_WORDS = {"penalty": N_("administrative penalty"), "coercion": N_("coercive measure"),
+              "inspection": N_("administrative inspection")}
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -357,8 +359,8 @@ def disclosure_report_cmd(ctx: click.Context, year: int | None, now_ns: int | No
             detail.append(_("revoked"))
         if not r["text_checked"] and r["status"] in ("pending", "overdue"):
             detail.append(_("free text not checked"))
-        body.append([r["id"][:16], r["type"], r["unit"], r["decided"], r["deadline"], status_words[r["status"]],
-                     "; ".join(detail)])
+        body.append([r["id"][:16], _(TYPE_WORDS[r["type"]]), r["unit"], r["decided"], r["deadline"],
+                     status_words[r["status"]], _("; ").join(detail)])
     for line in table([_("DECISION"), _("TYPE"), _("UNIT"), _("DECIDED"), _("DEADLINE"), _("STATUS"), _("DETAIL")],
                       body):
         click.echo(line)
@@ -367,8 +369,9 @@ def disclosure_report_cmd(ctx: click.Context, year: int | None, now_ns: int | No
         click.echo(_("statistics") + (f" {year}" if year else ""))
         for line in table([_("TYPE"), _("UNIT"), _("DECISIONS"), _("ON TIME"), _("LATE"), _("OVERDUE"), _("PENDING"),
                            _("WITHHELD"), _("WITHDRAWN"), _("CORRECTED"), _("REVOKED")],
-                          [[s["type"], s["unit"], s["decisions"], s["published_on_time"], s["published_late"],
-                            s["overdue"], s["pending"], s["withheld"], s["withdrawn"], s["corrected"], s["revoked"]]
+                          [[_(TYPE_WORDS[s["type"]]), s["unit"], s["decisions"], s["published_on_time"],
+                            s["published_late"], s["overdue"], s["pending"], s["withheld"], s["withdrawn"],
+                            s["corrected"], s["revoked"]]
                            for s in stats]):
             click.echo(line)
 
