@@ -269,7 +269,8 @@ def disclosure_withdraw(ctx: click.Context, **kw) -> None:
 @_by
 @signer_options(what=N_("the publishing officer"))
 @site_option
-@now_option
+@click.option("--now", "now_ns", type=TimeParam(), default=None,
+              help="Publish as of this time (default: now); public periods end and acts are dated by it.")
 @json_option
 @click.pass_context
 def disclosure_publish(ctx: click.Context, out: Path, person_id: str, key: KeyRef, site: Path | None,
