@@ -226,6 +226,21 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def rows(r: dict) -> list[dict]:
+    """The figures ``scripts/bench.py all`` tabulates: (name, value, unit, baseline, target, met)."""
+    return [{"name": f"find_segments by {kind} at {r['segments']:,} segments, p99 (vs bare indexed SQL)",
+             "value": round(q["p99_ms"], 3), "unit": "ms", "baseline": round(q["bare_p99_ms"], 3),
+             "target": f"<= {r['target_p99_ms']:.0f} ms", "met": q["met"]} for kind, q in r["queries"].items()]
+
+
+def all_rows(quick: bool, work: Path) -> list[dict]:
+    """``scripts/bench.py all``: 100,000 segments (built once, then cached in ``work``), 50 queries
+    of each kind (quick: 500 segments, 10 queries)."""
+    if quick:
+        return rows(run(work / "catalog", 500, 10, 4, 3, 50))
+    return rows(run(work / "catalog", 100_000, 50, 20, 10, 5000))
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("catalog", help="find_segments p50/p99 at 100,000 segments vs one bare indexed SQL query")
     p.add_argument("--segments", type=int, default=100_000)

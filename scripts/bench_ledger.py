@@ -246,6 +246,27 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def rows(r: dict) -> list[dict]:
+    """The figures ``scripts/bench.py all`` tabulates: (name, value, unit, baseline, target, met)."""
+    return [
+        {"name": f"ledger appends ({r['size']:,}, batches of 1000; vs raw sqlite3 executemany)",
+         "value": round(r["appends_per_s"], 1), "unit": "/s", "baseline": round(r["appends_baseline_per_s"], 1),
+         "target": f">= {TARGETS['appends_per_s']}/s", "met": r["appends_per_s"] >= TARGETS["appends_per_s"]},
+        {"name": f"inclusion proof at {r['proof_size']:,} entries (vs naive proof)", "value": round(r["proof_ms"], 3),
+         "unit": "ms", "baseline": round(r["proof_baseline_ms"], 3), "target": f"<= {TARGETS['proof_ms']} ms",
+         "met": r["proof_ms"] <= TARGETS["proof_ms"]},
+        {"name": "ledger verify with signatures (vs bare Ed25519 loop)", "value": round(r["verified_per_s"], 1),
+         "unit": "entries/s", "baseline": round(r["verify_baseline_per_s"], 1),
+         "target": f">= {TARGETS['verified_per_s']}/s", "met": r["verified_per_s"] >= TARGETS["verified_per_s"]},
+    ]
+
+
+def all_rows(quick: bool, work: Path) -> list[dict]:
+    """``scripts/bench.py all``: 20,000 appends and proofs at 200,000 entries (quick: 1,000 / 2,000)."""
+    entries, proof_entries = (1000, 2000) if quick else (20_000, 200_000)
+    return rows(run(work / "ledger", entries, proof_entries, None))
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ledger", help="ledger appends/s, proof time at 1M entries, verification rate")
     p.add_argument("--entries", type=int, default=100_000, help="entries for the append and verify runs")

@@ -206,6 +206,26 @@ def bench(base: Path, runs: int, size_mib: int, big_gib: int) -> dict:
     return out
 
 
+def rows(r: dict) -> list[dict]:
+    """The figures ``scripts/bench.py all`` tabulates: (name, value, unit, baseline, target, met)."""
+    return [
+        {"name": f"offload ({r['bytes'] / 1e6:.0f} MB, median of {r['runs']}; vs rsync -a)",
+         "value": r["offload_mb_s"], "unit": "MB/s", "baseline": r["rsync_mb_s"], "target": ">= 1.0x",
+         "met": r["ratio_to_rsync"] >= 1.0},
+        {"name": "offload peak RSS", "value": r["peak_rss_mb"], "unit": "MB", "baseline": None,
+         "target": "<= 150 MB", "met": r["peak_rss_mb"] <= 150},
+    ]
+
+
+def all_rows(quick: bool, work: Path) -> list[dict]:
+    """``scripts/bench.py all``: four 128 MiB files, 2 alternating runs (quick: 4 MiB, 1 run)."""
+    size, runs = (4, 1) if quick else (128, 2)
+    try:
+        return rows(bench(work / "offload", runs, size, 0))
+    finally:
+        shutil.rmtree(work / "offload", ignore_errors=True)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("offload", help="dock offload throughput vs rsync -a, and peak RSS")
     p.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "bodycam-bench",

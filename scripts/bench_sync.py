@@ -14,7 +14,19 @@ What is measured, with the same bytes each time:
 * **big file**: one ``--big-size`` segment (default 4 GiB) through the same path, to show the
   daemons' memory does not grow with the file.
 
-The ratio compares sync to the lower of the two ceilings (target ≥ 0.7). The daemons are run
+The ratio compares sync to the lower of the two ceilings (target ≥ 0.8, issue 18).
+
+**CPU per GiB per role** (issue 18 item 5; on a deployment dock and archive are different
+machines, so each side's cost is what decides its speed), user + system CPU of each process from
+``wait4``, minus what the process had used when its work began (imports, connecting; each child
+writes that mark to ``$BENCH_CPU_MARK``), divided by the GiB moved, in the same run:
+
+* **syncd** against the raw paho publisher above (same files, chunks, QoS 1, window 16);
+  target ≤ 1.15× (what the dock adds: per-chunk SHA-256 header, window and state bookkeeping);
+* **archive receiver** against the raw paho subscriber + one SHA-256 pass over the bytes
+  (``hashlib``, thread CPU) + ``dd bs=1M conv=fsync`` of the same files; target ≤ 1.25×.
+
+The broker's CPU is neither role's. The daemons are run
 through small runners that import only syncd / archive (``bodycam`` itself also imports OpenCV
 for the dock commands, ~80 MB before doing anything); the ``bodycam`` CLI's own peak RSS is
 reported for the TLS-off run too.
@@ -233,6 +245,44 @@ def _daemon_pid(proc: subprocess.Popen) -> int:
     return int(children[0]) if os.environ.get("BENCH_SYNC_PYSPY") and children else proc.pid
 
 
+CPU_MARK_ENV = "BENCH_CPU_MARK"
+
+
+def _mark_cpu() -> None:
+    """In a child: write the CPU seconds used so far (start-up) where the parent asked."""
+    path = os.environ.get(CPU_MARK_ENV)
+    if path:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        Path(path).write_text(f"{ru.ru_utime + ru.ru_stime:.6f}")
+
+
+def _marked_env(mark: Path) -> dict:
+    mark.unlink(missing_ok=True)
+    return {**os.environ, CPU_MARK_ENV: str(mark)}
+
+
+def _work_cpu(cpu: tuple[float, float], mark: Path) -> float:
+    """CPU seconds (user + system) a child spent after its mark (all of it without one)."""
+    try:
+        start = float(mark.read_text())
+    except (OSError, ValueError):
+        start = 0.0
+    return max(0.0, cpu[0] + cpu[1] - start)
+
+
+def _wait_cpu(proc: subprocess.Popen, timeout: float = 120) -> tuple[float, float]:
+    """Reap a child; its CPU seconds (user, system) from wait4."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return ru.ru_utime, ru.ru_stime
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pid {proc.pid} still running")
+        time.sleep(0.02)
+
+
 def _wait_rss(proc: subprocess.Popen, timeout: float | None = None) -> tuple[int, float, tuple[float, float]]:
     """Exit status, peak RSS (MB, sampled every 50 ms) and CPU seconds (user, system) of a child."""
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -242,7 +292,7 @@ def _wait_rss(proc: subprocess.Popen, timeout: float | None = None) -> tuple[int
         pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, peak, (round(ru.ru_utime, 2), round(ru.ru_stime, 2))
+            return proc.returncode, peak, (ru.ru_utime, ru.ru_stime)
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"pid {proc.pid} still running")
         time.sleep(0.05)
@@ -257,13 +307,14 @@ def run_sync(root: Path, broker: Broker, dock: Path, blobs: list[Path], tls: boo
     spy = os.environ.get("BENCH_SYNC_PYSPY")  # a folder: profile both daemons with py-spy (development aid)
     prefix = (lambda name: [str(Path(PY).with_name("py-spy")), "record", "-s", "-r", "200", "-f", "raw",
                             "-o", f"{spy}/{name}-{'tls' if tls else 'plain'}.json", "--"]) if spy else (lambda name: [])
+    amark, dmark = root / "cpu-archive.mark", root / "cpu-syncd.mark"
     arch = subprocess.Popen([*prefix("archive"), PY, __file__, "_daemon", "archive", str(acfg)], stdout=alog,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, env=_marked_env(amark))
     time.sleep(2.0)  # connected and subscribed
     cmd = ([BODYCAM, "--config", str(dcfg), "sync", "run", "--once", "--json"] if cli
            else [*prefix("syncd"), PY, __file__, "_daemon", "syncd", str(dcfg)])
     t0 = time.perf_counter()
-    dock_proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=alog)
+    dock_proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=alog, env=_marked_env(dmark))
     import threading
 
     box: dict = {}
@@ -291,7 +342,10 @@ def run_sync(root: Path, broker: Broker, dock: Path, blobs: list[Path], tls: boo
     ok = segs == len(blobs) and stored == sorted(b.name for b in blobs) and result["rejected"] == []
     return {"tls": tls, "bytes": total, "seconds": round(elapsed, 3), "mb_s": round(total / elapsed / 1e6, 1),
             "syncd_rss_mb": round(dock_rss, 1), "archive_rss_mb": round(arch_rss, 1), "segments": segs,
-            "syncd_cpu_user_sys_s": dock_cpu, "archive_cpu_user_sys_s": arch_cpu,
+            "syncd_cpu_user_sys_s": [round(x, 3) for x in dock_cpu],
+            "archive_cpu_user_sys_s": [round(x, 3) for x in arch_cpu],
+            "syncd_work_cpu_s": round(_work_cpu(dock_cpu, dmark), 3),
+            "archive_work_cpu_s": round(_work_cpu(arch_cpu, amark), 3),
             "chunks_sent": result["chunks_sent"], "complete": ok, "runner": "bodycam CLI" if cli else "lean",
             "archive_exit": acode}
 
@@ -299,17 +353,22 @@ def run_sync(root: Path, broker: Broker, dock: Path, blobs: list[Path], tls: boo
 def mqtt_ceiling(root: Path, broker: Broker, blobs: list[Path], tls: bool, chunk: int) -> dict:
     total = sum(b.stat().st_size for b in blobs)
     spec = {"broker": broker.section("archive", tls), "total": total}
-    sub = subprocess.Popen([PY, __file__, "_raw-sub", json.dumps(spec)], stdout=subprocess.PIPE)
+    smark, pmark = root / "cpu-raw-sub.mark", root / "cpu-raw-pub.mark"
+    sub = subprocess.Popen([PY, __file__, "_raw-sub", json.dumps(spec)], stdout=subprocess.PIPE,
+                           env=_marked_env(smark))
     time.sleep(1.5)
     pspec = {"broker": broker.section(DOCK, tls), "files": [str(b) for b in blobs], "chunk": chunk}
-    pub = subprocess.Popen([PY, __file__, "_raw-pub", json.dumps(pspec)], stdout=subprocess.PIPE)
+    pub = subprocess.Popen([PY, __file__, "_raw-pub", json.dumps(pspec)], stdout=subprocess.PIPE,
+                           env=_marked_env(pmark))
     t_start = float(pub.stdout.readline())
     end, got = sub.stdout.readline().split()
-    pub.wait(60)
-    sub.wait(60)
+    pub_cpu = _wait_cpu(pub)
+    sub_cpu = _wait_cpu(sub)
     elapsed = float(end) - t_start
     return {"tls": tls, "bytes": int(got), "lost_bytes": total - int(got), "seconds": round(elapsed, 3),
-            "mb_s": round(int(got) / elapsed / 1e6, 1)}
+            "mb_s": round(int(got) / elapsed / 1e6, 1),
+            "pub_work_cpu_s": round(_work_cpu(pub_cpu, pmark), 3),
+            "sub_work_cpu_s": round(_work_cpu(sub_cpu, smark), 3)}
 
 
 def dd_ceiling(root: Path, blobs: list[Path]) -> dict:
@@ -317,11 +376,31 @@ def dd_ceiling(root: Path, blobs: list[Path]) -> dict:
     out.mkdir(exist_ok=True)
     total = sum(b.stat().st_size for b in blobs)
     t0 = time.perf_counter()
+    cpu = 0.0
     for b in blobs:
-        subprocess.run(["dd", f"if={b}", f"of={out / b.name}", "bs=1M", "conv=fsync", "status=none"], check=True)
+        proc = subprocess.Popen(["dd", f"if={b}", f"of={out / b.name}", "bs=1M", "conv=fsync", "status=none"])
+        user, system = _wait_cpu(proc, 600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"dd exited {proc.returncode}")
+        cpu += user + system
     elapsed = time.perf_counter() - t0
     shutil.rmtree(out)
-    return {"bytes": total, "seconds": round(elapsed, 3), "mb_s": round(total / elapsed / 1e6, 1)}
+    return {"bytes": total, "seconds": round(elapsed, 3), "mb_s": round(total / elapsed / 1e6, 1),
+            "cpu_s": round(cpu, 3)}
+
+
+def sha_pass_cpu(blobs: list[Path]) -> float:
+    """Thread CPU seconds of one ``hashlib.sha256`` pass over the files' bytes (1 MiB blocks,
+    reads not counted: the archive hashes bytes it already has in memory)."""
+    spent = 0.0
+    for b in blobs:
+        h = hashlib.sha256()
+        with open(b, "rb", buffering=0) as f:
+            while block := f.read(MIB):
+                t = time.thread_time()
+                h.update(block)
+                spent += time.thread_time() - t
+    return round(spent, 3)
 
 
 # -- child processes ------------------------------------------------------------------------------
@@ -339,6 +418,7 @@ def _daemon(role: str, config: str) -> int:
 
         scfg = cfg.syncd.model_copy(update={"broker": cfg.syncd.broker.resolved(cfg.agent.data_dir)})
         up = Uploader(cfg.agent, scfg, stop_event=stop)
+        _mark_cpu()
         try:
             res = up.run(once=True)
         finally:
@@ -347,7 +427,9 @@ def _daemon(role: str, config: str) -> int:
         return 0 if not res.rejected and not res.queued else 3
     from archive.receiver import load_receiver
 
-    load_receiver(cfg.archive, stop_event=stop).run()
+    receiver = load_receiver(cfg.archive, stop_event=stop)
+    _mark_cpu()
+    receiver.run()
     return 0
 
 
@@ -385,6 +467,7 @@ def _raw_sub(spec_json: str) -> int:
     c.on_connect = lambda client, *a: client.subscribe("bodycam/v1/+/xfer/#", qos=1)
     c.connect(spec["broker"]["host"], spec["broker"]["port"], clean_start=True)
     c.loop_start()
+    _mark_cpu()
     last = -1
     while not done.wait(10):  # nothing for 10 s: messages were lost; report what arrived
         if got["bytes"] == last:
@@ -410,6 +493,7 @@ def _raw_pub(spec_json: str) -> int:
     c.connect(spec["broker"]["host"], spec["broker"]["port"], clean_start=True)
     c.loop_start()
     connected.wait(10)
+    _mark_cpu()
     print(time.time(), flush=True)
     n = 0
     for f in spec["files"]:
@@ -430,14 +514,32 @@ def _raw_pub(spec_json: str) -> int:
 
 # -- the benchmark --------------------------------------------------------------------------------
 
+GIB = 1 << 30
+TARGETS = {"ratio_to_lower_ceiling": 0.8, "syncd_cpu_ratio": 1.15, "archive_cpu_ratio": 1.25}
+"""Issue 18 item 5: end to end ≥ 0.8× the lower ceiling; CPU per GiB ≤ 1.15× (dock), ≤ 1.25× (archive)."""
 
-def run(args: argparse.Namespace) -> int:
+
+def cpu_per_gib(run: dict, ceiling: dict, disk: dict, sha_s: float) -> dict:
+    """CPU seconds per GiB of each role and of its baseline, from one TLS mode's figures."""
+    gib = run["bytes"] / GIB
+    syncd, pub = run["syncd_work_cpu_s"] / gib, ceiling["pub_work_cpu_s"] / gib
+    archive = run["archive_work_cpu_s"] / gib
+    base_parts = {"raw_sub": ceiling["sub_work_cpu_s"] / gib, "sha256": sha_s / gib, "dd_fsync": disk["cpu_s"] / gib}
+    base = sum(base_parts.values())
+    return {"syncd_cpu_s_per_gib": round(syncd, 3), "raw_pub_cpu_s_per_gib": round(pub, 3),
+            "syncd_cpu_ratio": round(syncd / pub, 3) if pub else None,
+            "archive_cpu_s_per_gib": round(archive, 3), "archive_baseline_cpu_s_per_gib": round(base, 3),
+            "archive_baseline_parts_s_per_gib": {k: round(v, 3) for k, v in base_parts.items()},
+            "archive_cpu_ratio": round(archive / base, 3) if base else None}
+
+
+def measure(size: int, seg: int, chunk: int, big: int = 0, *, tls_modes: tuple[bool, ...] = (False, True),
+            cli_run: bool = False, where: str | None = None, keep: bool = False) -> dict:
+    """The whole benchmark; progress lines on stdout, the report returned."""
     sys.path.insert(0, str(ROOT))
-    size, seg, chunk = parse_size(args.size), parse_size(args.segment_size), parse_size(args.chunk)
-    big = parse_size(args.big_size)
-    root = Path(tempfile.mkdtemp(prefix="bench-sync-", dir=args.dir))
+    root = Path(tempfile.mkdtemp(prefix="bench-sync-", dir=where))
     report: dict = {"size": size, "segment_size": seg, "chunk": chunk, "dir": str(root), "runs": [],
-                    "cpus": os.cpu_count()}
+                    "cpus": os.cpu_count(), "targets": TARGETS}
     broker = Broker(root)
     try:
         sizes = [seg] * (size // seg) + ([size % seg] if size % seg else [])
@@ -445,19 +547,25 @@ def run(args: argparse.Namespace) -> int:
         dock, blobs = make_dock(root, sizes, seed=1)
         print(f"made {len(blobs)} segments, {size / 2**30:.2f} GiB, in {time.perf_counter() - t0:.1f} s", flush=True)
         report["disk"] = dd_ceiling(root, blobs)
+        report["sha256_pass_cpu_s"] = sha_pass_cpu(blobs)
         print(f"disk ceiling (dd conv=fsync): {report['disk']['mb_s']} MB/s", flush=True)
-        for tls in (False, True):
+        for tls in tls_modes:
             ceiling = mqtt_ceiling(root, broker, blobs, tls, chunk)
             print(f"MQTT ceiling (raw paho QoS 1, TLS {'on' if tls else 'off'}): {ceiling['mb_s']} MB/s", flush=True)
             r = run_sync(root, broker, dock, blobs, tls, chunk)
             lower = min(ceiling["mb_s"], report["disk"]["mb_s"])
             r |= {"mqtt_ceiling_mb_s": ceiling["mb_s"], "disk_ceiling_mb_s": report["disk"]["mb_s"],
-                  "ratio_to_lower_ceiling": round(r["mb_s"] / lower, 2)}
+                  "ratio_to_lower_ceiling": round(r["mb_s"] / lower, 2), "raw_mqtt": ceiling}
+            r["cpu"] = cpu_per_gib(r, ceiling, report["disk"], report["sha256_pass_cpu_s"])
             report["runs"].append(r)
+            c = r["cpu"]
             print(f"sync TLS {'on' if tls else 'off'}: {r['mb_s']} MB/s = {r['ratio_to_lower_ceiling']}x the lower "
                   f"ceiling; peak RSS syncd {r['syncd_rss_mb']} MB, archive {r['archive_rss_mb']} MB; "
                   f"complete: {r['complete']}", flush=True)
-        if args.cli_run:
+            print(f"  CPU s/GiB: syncd {c['syncd_cpu_s_per_gib']} vs raw publisher {c['raw_pub_cpu_s_per_gib']} "
+                  f"({c['syncd_cpu_ratio']}x); archive {c['archive_cpu_s_per_gib']} vs raw subscriber + SHA-256 + "
+                  f"dd {c['archive_baseline_cpu_s_per_gib']} ({c['archive_cpu_ratio']}x)", flush=True)
+        if cli_run:
             r = run_sync(root, broker, dock, blobs, False, chunk, cli=True)
             report["runs"].append(r)
             print(f"sync via `bodycam sync run` (TLS off): {r['mb_s']} MB/s, peak RSS {r['syncd_rss_mb']} MB",
@@ -473,9 +581,46 @@ def run(args: argparse.Namespace) -> int:
                   f"archive {r['archive_rss_mb']} MB; complete: {r['complete']}", flush=True)
     finally:
         broker.stop()
-        if not args.keep:
+        if not keep:
             shutil.rmtree(root, ignore_errors=True)
     report["self_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return report
+
+
+def rows(report: dict) -> list[dict]:
+    """The figures ``scripts/bench.py all`` tabulates: (name, value, unit, baseline, target, met)."""
+    out = []
+    for r in report["runs"]:
+        if r.get("runner") != "lean":
+            continue
+        mode = "TLS on" if r["tls"] else "TLS off"
+        lower = min(r["mqtt_ceiling_mb_s"], r["disk_ceiling_mb_s"])
+        c = r["cpu"]
+        out += [
+            {"name": f"sync {mode} (vs lower of MQTT/dd ceilings)", "value": r["mb_s"], "unit": "MB/s",
+             "baseline": lower, "target": f">= {TARGETS['ratio_to_lower_ceiling']}x",
+             "met": r["complete"] and r["mb_s"] >= TARGETS["ratio_to_lower_ceiling"] * lower},
+            {"name": f"syncd CPU {mode} (vs raw paho publisher)", "value": c["syncd_cpu_s_per_gib"],
+             "unit": "CPU s/GiB", "baseline": c["raw_pub_cpu_s_per_gib"], "target": f"<= {TARGETS['syncd_cpu_ratio']}x",
+             "met": c["syncd_cpu_ratio"] is not None and c["syncd_cpu_ratio"] <= TARGETS["syncd_cpu_ratio"]},
+            {"name": f"archive CPU {mode} (vs raw sub + SHA-256 + dd)", "value": c["archive_cpu_s_per_gib"],
+             "unit": "CPU s/GiB", "baseline": c["archive_baseline_cpu_s_per_gib"],
+             "target": f"<= {TARGETS['archive_cpu_ratio']}x",
+             "met": c["archive_cpu_ratio"] is not None and c["archive_cpu_ratio"] <= TARGETS["archive_cpu_ratio"]},
+        ]
+    return out
+
+
+def all_rows(quick: bool, work: Path) -> list[dict]:
+    """``scripts/bench.py all``: 512 MiB in 128 MiB segments, TLS off and on (quick: 16 MiB in 8 MiB)."""
+    size, seg = (16 * MIB, 8 * MIB) if quick else (512 * MIB, 128 * MIB)
+    work.mkdir(parents=True, exist_ok=True)
+    return rows(measure(size, seg, MIB, 0, where=str(work)))
+
+
+def run(args: argparse.Namespace) -> int:
+    report = measure(parse_size(args.size), parse_size(args.segment_size), parse_size(args.chunk),
+                     parse_size(args.big_size), cli_run=args.cli_run, where=args.dir, keep=args.keep)
     if args.json:
         print(json.dumps(report, indent=2))
     return 0

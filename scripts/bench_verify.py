@@ -138,6 +138,27 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def rows(r: dict) -> list[dict]:
+    """The figures ``scripts/bench.py all`` tabulates: (name, value, unit, baseline, target, met)."""
+    out = []
+    for key, label in (("1_job", "1 job"), ("2_jobs", "2 jobs")):
+        target = TARGETS[f"ratio_{key}"]
+        out.append({"name": f"archive verify, {label} ({r['bytes'] >> 20} MiB; vs hashlib loop)",
+                    "value": round(r[f"verify_mb_s_{key}"], 1), "unit": "MB/s",
+                    "baseline": round(r["baseline_mb_s"], 1),
+                    "target": f">= {target}x", "met": r[f"ratio_{key}"] >= target})
+    return out
+
+
+def all_rows(quick: bool, work: Path) -> list[dict]:
+    """``scripts/bench.py all``: 512 MiB in 64 MiB blobs (quick: 32 MiB in 8 MiB blobs)."""
+    size, file_size = (32, 8) if quick else (512, 64)
+    try:
+        return rows(run(work / "verify", size, file_size))
+    finally:
+        shutil.rmtree(work / "verify", ignore_errors=True)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="archive verify MB/s with 1 and 2 jobs vs a hashlib SHA-256 loop")
     p.add_argument("--size-mib", type=int, default=2048, help="blob bytes in the archive, MiB")
