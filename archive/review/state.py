@@ -143,17 +143,26 @@ class CaseReview:
         return self.rounds[-1] if self.rounds else None
 
 
-def _of(ledger: Ledger, kind: str, case_id: str) -> list[Entry]:
-    return list(ledger.entries(kind=kind, case_id=case_id))
-
-
 def case_review(ledger: Ledger, case_id: str) -> CaseReview:
-    """The classification and every round of ``case_id``, from the ledger."""
-    classes = _of(ledger, "review_classification", case_id)
+    """The classification and every round of ``case_id``, from the ledger; a record counts only if
+    it is signed by who may make it (``ledger.checks.review.signature_problems``, the rule ``ledger
+    verify`` applies)."""
+    from ledger.checks.review import signature_problems
+    from ledger.gapstate import enrollments
+    from ledger.people import valid_signers
+
+    keyring = ledger.keyring()
+    enrolled = enrollments(ledger)
+
+    def _of(kind: str, case: str) -> list[Entry]:
+        return [e for e in ledger.entries(kind=kind, case_id=case)
+                if not signature_problems(e.record, valid_signers(e.envelope, keyring), enrolled)]
+
+    classes = _of("review_classification", case_id)
     classification = (classes[-1].entry_hash, classes[-1].record) if classes else None
     by_class = {e.entry_hash: e.record for e in classes}
     rounds: dict[int, Round] = {}
-    for e in _of(ledger, "review_submission", case_id):
+    for e in _of("review_submission", case_id):
         sub = e.record
         assert isinstance(sub, ReviewSubmission)
         cls = by_class.get(sub.classification)
@@ -162,7 +171,7 @@ def case_review(ledger: Ledger, case_id: str) -> CaseReview:
         if sub.complete:
             r.received_ns = sub.submitted_ns
         rounds[sub.round_no] = r
-    for e in _of(ledger, "review_supplement", case_id):
+    for e in _of("review_supplement", case_id):
         s = e.record
         r = rounds.get(s.round_no)
         if r is None:
@@ -174,11 +183,11 @@ def case_review(ledger: Ledger, case_id: str) -> CaseReview:
                 r.received_ns = s.at_ns
     for kind, attr in (("review_clock", "clock"), ("review_judgement", "judgements"), ("review_outcome", "outcomes"),
                        ("review_approval", "approvals")):
-        for e in _of(ledger, kind, case_id):
+        for e in _of(kind, case_id):
             r = rounds.get(e.record.round_no)
             if r is not None:
                 getattr(r, attr).append((e.entry_hash, e.record))
-    for e in _of(ledger, "review_opinion", case_id):
+    for e in _of("review_opinion", case_id):
         r = rounds.get(e.record.round_no)
         if r is not None:
             r.opinion = (e.entry_hash, e.record)

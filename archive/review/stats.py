@@ -8,6 +8,9 @@ once per case, round and kind in the year the outcome was concluded.
 from __future__ import annotations
 
 from archive.review.clock import bureau_date
+from ledger.checks.review import signature_problems
+from ledger.gapstate import enrollments
+from ledger.people import valid_signers
 from ledger.records.review import ReviewOutcome
 from ledger.store import Ledger
 
@@ -20,9 +23,12 @@ def review_stats(ledger: Ledger, year: int | None = None) -> dict:
     outcomes: dict[str, int] = {}
     judgements: dict[tuple[int, str], int] = {}
     rounds = 0
+    keyring, enrolled = ledger.keyring(), enrollments(ledger)
     for e in ledger.entries(kind="review_outcome"):
         rec = e.record
         assert isinstance(rec, ReviewOutcome)
+        if signature_problems(rec, valid_signers(e.envelope, keyring), enrolled):
+            continue  # not signed by its reviewers: not an outcome (ledger verify reports it)
         if year is not None and bureau_date(rec.concluded_ns).year != year:
             continue
         rounds += 1

@@ -21,7 +21,7 @@ from ledger.checks.access import signer_problems
 from ledger.checks.base import CheckedEntry, VerifyContext
 from ledger.checks.justification import enrolled_records
 from ledger.people import check_person_key
-from ledger.records import Enrollment
+from ledger.records import Body, Enrollment
 from ledger.records.review import (
     ReviewApproval,
     ReviewCatalogue,
@@ -62,6 +62,33 @@ def reviewer_problems(person_id: str, signers: Iterable[str], enrolled: Mapping[
                     problem=first or Message(N_("not signed by {person_id}"), person_id=person_id))]
 
 
+def signature_problems(rec: Body, signers: Iterable[str], enrolled: Mapping[str, Enrollment]) -> list[str]:
+    """Why a review record is not signed by who may make it (empty: it is). One rule for ``ledger
+    verify`` and for ``archive.review.state``, which counts only records that pass it."""
+    signers = tuple(signers)
+    if isinstance(rec, ReviewCatalogue):
+        return signer_problems(rec.by, CATALOGUE_ROLES, N_("review catalogue"), signers, enrolled)
+    if isinstance(rec, ReviewClassification):
+        return signer_problems(rec.by, CLASSIFY_ROLES, N_("classification"), signers, enrolled)
+    if isinstance(rec, ReviewSubmission):
+        return signer_problems(rec.by, SUBMIT_ROLES, N_("review submission"), signers, enrolled)
+    if isinstance(rec, ReviewSupplement):
+        return (reviewer_problems(rec.by, signers, enrolled) if rec.action == "request" else
+                signer_problems(rec.by, RECEIVE_ROLES, N_("supplement"), signers, enrolled))
+    if isinstance(rec, ReviewClock):
+        return (signer_problems(rec.by, LEADER_ROLES, N_("extension"), signers, enrolled) if rec.action == "extend"
+                else reviewer_problems(rec.by, signers, enrolled))
+    if isinstance(rec, ReviewJudgement):
+        return reviewer_problems(rec.by, signers, enrolled)
+    if isinstance(rec, ReviewOutcome):
+        return [p for reviewer in rec.reviewers for p in reviewer_problems(reviewer, signers, enrolled)]
+    if isinstance(rec, ReviewApproval):
+        return signer_problems(rec.by, LEADER_ROLES, N_("review approval"), signers, enrolled)
+    if isinstance(rec, ReviewOpinion):
+        return signer_problems(rec.by, OPINION_ROLES, N_("review opinion"), signers, enrolled)
+    return [Message(N_("{kind} is not a review record"), kind=rec.kind)]
+
+
 def _seen(ctx: VerifyContext, key: str) -> set:
     return ctx.state.setdefault(_SEEN, {}).setdefault(key, set())
 
@@ -77,14 +104,14 @@ def check_catalogue(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewCatalogue)
     _seen(ctx, "catalogue").add(e.entry_hash)
-    return signer_problems(rec.by, CATALOGUE_ROLES, N_("review catalogue"), e.signers, enrolled_records(ctx))
+    return signature_problems(rec, e.signers, enrolled_records(ctx))
 
 
 def check_classification(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewClassification)
     _seen(ctx, "classification").add(e.entry_hash)
-    return (signer_problems(rec.by, CLASSIFY_ROLES, N_("classification"), e.signers, enrolled_records(ctx))
+    return (signature_problems(rec, e.signers, enrolled_records(ctx))
             + _refers(ctx, "catalogue", rec.catalogue, N_("review catalogue")))
 
 
@@ -92,7 +119,7 @@ def check_submission(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewSubmission)
     _seen(ctx, "submission").add((rec.case_id, rec.round_no))
-    return (signer_problems(rec.by, SUBMIT_ROLES, N_("review submission"), e.signers, enrolled_records(ctx))
+    return (signature_problems(rec, e.signers, enrolled_records(ctx))
             + _refers(ctx, "classification", rec.classification, N_("classification")))
 
 
@@ -106,57 +133,48 @@ def _round(ctx: VerifyContext, case_id: str, round_no: int) -> list[str]:
 def check_supplement(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewSupplement)
-    enrolled = enrolled_records(ctx)
-    who = (reviewer_problems(rec.by, e.signers, enrolled) if rec.action == "request" else
-           signer_problems(rec.by, RECEIVE_ROLES, N_("supplement"), e.signers, enrolled))
-    return who + _round(ctx, rec.case_id, rec.round_no)
+    return signature_problems(rec, e.signers, enrolled_records(ctx)) + _round(ctx, rec.case_id, rec.round_no)
 
 
 def check_clock(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewClock)
-    enrolled = enrolled_records(ctx)
+    out = signature_problems(rec, e.signers, enrolled_records(ctx))
     if rec.action == "extend":
-        out = signer_problems(rec.by, LEADER_ROLES, N_("extension"), e.signers, enrolled)
         extended = _seen(ctx, "extended")
         if (rec.case_id, rec.round_no) in extended:
             out.append(Message(N_("round {round} of case {case_id} is extended a second time (A3 Art.10: once)"),
                                round=rec.round_no, case_id=rec.case_id))
-        extended.add((rec.case_id, rec.round_no))
-    else:
-        out = reviewer_problems(rec.by, e.signers, enrolled)
+        elif not out:  # only a valid extension uses the round's one extension
+            extended.add((rec.case_id, rec.round_no))
     return out + _round(ctx, rec.case_id, rec.round_no)
 
 
 def check_judgement(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewJudgement)
-    return reviewer_problems(rec.by, e.signers, enrolled_records(ctx)) + _round(ctx, rec.case_id, rec.round_no)
+    return signature_problems(rec, e.signers, enrolled_records(ctx)) + _round(ctx, rec.case_id, rec.round_no)
 
 
 def check_outcome(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewOutcome)
     _seen(ctx, "outcome").add(e.entry_hash)
-    enrolled = enrolled_records(ctx)
-    out: list[str] = []
-    for reviewer in rec.reviewers:
-        out += reviewer_problems(reviewer, e.signers, enrolled)
-    return out + _round(ctx, rec.case_id, rec.round_no)
+    return signature_problems(rec, e.signers, enrolled_records(ctx)) + _round(ctx, rec.case_id, rec.round_no)
 
 
 def check_approval(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewApproval)
     _seen(ctx, "approval").add(e.entry_hash)
-    return (signer_problems(rec.by, LEADER_ROLES, N_("review approval"), e.signers, enrolled_records(ctx))
+    return (signature_problems(rec, e.signers, enrolled_records(ctx))
             + _refers(ctx, "outcome", rec.outcome, N_("review outcome")))
 
 
 def check_opinion(ctx: VerifyContext, e: CheckedEntry) -> list[str]:
     rec = e.record
     assert isinstance(rec, ReviewOpinion)
-    out = (signer_problems(rec.by, OPINION_ROLES, N_("review opinion"), e.signers, enrolled_records(ctx))
+    out = (signature_problems(rec, e.signers, enrolled_records(ctx))
            + _refers(ctx, "approval", rec.approval, N_("review approval")))
     att = ctx.ledger.by_hash(rec.attachment)
     if att is None or att.idx >= e.idx or att.kind != "attachment" or att.body.get("sha256") != rec.sha256:

@@ -379,6 +379,9 @@ def test_a3_art11_to_13_opinion_pdf_resubmission_and_the_gate_to_disclosure(worl
         rows = disclosure_report(lg, WorkCalendar(), ns(2026, 10, 16))
     mine = [r for r in rows if r["case_id"] == "C-1"]
     assert len(mine) == 1 and mine[0]["status"] == "pending" and mine[0]["deadline"] == "2026-10-27"
+    report = w.ok("disclosure", "report", "--now", iso(ns(2026, 10, 28)), "--json")  # as `disclosure report` shows it
+    due = [r for r in report["decisions"] if r["case_id"] == "C-1"]
+    assert [(r["id"], r["status"], r["unaccounted"]) for r in due] == [(made["decision"], "overdue", True)]
     stats = w.ok("review", "stats", "--year", "2026", "--json")
     assert stats["rounds"] == 2 and stats["outcomes"] == {"correct": 1, "lawful": 1}
     assert {(r["code"], r["unit"]) for r in stats["findings"]} == {("gap_unjustified", "第一执法大队"),
@@ -406,3 +409,41 @@ def test_a2_art16_a3_art10_footage_of_a_case_under_review_is_kept_until_the_outc
     w.ok("review", "approve", "C-1", *w.as_("head-1"), "--json", now=ns(2026, 9, 24))
     with w.open() as lg:
         assert not any(f.reviews for f in blob_facts(lg, later))
+
+
+def test_a3_ledger_verify_reports_review_acts_by_the_wrong_people(world):
+    """The same rules hold for entries appended around the commands: an unqualified reviewer's
+    judgement, an extension signed by a reviewer, a second extension, an approval naming no outcome."""
+    from ledger.records.review import ReviewApproval, ReviewClock, ReviewJudgement
+
+    w = world
+    classify(w)
+    submit_complete(w)
+    with w.open() as lg:
+        assert verify_ledger(lg).ok
+
+        def add(body, pid):
+            return lg.append(seal(body, w.signers[pid]), require_trusted=True).entry_hash
+
+        bad_judge = add(ReviewJudgement(case_id="C-1", round_no=1, item=3, verdict="ok", note="", by="rev-0",
+                                        at_ns=ns(2026, 9, 22)), "rev-0")
+        by_reviewer = add(ReviewClock(case_id="C-1", round_no=1, action="extend", due_date="2026-09-30", by="rev-1",
+                                      at_ns=ns(2026, 9, 22)), "rev-1")
+        first = add(ReviewClock(case_id="C-1", round_no=1, action="extend", due_date="2026-09-30", by="head-1",
+                                at_ns=ns(2026, 9, 22)), "head-1")
+        second = add(ReviewClock(case_id="C-1", round_no=1, action="extend", due_date="2026-09-30", by="head-1",
+                                 at_ns=ns(2026, 9, 23)), "head-1")
+        wrong_round = add(ReviewJudgement(case_id="C-1", round_no=2, item=3, verdict="ok", note="", by="rev-1",
+                                          at_ns=ns(2026, 9, 22)), "rev-1")
+        stray = add(ReviewApproval(case_id="C-1", round_no=1, outcome="f" * 64, decision="approved", by="head-1",
+                                   at_ns=ns(2026, 9, 22)), "head-1")
+        problems = {p.entry_hash: p.message for p in verify_ledger(lg).problems}
+        from archive.review.state import case_review
+
+        r = case_review(lg, "C-1").latest
+        assert 3 not in r.latest_judgements() and [h for h, _c in r.clock] == [first, second]  # the state agrees
+    assert "legal professional qualification" in problems[bad_judge]
+    assert "head" in problems[by_reviewer]
+    assert first not in problems and "second time" in problems[second]  # the reviewer's did not count
+    assert "never submitted" in problems[wrong_round]
+    assert "no earlier entry" in problems[stray]
