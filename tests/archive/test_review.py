@@ -447,3 +447,27 @@ def test_a3_ledger_verify_reports_review_acts_by_the_wrong_people(world):
     assert first not in problems and "second time" in problems[second]  # the reviewer's did not count
     assert "never submitted" in problems[wrong_round]
     assert "no earlier entry" in problems[stray]
+
+
+def test_a3_review_speaks_chinese_under_zh_cn(world):
+    """What reviewers and the handling unit read is Chinese under LANG=zh_CN.UTF-8: the refused intake
+    with its missing items, the clock, the checklist, the refused conclusion."""
+    from tests.fixtures.text import chinese, english_sentences
+
+    w = world
+    classify(w)
+    zh = "zh_CN.UTF-8"
+    refused = w.run("review", "submit", "C-1", "--item", f"draft_decision={w.file('draft')}", *w.as_("off-1"),
+                    now=SUBMIT, lang=zh)
+    assert refused.returncode == 3 and "缺少" in refused.stderr and "调查或审查报告" in refused.stderr
+    w.ok("review", "supplement", "C-1", "--receive", "--item", f"investigation_report={w.file('report')}", "--item",
+         f"facts_evidence_basis={w.file('evidence')}", *w.as_("off-1"), "--json", now=ns(2026, 9, 22))
+    outs = [w.run("review", "status", "C-1", now=ns(2026, 9, 30), lang=zh),
+            w.run("review", "checklist", "C-1", lang=zh),
+            w.run("review", "conclude", "C-1", "--outcome", "lawful", *w.as_("rev-1"), now=ns(2026, 9, 30), lang=zh),
+            w.run("review", "stats", lang=zh)]
+    assert [o.returncode for o in outs] == [0, 0, 3, 0], [o.stderr for o in outs]
+    for o in (refused, *outs):
+        text = o.stdout + o.stderr
+        assert chinese(text), text
+        assert english_sentences(text.replace("chinese-calendar", "")) == [], text
