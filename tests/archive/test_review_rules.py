@@ -189,3 +189,99 @@ def _review(major: bool | None, rounds: list[tuple[str | None, str | None]]) -> 
 def test_a3_art5_gate(major, rounds, passes):
     problems = gate_problems(_review(major, rounds))
     assert (problems == []) is passes, problems
+
+
+# --- the automatic evidence findings (A3 Art.8), one rule at a time -----------------------------------
+
+def _evidence(**changes):
+    from dataclasses import replace
+
+    from archive.review.findings import CaseEvidence
+    from ledger.keys import Signer
+    from ledger.records import Activity, CaseOpen, Enrollment, Media, Segment
+
+    t = 1_790_000_000 * 10**9
+    year = 365 * 86_400 * 10**9
+
+    def officer(pid: str, until: int = t + year) -> Enrollment:
+        pub = Signer.generate().public_key
+        return Enrollment(subject_type="person", subject_id=pid, public_key=pub.b64, keyid=pub.keyid, role="officer",
+                          certificate_no=f"HN-{pid}", valid_from_ns=t - year, valid_until_ns=until,
+                          enrolled_ns=t - year)
+
+    seg = Segment(device_id="cam-1", seq=0, prev="0" * 64,
+                  media=Media(sha256="a" * 64, size=1, container="mp4", codec="h264", width=1, height=1, fps="30/1",
+                              frames=1, duration_ms=600_000),
+                  device_start="2026-09-10 09:00:00", start_ns=t, end_ns=t + 600 * 10**9, officer_id="off-1",
+                  case_id="C-1", source_name="V.MP4", decodable=True)
+    act = Activity(activity="A-1", case_id="C-1", activity_type="inspection", place="p", start_ns=t,
+                   end_ns=t + 600 * 10**9, officers=["off-1", "off-2"], party_notified_ns=t, by="off-1")
+    base = CaseEvidence(
+        case_id="C-1", case_open=("c" * 64, CaseOpen(case_id="C-1", title="t", unit="u", case_type="penalty",
+                                                    officers=["off-1", "off-2"], opened_ns=t - 86_400 * 10**9,
+                                                    by="off-1")),
+        activities=[("d" * 64, act)], segments=[("e" * 64, seg)], entry_problems={},
+        blob_states={"e" * 64: ("a" * 64, "ok")}, gaps=[], calibrations={"cam-1": [(t - 3600 * 10**9, "passed",
+                                                                                     "f" * 64)]},
+        enrolled=[officer("off-1"), officer("off-2")], major=True, long_term=True, accesses=[])
+    extra = changes.pop("_", None)
+    ev = replace(base, **changes)
+    if extra:
+        extra(ev, t, officer, seg, act)
+    return ev
+
+
+def _expired(ev, t, officer, seg, act):
+    ev.enrolled[0] = officer("off-1", until=t - 1)
+
+
+def _alone(ev, t, officer, seg, act):
+    ev.activities[0] = ("d" * 64, act.model_copy(update={"officers": ["off-2"]}))
+
+
+def _elsewhere(ev, t, officer, seg, act):
+    ev.activities[0] = ("d" * 64, act.model_copy(update={"start_ns": t + 10**13, "end_ns": t + 2 * 10**13}))
+
+
+def _untold(ev, t, officer, seg, act):
+    ev.activities[0] = ("d" * 64, act.model_copy(update={"party_notified_ns": None}))
+
+
+def _late_cal(ev, t, officer, seg, act):
+    ev.calibrations["cam-1"] = [(t + 1, "passed", "f" * 64)]
+
+
+def _refused_cal(ev, t, officer, seg, act):
+    ev.calibrations["cam-1"].append((t - 60 * 10**9, "refused", "9" * 64))
+
+
+@pytest.mark.parametrize(("changes", "codes"), [
+    ({}, []),
+    ({"entry_problems": {"e" * 64: ["signature: does not verify"]}}, ["entry_invalid"]),
+    ({"blob_states": {"e" * 64: ("a" * 64, "altered")}}, ["blob_altered"]),
+    ({"blob_states": {"e" * 64: ("a" * 64, "missing")}}, ["blob_missing"]),
+    ({"blob_states": {"e" * 64: ("a" * 64, "purged")}}, ["blob_purged"]),
+    ({"gaps": [("1" * 64, "bare", None, "cam-1")]}, ["gap_unjustified"]),
+    ({"gaps": [("1" * 64, "rejected", "2" * 64, "cam-1")]}, ["gap_unjustified"]),
+    ({"gaps": [("1" * 64, "justified", "2" * 64, "cam-1")]}, ["gap_unapproved"]),
+    ({"gaps": [("1" * 64, "approved", "2" * 64, "cam-1"), ("3" * 64, "fault", "4" * 64, "cam-1")]}, []),
+    ({"_": _late_cal}, ["no_calibration"]),
+    ({"_": _refused_cal}, ["calibration_failed"]),
+    ({"_": _expired}, ["officer_unqualified", "officer_unqualified"]),   # on the footage and in the activity
+    ({"_": _alone}, ["too_few_officers"]),
+    ({"_": _elsewhere}, ["activity_without_footage"]),
+    ({"_": _untold}, ["party_not_told"]),
+    ({"long_term": False}, ["long_term_missing"]),
+    ({"long_term": False, "major": False}, []),
+    ({"accesses": [{"entry": "5" * 64, "by": "arch-1", "outcome": "viewed", "approved_by": None}]},
+     ["access_unapproved"]),
+    ({"accesses": [{"entry": "5" * 64, "by": "arch-1", "outcome": "viewed", "approved_by": "head-1"},
+                   {"entry": "6" * 64, "by": "arch-1", "outcome": "refused", "approved_by": None}]}, []),
+])
+def test_a3_art8_each_evidence_rule(changes, codes):
+    from archive.review.findings import evaluate
+
+    found = evaluate(_evidence(**changes))
+    assert sorted(f.code for f in found) == sorted(codes)
+    for f in found:
+        assert f.entries and all(len(h) == 64 for h in f.entries) and str(f.message)
