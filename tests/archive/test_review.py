@@ -31,7 +31,7 @@ from tests.fixtures.disclosure import decision
 from tests.fixtures.sync import BODYCAM, render_toml
 
 CST = dt.timezone(dt.timedelta(hours=8))
-OUTSIDE = Path("/tmp/review-shots")  # a copy of the page images for a person to look at, when that folder exists
+SCREENSHOTS = os.environ.get("BODYCAM_SCREENSHOTS")  # a folder to copy the page images to, for a person to look at
 
 
 def ns(y: int, mo: int, d: int, h: int = 10, mi: int = 0) -> int:
@@ -370,8 +370,8 @@ def test_a3_art11_to_13_opinion_pdf_resubmission_and_the_gate_to_disclosure(worl
                        check=True)
         png = tmp_path / f"opinion-{n}-1.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-        if OUTSIDE.is_dir():
-            shutil.copy(png, OUTSIDE / png.name)
+        if SCREENSHOTS:
+            shutil.copy(png, Path(SCREENSHOTS) / f"review-{png.name}")
     # the gate opens; the decision is due for disclosure (A1 Art.14: a penalty within 7 working days)
     made = w.ok(*decide, now=ns(2026, 10, 16))
     assert made["deadline"] == "2026-10-27"
