@@ -129,6 +129,7 @@ def opinion_context(ledger: Ledger, case_id: str, cal: WorkCalendar, now_ns: int
         "criteria": [f"{c}：{zh(ART11.get(c, c))}" for c in out.criteria],
         "recommendations": out.recommendations,
         "reviewers": [names.get(x, x) for x in out.reviewers],
+        "concluded_on": _date(out.concluded_ns),
         "leader": names.get(appr[1].by, appr[1].by) if appr else "",
         "approved_on": _date(appr[1].at_ns) if appr else "",
         "outcome_entry": out_h,

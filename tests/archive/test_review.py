@@ -351,7 +351,7 @@ def test_a3_art11_to_13_opinion_pdf_resubmission_and_the_gate_to_disclosure(worl
                           check=True).stdout
     flat = text.replace("\n", "")
     for words in ("重大行政执法决定法制审核意见书", "法审〔2026〕C-1-2号", "C-1", "合法", "某化工公司超标排放案",
-                  "责令停产整治", "第 1 轮", "王法审", "孙局长", "审核期限"):
+                  "责令停产整治", "第 1 轮", "王法审", "孙局长", "审核期限", "日期：2026年10月12日"):
         assert words in flat, words
     with w.open() as lg:
         rounds = list(lg.entries(kind="review_outcome", case_id="C-1"))
