@@ -516,6 +516,10 @@ class Receiver:
         else:
             tr.durable = self.state.stored(dock, file_id)
             missing = set(range(init.chunks)) - tr.durable
+            if tr.hasher is None and not tr.durable:
+                self._drain()  # no chunk of it is still queued: the run starts over from chunk 0
+                if not tr.written:
+                    tr.hasher, tr.feed_next, tr.hash_next = hashlib.sha256(), 0, 0
         self._reply(dock, p.Missing(p.Subject.xfer, file_id, init.chunks, frozenset(missing)))
 
     def _check_quota(self, dock: str, file_id: str, size: int) -> None:

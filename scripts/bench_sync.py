@@ -87,7 +87,7 @@ def _toml(sections: dict[str, dict]) -> str:
 
 
 class Broker:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, tls13_ciphers: str | None = None, env: dict | None = None):
         from archive.broker.config import BrokerDeployment, Listener, write_deployment
         from archive.broker.pki import init_pki, issue_client
 
@@ -99,14 +99,16 @@ class Broker:
                                     run_as=os.environ.get("USER") or "root",
                                     # the raw ceiling has no end-to-end flow control: let the
                                     # broker queue whatever the subscriber has not taken yet
-                                    max_queued_messages=1 << 20, max_queued_bytes=0)
+                                    max_queued_messages=1 << 20, max_queued_bytes=0,
+                                    **({"tls13_ciphers": tls13_ciphers} if tls13_ciphers else {}))
         init_pki(self.dep.pki.dir, ["localhost"])
         for name in self.dep.identities:
             issue_client(self.dep.pki.dir, name)
         write_deployment(self.dep)
         log = (root / "mosquitto.log").open("ab")
         self.proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(self.dep.conf_path)], stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     env={**os.environ, **(env or {})})
         for port in (self.plain_port, self.tls_port):
             deadline = time.monotonic() + 10
             while True:
@@ -350,24 +352,25 @@ def run_sync(root: Path, broker: Broker, dock: Path, blobs: list[Path], tls: boo
             "archive_exit": acode}
 
 
-def mqtt_ceiling(root: Path, broker: Broker, blobs: list[Path], tls: bool, chunk: int) -> dict:
+def mqtt_ceiling(root: Path, broker: Broker, blobs: list[Path], tls: bool, chunk: int, env: dict | None = None) -> dict:
     total = sum(b.stat().st_size for b in blobs)
     spec = {"broker": broker.section("archive", tls), "total": total}
     smark, pmark = root / "cpu-raw-sub.mark", root / "cpu-raw-pub.mark"
     sub = subprocess.Popen([PY, __file__, "_raw-sub", json.dumps(spec)], stdout=subprocess.PIPE,
-                           env=_marked_env(smark))
+                           env={**_marked_env(smark), **(env or {})})
     time.sleep(1.5)
     pspec = {"broker": broker.section(DOCK, tls), "files": [str(b) for b in blobs], "chunk": chunk}
     pub = subprocess.Popen([PY, __file__, "_raw-pub", json.dumps(pspec)], stdout=subprocess.PIPE,
-                           env=_marked_env(pmark))
-    t_start = float(pub.stdout.readline())
+                           env={**_marked_env(pmark), **(env or {})})
+    first = pub.stdout.readline().split()
+    t_start, cipher = float(first[0]), (first[1].decode() if len(first) > 1 else None)
     end, got = sub.stdout.readline().split()
     pub_cpu = _wait_cpu(pub)
     sub_cpu = _wait_cpu(sub)
     elapsed = float(end) - t_start
     return {"tls": tls, "bytes": int(got), "lost_bytes": total - int(got), "seconds": round(elapsed, 3),
             "mb_s": round(int(got) / elapsed / 1e6, 1),
-            "pub_work_cpu_s": round(_work_cpu(pub_cpu, pmark), 3),
+            "cipher": cipher, "pub_work_cpu_s": round(_work_cpu(pub_cpu, pmark), 3),
             "sub_work_cpu_s": round(_work_cpu(sub_cpu, smark), 3)}
 
 
@@ -494,7 +497,9 @@ def _raw_pub(spec_json: str) -> int:
     c.loop_start()
     connected.wait(10)
     _mark_cpu()
-    print(time.time(), flush=True)
+    sock = c.socket()
+    cipher = sock.cipher()[0] if hasattr(sock, "cipher") else "none"
+    print(time.time(), cipher, flush=True)
     n = 0
     for f in spec["files"]:
         fd = os.open(f, os.O_RDONLY)
@@ -611,6 +616,58 @@ def rows(report: dict) -> list[dict]:
     return out
 
 
+NO_AES = {"OPENSSL_ia32cap": "~0x200000200000000"}
+"""OpenSSL without AES-NI and PCLMULQDQ: AES-GCM in software, as on a Raspberry Pi 4 (Cortex-A72
+without the crypto extensions)."""
+SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256")
+
+
+def cipher_figures(size: int, chunk: int, where: str | None = None, rounds: int = 2) -> dict:
+    """Raw paho QoS 1 over TLS 1.3 with the broker offering one suite at a time, with the CPU's
+    AES instructions and without them (``OPENSSL_ia32cap`` in the environment of broker and
+    clients): MB/s and the publisher's and subscriber's CPU s/GiB, best of ``rounds``."""
+    sys.path.insert(0, str(ROOT))
+    root = Path(tempfile.mkdtemp(prefix="bench-tls-", dir=where))
+    out: dict = {"size": size, "chunk": chunk, "rounds": rounds, "no_aes_env": NO_AES, "runs": []}
+    try:
+        seg = min(size, 128 * MIB)
+        _, blobs = make_dock(root, [seg] * (size // seg), seed=3)
+        gib = size / GIB
+        for aes in (True, False):
+            env = {} if aes else NO_AES
+            for suite in SUITES:
+                best = None
+                for n in range(rounds):
+                    broker = Broker(root / f"b-{suite}-{aes}-{n}", tls13_ciphers=suite, env=env)
+                    try:
+                        c = mqtt_ceiling(root, broker, blobs, True, chunk, env=env)
+                    finally:
+                        broker.stop()
+                    if best is None or c["mb_s"] > best["mb_s"]:
+                        best = c
+                r = {"suite": suite, "aes_instructions": aes, "negotiated": best["cipher"], "mb_s": best["mb_s"],
+                     "pub_cpu_s_per_gib": round(best["pub_work_cpu_s"] / gib, 3),
+                     "sub_cpu_s_per_gib": round(best["sub_work_cpu_s"] / gib, 3), "lost_bytes": best["lost_bytes"]}
+                out["runs"].append(r)
+                print(f"TLS 1.3 {suite:<30} AES instructions {'on ' if aes else 'off'}: {r['mb_s']:7.1f} MB/s; "
+                      f"CPU s/GiB publisher {r['pub_cpu_s_per_gib']}, subscriber {r['sub_cpu_s_per_gib']} "
+                      f"(negotiated {r['negotiated']})", flush=True)
+        # what the broker's configured order gives a default client, without AES instructions
+        from archive.broker.config import TLS13_CIPHERS
+
+        broker = Broker(root / "b-default", env=NO_AES)
+        try:
+            c = mqtt_ceiling(root, broker, blobs, True, chunk, env=NO_AES)
+        finally:
+            broker.stop()
+        out["configured_order"] = {"tls13_ciphers": TLS13_CIPHERS, "negotiated": c["cipher"], "mb_s": c["mb_s"]}
+        print(f"broker order {TLS13_CIPHERS}: a default client negotiates {c['cipher']} ({c['mb_s']} MB/s, "
+              f"no AES instructions)", flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def all_rows(quick: bool, work: Path) -> list[dict]:
     """``scripts/bench.py all``: 512 MiB in 128 MiB segments, TLS off and on (quick: 16 MiB in 8 MiB)."""
     size, seg = (16 * MIB, 8 * MIB) if quick else (512 * MIB, 128 * MIB)
@@ -619,6 +676,11 @@ def all_rows(quick: bool, work: Path) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.ciphers:
+        report = cipher_figures(parse_size(args.size), parse_size(args.chunk), args.dir)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        return 0
     report = measure(parse_size(args.size), parse_size(args.segment_size), parse_size(args.chunk),
                      parse_size(args.big_size), cli_run=args.cli_run, where=args.dir, keep=args.keep)
     if args.json:
@@ -634,6 +696,8 @@ def add_parser(sub) -> None:
     p.add_argument("--chunk", default="1M", help="Chunk size (default 1M).")
     p.add_argument("--dir", default=None, help="Where to put the temporary deployment (default: $TMPDIR).")
     p.add_argument("--cli-run", action="store_true", help="Also time `bodycam sync run` itself (TLS off).")
+    p.add_argument("--ciphers", action="store_true",
+                   help="Only raw MQTT over TLS 1.3 per cipher suite, with and without AES instructions.")
     p.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
     p.add_argument("--json", action="store_true", help="Print the report as JSON at the end.")
     p.set_defaults(func=run)

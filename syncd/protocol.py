@@ -9,6 +9,7 @@ Topics (``<dock>`` matches :data:`DOCK_PATTERN`, ids are 64 lowercase hex digits
 
     bodycam/v1/<dock>/xfer/<file_id>/init        JSON Init
     bodycam/v1/<dock>/xfer/<file_id>/seg/<index> raw chunk bytes, user property sha256=<hex>
+                                                 (left out in a fresh transfer's in-order first pass)
     bodycam/v1/<dock>/xfer/<file_id>/fin         JSON Fin
     bodycam/v1/<dock>/xfer/<file_id>/abort       JSON Abort
     bodycam/v1/<dock>/rec/<entry_hash>           raw DSSE envelope bytes of a ledger record
@@ -22,6 +23,7 @@ The conversation (all QoS 1; the dock keeps everything until ``committed``)::
     dock  init ──────────▶ archive opens/resumes the part file    ◀── missing {bitmap}
     dock  seg/i (≤ WINDOW_MAX unacknowledged) ─▶ written + flushed ◀── stored {i}
                                      wrong length / altered chunk ◀── rejected {code, index: i}
+                          (in order: fed to the file's running SHA-256 only, checked at fin)
     dock  fin ───────────▶ size, sha256, signature, seq/prev, blob, ledger
                                                                   ◀── committed {signed proof}
                                                                   ◀── rejected {code}   (kept)
@@ -437,25 +439,35 @@ class Init:
 
 @dataclass(frozen=True)
 class ChunkHeader:
-    """What travels beside a chunk's bytes: its index (in the topic) and SHA-256 (user property)."""
+    """What travels beside a chunk's bytes: its index (in the topic) and SHA-256 (user property).
+
+    The SHA-256 may be left out (``None``) for a chunk sent in order on a fresh transfer: the
+    archive feeds such chunks to its running hash of the whole file and checks that against the
+    announced SHA-256 at ``fin`` (each byte hashed once on each side). A chunk the archive gets
+    out of order without one is refused (``bad_chunk``, with its index) and sent again with it."""
 
     index: int
-    sha256: str
+    sha256: str | None
 
     @classmethod
     def for_data(cls, index: int, data: bytes) -> ChunkHeader:
         return cls(_check_index(index, MAX_CHUNKS, RejectCode.bad_index), sha256_hex(data))
 
+    @classmethod
+    def in_order(cls, index: int) -> ChunkHeader:
+        """The header of a chunk sent in order on a fresh transfer: no SHA-256 of its own."""
+        return cls(_check_index(index, MAX_CHUNKS, RejectCode.bad_index), None)
+
     def user_properties(self) -> list[tuple[str, str]]:
-        return [(USER_PROPERTY_SHA256, self.sha256)]
+        return [] if self.sha256 is None else [(USER_PROPERTY_SHA256, self.sha256)]
 
     @classmethod
     def from_user_properties(cls, index: int, props: Sequence[tuple[str, str]] | None) -> ChunkHeader:
         values = [v for k, v in (props or []) if k == USER_PROPERTY_SHA256]
-        if len(values) != 1:
-            raise ProtocolError(RejectCode.bad_chunk, "chunk needs exactly one 'sha256' user property")
+        if len(values) > 1:
+            raise ProtocolError(RejectCode.bad_chunk, "chunk has more than one 'sha256' user property")
         return cls(_check_index(index, MAX_CHUNKS, RejectCode.bad_index),
-                   check_hex64(values[0], "chunk sha256", RejectCode.bad_chunk))
+                   check_hex64(values[0], "chunk sha256", RejectCode.bad_chunk) if values else None)
 
 
 def verify_chunk(init: Init, header: ChunkHeader, data: bytes, *, check_hash: bool = True) -> None:
@@ -468,7 +480,12 @@ def verify_chunk(init: Init, header: ChunkHeader, data: bytes, *, check_hash: bo
     if len(data) != expected:
         raise ProtocolError(RejectCode.bad_chunk,
                             f"chunk {header.index} has {len(data)} bytes, expected {expected}")
-    if check_hash and sha256_hex(data) != header.sha256:
+    if not check_hash:
+        return
+    if header.sha256 is None:
+        raise ProtocolError(RejectCode.bad_chunk, f"chunk {header.index} came out of order without its "
+                                                  f"'sha256' user property; send it again with one")
+    if sha256_hex(data) != header.sha256:
         raise ProtocolError(RejectCode.chunk_hash, f"chunk {header.index} does not match its sha256")
 
 

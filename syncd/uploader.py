@@ -419,6 +419,10 @@ class Uploader:
         fin_at: float | None = None
         last_heard = time.monotonic()
         resends = 0
+        # Chunks sent in order on a fresh transfer carry no SHA-256 of their own: the archive
+        # hashes them once, into the file's hash, checked at fin against ref.sha256 (known since
+        # the offload). After a reconnect or a partial resume, every chunk carries its own.
+        plain_ok, plain_next, inits = True, 0, 0
         while True:
             self._check_stop()
             now = time.monotonic()
@@ -429,6 +433,8 @@ class Uploader:
                 fin_at = None
                 if not self._publish(p.init_topic(dock, file_id), init.to_json()):
                     continue
+                inits += 1
+                plain_ok = plain_ok and inits == 1
                 need_init, asked_at, last_heard = False, now, now
             # Acknowledgements: block briefly only when there is nothing to send.
             idle = window.awaiting_missing or window.in_flight >= window.window or fin_at is not None
@@ -446,6 +452,7 @@ class Uploader:
                 self._answered()
                 if isinstance(ack, p.Missing):
                     if ack.chunks == init.chunks:
+                        plain_ok = plain_ok and len(ack.missing) == init.chunks
                         window.on_missing(ack.missing)
                         log.info("%s", _("{file}: archive lacks {missing} of {chunks} chunks").format(
                             file=file_id[:16], missing=len(ack.missing), chunks=init.chunks))
@@ -476,6 +483,7 @@ class Uploader:
                         log.warning("%s", _("{file}: the archive received bytes that do not match; the dock's copy "
                                             "does, sending the file again").format(file=file_id[:16]))
                         window = SendWindow(init.chunks, self.cfg.window)
+                        plain_ok, plain_next, inits = True, 0, 0
                         need_init = True
                     else:
                         return Outcome(False, ack.code.value, ack.reason)
@@ -492,7 +500,11 @@ class Uploader:
                 data = os.pread(fd, length, i * init.chunk_size)
                 if len(data) != length:
                     return Outcome(False, "missing_file", f"{ref.role} {ref.sha256[:16]}… shrank in the dock store")
-                header = p.ChunkHeader.for_data(i, data)
+                if plain_ok and i == plain_next:
+                    header = p.ChunkHeader.in_order(i)
+                    plain_next += 1
+                else:
+                    header = p.ChunkHeader.for_data(i, data)
                 if not self._publish(p.seg_topic(dock, file_id, i), data, user_properties=header.user_properties()):
                     need_init = True
                     break

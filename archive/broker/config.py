@@ -35,6 +35,13 @@ from syncd import protocol
 log = logging.getLogger(__name__)
 
 PBKDF2_ITERATIONS = 10_000
+TLS13_CIPHERS = "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
+"""The broker's TLS 1.3 suites, in its order of preference (Mosquitto sets server preference).
+ChaCha20-Poly1305 first: a Raspberry Pi 4 dock has no AES instructions, and there AES-GCM costs
+several times the CPU per byte; the server, which has them, pays little for ChaCha20 either
+way (figures: docs/benchmarks.md, "TLS ciphers on a CPU without AES")."""
+TLS12_CIPHERS = ("ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384")
+"""The same order for a TLS 1.2 client (the broker's certificate is ECDSA; forward secrecy only)."""
 PACKET_OVERHEAD = 4 << 10
 """Room for the fixed header, topic (≤ 256 chars) and properties above the largest payload."""
 
@@ -72,6 +79,8 @@ class BrokerDeployment:
     run_as: str | None = None
     """``user`` option: the account mosquitto drops to when started as root (it must read the keys)."""
     extra: tuple[str, ...] = field(default=())
+    tls13_ciphers: str = TLS13_CIPHERS
+    tls12_ciphers: str = TLS12_CIPHERS
 
     def __post_init__(self) -> None:
         # Mosquitto resolves relative paths against the folder it was started in, not the file's:
@@ -161,6 +170,8 @@ def render_conf(dep: BrokerDeployment) -> str:
                 f"certfile {dep.pki.broker_cert}",
                 f"keyfile {dep.pki.broker_key}",
                 "tls_version tlsv1.2",
+                f"ciphers_tls1.3 {dep.tls13_ciphers}",
+                f"ciphers {dep.tls12_ciphers}",
             ]
             if lst.client_certs:
                 lines += ["require_certificate true", "use_identity_as_username true"]

@@ -8,6 +8,8 @@ recordings is controlled and traceable).
 from __future__ import annotations
 
 import queue
+import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -360,3 +362,29 @@ def test_render_writes_absolute_paths_so_mosquitto_starts_from_any_folder(tmp_pa
     for path in paths:
         assert Path(path).is_absolute(), path
         assert Path(path).is_relative_to(tmp_path / "broker"), path
+
+
+def test_broker_prefers_chacha20_for_docks_without_aes_instructions(broker):
+    """The broker's cipher order puts ChaCha20-Poly1305 first (issue 18 item 5: a Raspberry Pi 4
+    dock has no AES instructions; figures in docs/benchmarks.md): a client offering AES-GCM first
+    still gets ChaCha20, over TLS 1.3 and over TLS 1.2; a client offering only AES-GCM gets that."""
+    def negotiated(configure) -> str:
+        ctx = ssl.create_default_context(cafile=str(broker.ca_file))
+        configure(ctx)
+        with socket.create_connection(("127.0.0.1", broker.password_port), timeout=5) as raw, \
+                ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.cipher()[0]
+
+    assert negotiated(lambda ctx: None) == "TLS_CHACHA20_POLY1305_SHA256"
+
+    def tls12(ctx):
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305")
+
+    assert negotiated(tls12) == "ECDHE-ECDSA-CHACHA20-POLY1305"
+
+    def tls12_aes_only(ctx):
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+
+    assert negotiated(tls12_aes_only) == "ECDHE-ECDSA-AES128-GCM-SHA256"

@@ -322,9 +322,10 @@ def send_init(r: Receiver, dock: str, init: p.Init) -> str:
     return init.file_id
 
 
-def send_chunk(r: Receiver, dock: str, init: p.Init, index: int, data: bytes, *, sha: str | None = None) -> None:
+def send_chunk(r: Receiver, dock: str, init: p.Init, index: int, data: bytes, *, sha: str | None = None,
+               plain: bool = False) -> None:
     piece = data[index * init.chunk_size:(index + 1) * init.chunk_size]
-    hdr = p.ChunkHeader(index, sha or p.sha256_hex(piece))
+    hdr = p.ChunkHeader.in_order(index) if plain else p.ChunkHeader(index, sha or p.sha256_hex(piece))
     r.handle(msg(p.seg_topic(dock, init.file_id, index), piece, hdr.user_properties()))
 
 
@@ -480,6 +481,31 @@ def test_a2_art8_an_altered_in_order_chunk_is_caught_at_fin_and_the_file_resent(
         assert isinstance(bad, p.Rejected) and bad.code is p.RejectCode.chunk_hash and bad.index == 1
         send_chunk(r, "dock-a", init, 0, data)
         send_chunk(r, "dock-a", init, 1, data)
+        send_fin(r, "dock-a", init)
+        assert isinstance(acks.last(fid), p.Committed)
+        assert r.blobs.blob_path(init.sha256).read_bytes() == data and r.blobs.parts() == []
+
+
+def test_chunks_without_a_sha256_are_taken_only_in_order(site, dock):
+    """A dock sends the first pass of a fresh transfer without per-chunk SHA-256 (issue 18 item 5):
+    in order, each goes into the running file hash; one out of order is refused with its index
+    (bad_chunk) and, sent again with its SHA-256, taken; the file commits."""
+    data = footage(3 * CHUNK + 5, seed=12)
+    enrollment_ = dock.enrollment("cam-1")
+    seg0 = dock.segment("cam-1", 0, p.envelope_hash(enrollment_), data=data)
+    init = p.Init(len(data), CHUNK, hashlib.sha256(data).hexdigest(), seg0)
+    with serving(site) as (r, acks):
+        send_record(r, "dock-a", enrollment_)
+        fid = send_init(r, "dock-a", init)
+        send_chunk(r, "dock-a", init, 0, data, plain=True)
+        r._drain()
+        send_chunk(r, "dock-a", init, 2, data, plain=True)  # 1 was lost
+        bad = acks.last(fid)
+        assert isinstance(bad, p.Rejected) and bad.code is p.RejectCode.bad_chunk and bad.index == 2
+        assert "out of order" in bad.reason
+        send_chunk(r, "dock-a", init, 1, data, plain=True)
+        send_chunk(r, "dock-a", init, 2, data)
+        send_chunk(r, "dock-a", init, 3, data, plain=True)
         send_fin(r, "dock-a", init)
         assert isinstance(acks.last(fid), p.Committed)
         assert r.blobs.blob_path(init.sha256).read_bytes() == data and r.blobs.parts() == []

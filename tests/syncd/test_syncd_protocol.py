@@ -139,10 +139,18 @@ def test_chunks_are_checked_for_index_length_and_hash():
     with pytest.raises(p.ProtocolError) as err:
         p.verify_chunk(init, p.ChunkHeader.for_data(2, last), last)
     assert err.value.code is p.RejectCode.bad_index
-    for props in ([], [("sha256", header.sha256)] * 2, [("sha256", "zz")], None):
+    for props in ([("sha256", header.sha256)] * 2, [("sha256", "zz")]):
         with pytest.raises(p.ProtocolError) as err:
             p.decode_dock_message(p.seg_topic("dock-1", FID, 1), last, props)
         assert err.value.code is p.RejectCode.bad_chunk
+    # without a SHA-256 (sent in order on a fresh transfer): only a running file hash may take it
+    for props in ([], None, p.ChunkHeader.in_order(1).user_properties()):
+        plain = p.decode_dock_message(p.seg_topic("dock-1", FID, 1), last, props).body
+        assert plain.header == p.ChunkHeader(1, None)
+        p.verify_chunk(init, plain.header, last, check_hash=False)
+        with pytest.raises(p.ProtocolError) as err:
+            p.verify_chunk(init, plain.header, last)
+        assert err.value.code is p.RejectCode.bad_chunk and "out of order" in err.value.reason
     with pytest.raises(p.ProtocolError) as err:
         p.decode_dock_message(p.seg_topic("dock-1", FID, 0), b"\0" * (p.CHUNK_MAX + 1), header.user_properties())
     assert err.value.code is p.RejectCode.too_large
