@@ -5,7 +5,9 @@ daemons (``sync run`` of each dock, ``archive serve``, Mosquitto) killed with SI
 with SIGTERM, each dock's link cut, stalled or truncated mid-packet by a TCP relay, and the
 archive's and a dock's filesystems (small tmpfs mounts, so root) filled and freed. A supervisor
 thread stands for systemd (``Restart=always``): what the campaign stopped comes back after a short
-delay; a daemon that exits by itself is a violation.
+delay; a daemon that exits by itself while working (or with a traceback) is a violation, one that
+refuses to start with a plain error (its ledger cannot be opened on a full disk) is counted and
+restarted.
 
 After the last fault everything heals and the campaign waits for the system to converge, then
 checks the invariants (A2 Art.8: complete and unaltered; A2 Art.16: custody survives failures):
@@ -67,6 +69,10 @@ SIZES = (96 * KIB, 300 * KIB, 700 * KIB, 1 * MIB + 123, 2 * MIB + 7)
 FAULT_KINDS = ("sigkill_sync", "sigterm_sync", "sigkill_archive", "sigterm_archive", "sigkill_broker",
                "sigterm_broker", "net_cut", "net_stall", "net_truncate", "disk_full_archive", "disk_full_dock")
 DOCKS = ("dock-a", "dock-b")
+START_GRACE_S = 5.0
+"""A daemon that exits this soon after a start, with a plain error and no traceback, refused to
+start (counted, not a violation: its service manager restarts it); later, or with a traceback, it
+crashed while working (a violation)."""
 FULL_DOCK = "dock-b"
 """The dock whose folder is a small tmpfs the campaign fills."""
 
@@ -114,6 +120,7 @@ class TrialResult:
     faults: list[dict] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     recover_s: float | None = None
+    refused_starts: list[dict] = field(default_factory=list)
     entries: int = 0
     files: int = 0
     bytes: int = 0
@@ -148,6 +155,7 @@ class Report:
                 "violations": len(self.violations), "violations_by_invariant": _count(v.invariant
                                                                                     for v in self.violations),
                 "recover": self.recovery(),
+                "refused_starts": sum(len(t.refused_starts) for t in self.trials),
                 "entries": sum(t.entries for t in self.trials), "files": sum(t.files for t in self.trials),
                 "bytes": sum(t.bytes for t in self.trials),
                 "duration_s": round(sum(t.duration_s for t in self.trials), 1),
@@ -160,6 +168,8 @@ class Report:
                  f"  synced: {j['entries']} ledger entries, {j['files']} files, {j['bytes'] / MIB:.1f} MiB",
                  f"  faults injected: {j['faults']}  "
                  + ", ".join(f"{k} {n}" for k, n in j["faults_by_kind"].items()),
+                 f"  daemons that refused to start (plain error, restarted by the supervisor): "
+                 f"{j['refused_starts']}",
                  f"  invariant violations: {j['violations']}"
                  + ("" if not j["violations"] else "  " + ", ".join(
                      f"{k} {n}" for k, n in j["violations_by_invariant"].items())),
@@ -235,12 +245,14 @@ class Daemon:
         self.expect_exit = False
         self.restart_at: float | None = None
         self.starts = 0
+        self.started_at = 0.0
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                          cwd=self.cwd, start_new_session=True)
         self.starts += 1
+        self.started_at = time.monotonic()
         self.expect_exit = False
         self.restart_at = None
 
@@ -425,8 +437,14 @@ class Trial:
                     if d.alive():
                         continue
                     if not d.expect_exit:
-                        self.violation("daemon_running", f"{d.name} exited by itself with "
-                                                         f"{d.proc.returncode}:\n{d.tail()}")
+                        tail = d.tail()
+                        if now - d.started_at < START_GRACE_S and "Traceback" not in tail:
+                            # refused to start with a plain error (say, its ledger cannot be opened
+                            # on a full disk): systemd restarts it (deploy/systemd: Restart=always)
+                            self.result.refused_starts.append({"daemon": d.name, "error": tail[-300:]})
+                        else:
+                            self.violation("daemon_running", f"{d.name} exited by itself with "
+                                                             f"{d.proc.returncode}:\n{tail}")
                         d.expect_exit = True
                     if d.restart_at is None:
                         d.restart_at = now + self.rng.uniform(0.3, 1.0)
