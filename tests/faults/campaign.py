@@ -91,6 +91,8 @@ class CampaignConfig:
     workload_s: float = 8.0
     """Over how long the shifts are docked and the faults spread."""
     recover_timeout_s: float = 90.0
+    sizes: tuple[int, ...] = SIZES
+    """Sizes the recorders' files are drawn from."""
     link_bps: float = 1.5e6
     """Each dock's uplink (the relay paces what goes up): transfers take seconds, so faults land
     in the middle of files rather than between them."""
@@ -375,7 +377,7 @@ class Trial:
         dock_index = DOCKS.index(site.name)
         for d in range(self.cfg.devices):
             device = f"rec-{letter}{d}"
-            sizes = [self.rng.choice(SIZES) for _ in range(self.rng.randint(*self.cfg.files))]
+            sizes = [self.rng.choice(self.cfg.sizes) for _ in range(self.rng.randint(*self.cfg.files))]
             seed = ((self.seed * 7 + dock_index) * 31 + shift) * 17 + d
             site.add_segments(sizes, device_id=device, seed=seed)
             if d == 0:
