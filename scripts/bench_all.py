@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append(_row("demo", "scripts/demo.sh wall time", unit="s", target=f"<= {DEMO_TARGET_S:.0f} s",
                          skipped="--quick" if args.quick else "--no-demo"))
     elapsed = round(time.perf_counter() - started, 1)
-    report = {"command": "scripts/bench.py " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["all"] else sys.argv[1:]),
+    report = {"command": " ".join(["scripts/bench.py", *sys.argv[1:]]),
               "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "quick": args.quick,
               "machine_before": before, "machine_after": machine(), "elapsed_s": elapsed, "rows": rows}
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

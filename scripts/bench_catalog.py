@@ -234,11 +234,11 @@ def rows(r: dict) -> list[dict]:
 
 
 def all_rows(quick: bool, work: Path) -> list[dict]:
-    """``scripts/bench.py all``: 100,000 segments (built once, then cached in ``work``), 50 queries
-    of each kind (quick: 500 segments, 10 queries)."""
+    """``scripts/bench.py all``: the defaults, 100,000 segments (built once, then cached in ``work``),
+    200 queries of each kind (quick: 500 segments, 10 queries)."""
     if quick:
         return rows(run(work / "catalog", 500, 10, 4, 3, 50))
-    return rows(run(work / "catalog", 100_000, 50, 20, 10, 5000))
+    return rows(run(work / "catalog", 100_000, 200, 20, 10, 5000))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
