@@ -46,8 +46,12 @@ def bench_rows(name: str, quick: bool, work: Path) -> list[dict] | None:
     """One benchmark's rows, timed; a failure is one failed row; None if the module has no rows."""
     try:
         mod = importlib.import_module(f"bench_{name}")
-    except ModuleNotFoundError:
-        return None
+    except ModuleNotFoundError as exc:
+        if exc.name == f"bench_{name}":
+            return None
+        return [_row(name, f"{name} benchmark", met=False, error=f"cannot import bench_{name}: {exc}")]
+    except Exception as exc:  # noqa: BLE001 - a broken module is a failed row, not the end of the run
+        return [_row(name, f"{name} benchmark", met=False, error=f"cannot import bench_{name}: {exc}")]
     if not hasattr(mod, "all_rows"):
         return None
     print(f"== {name}", flush=True)
