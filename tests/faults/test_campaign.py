@@ -10,7 +10,8 @@ CI_SEED, CI_TRIALS, CI_FAULTS = 20261202, 3, 4
 
 
 def test_a2_art8_art16_fault_campaign_loses_nothing_doubles_nothing(request, tmp_path):
-    opt = request.config.getoption
+    def opt(name):  # defined by tests/faults/conftest.py; None when that conftest was loaded late
+        return request.config.getoption(name, default=None)
     cfg = CampaignConfig(seed=opt("--seed") or CI_SEED, trials=opt("--trials") or CI_TRIALS,
                          faults=opt("--faults") or CI_FAULTS, workdir=tmp_path, log=print)
     report = run_campaign(cfg)
