@@ -29,7 +29,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHES = ("ledger", "offload", "sync", "verify", "catalog", "load")
-"""In this order; ``load`` only when scripts/bench_load.py exists and has ``all_rows``."""
+"""In this order; ``load`` only when scripts/bench_load.py exists (through ``all_rows`` when it has
+one, else through its ``--json`` report, see :func:`load_rows`)."""
+LOAD_ARGS = ("--idle-s", "10")
+"""``bench.py load`` at its defaults (20 busy docks, 200 idle ones) but 10 s of idle keep-alives."""
+LOAD_RSS_MB = 200
 DEMO_TARGET_S = 180.0
 DEMO_TIMEOUT_S = 600
 
@@ -52,20 +56,60 @@ def bench_rows(name: str, quick: bool, work: Path) -> list[dict] | None:
         return [_row(name, f"{name} benchmark", met=False, error=f"cannot import bench_{name}: {exc}")]
     except Exception as exc:  # noqa: BLE001 - a broken module is a failed row, not the end of the run
         return [_row(name, f"{name} benchmark", met=False, error=f"cannot import bench_{name}: {exc}")]
-    if not hasattr(mod, "all_rows"):
+    rows_of = getattr(mod, "all_rows", None)
+    if rows_of is None and name == "load" and hasattr(mod, "add_parser"):
+        rows_of = load_rows
+    if rows_of is None:
         return None
     print(f"== {name}", flush=True)
     t0 = time.perf_counter()
     try:
-        got = mod.all_rows(quick, work)
+        got = rows_of(quick, work)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - one benchmark's failure is a row, not the end
         traceback.print_exc()
         return [_row(name, f"{name} benchmark", met=False, error=f"{type(exc).__name__}: {exc}",
                      seconds=round(time.perf_counter() - t0, 1))]
     seconds = round(time.perf_counter() - t0, 1)
     print(f"   {name}: {seconds} s", flush=True)
-    return [_row(name, r["name"], r["value"], r["unit"], r["baseline"], r["target"], bool(r["met"]),
-                 seconds=seconds) for r in got]
+    return [_row(name, r["name"], r["value"], r["unit"], r["baseline"], r["target"],
+                 None if r.get("skipped") else bool(r["met"]), seconds=seconds,
+                 **({"skipped": r["skipped"]} if r.get("skipped") else {})) for r in got]
+
+
+def load_rows(quick: bool, work: Path) -> list[dict]:
+    """``bench.py load --json`` (issue 17 item 4) as rows: its report is data, read as JSON. Not with
+    ``--quick`` (hundreds of docks do not fit in a minute): then one row says it was not run."""
+    name = "load: 20 docks at once, archive peak RSS (vs one dock alone)"
+    if quick:
+        return [{"name": name, "value": None, "unit": "MB", "baseline": None, "target": f"<= {LOAD_RSS_MB} MB",
+                 "met": None, "skipped": "--quick"}]
+    work.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "load", "--json", *LOAD_ARGS,
+                           "--workdir", str(work)], capture_output=True, text=True, timeout=900)
+    text = proc.stdout
+    if "{" not in text:
+        raise RuntimeError(f"bench.py load exited {proc.returncode} without a report: {proc.stderr[-500:]}")
+    r = json.loads(text[text.index("{"):])
+    c, b = r["concurrent"], r["baseline_one_dock"]
+    ok = bool(r["all_committed"] and r["archive_verify_ok"])
+    rows = [
+        {"name": f"load: {r['docks']} docks at once, every item committed and archive verify passing",
+         "value": r["archive_segments"], "unit": "segments", "baseline": None, "target": "all, verify ok",
+         "met": ok},
+        {"name": name, "value": r["archive_peak_rss_mb"], "unit": "MB", "baseline": r["baseline_archive_peak_rss_mb"],
+         "target": f"<= {LOAD_RSS_MB} MB", "met": r["archive_peak_rss_mb"] <= LOAD_RSS_MB},
+        {"name": f"load: {r['docks']} docks at once, slowest dock's time (vs one dock alone)",
+         "value": c["dock_s"]["max"], "unit": "s", "baseline": b["wall_s"], "target": "none starved",
+         "met": ok and not c["failed_docks"]},
+        {"name": f"load: {r['docks']} docks at once, aggregate throughput (vs one dock alone)",
+         "value": c["throughput_mb_s"], "unit": "MB/s", "baseline": b["throughput_mb_s"], "target": "-",
+         "met": ok},
+    ]
+    if "idle_docks" in r:
+        rows.append({"name": f"load: {r['idle_docks']} idle docks still connected after {r['idle_s']:g} s",
+                     "value": r["idle_still_connected"], "unit": "docks", "baseline": None,
+                     "target": f"all {r['idle_docks']}", "met": r["idle_still_connected"] == r["idle_docks"]})
+    return rows
 
 
 def demo_row(work: Path) -> dict:
