@@ -53,11 +53,13 @@ class Sampler:
             except OSError:
                 return
 
-    def stop(self) -> float:
+    def stop(self, lifetime: bool = True) -> float:
+        """The sampled peak; with ``lifetime``, also the kernel's high-water mark since the
+        process started (which catches a peak between samples, but also any earlier one)."""
         self._stop.set()
         self._t.join(2)
         try:
-            return max(self.peak, rss_mb(self.pid, "VmHWM"))
+            return max(self.peak, rss_mb(self.pid, "VmHWM")) if lifetime else self.peak
         except OSError:
             return self.peak
 
@@ -127,37 +129,38 @@ def run(args: argparse.Namespace) -> int:
                                 capture_output=True, text=True, timeout=600)
         out["archive_verify_ok"] = verify.returncode == 0
 
-        # -- 200 idle docks, real uploaders in one process --------------------------------------
+        # -- 200 idle docks, real uploaders in a few processes ---------------------------------
+        # (paho waits on its sockets with select(), which cannot see a descriptor above 1024: one
+        # process holds about 50 uploaders with their ledgers and sync states open)
         if idle:
-            from syncd.uploader import Uploader
             out["idle_docks"] = len(idle)
             out["broker_rss_before_idle_mb"] = round(rss_mb(broker.proc.pid), 1)
             out["archive_rss_before_idle_mb"] = round(rss_mb(archive.pid), 1)
-            stop = threading.Event()
-            ups = [Uploader(w.docks[n].agent, w.docks[n].syncd, stop_event=stop) for n in idle]
-            threads = [threading.Thread(target=u.run, daemon=True) for u in ups]
+            groups = [idle[i:i + args.docks_per_process] for i in range(0, len(idle), args.docks_per_process)]
+            workers = []
+            for n, group in enumerate(groups):
+                spec = root / f"idle-{n}.json"
+                spec.write_text(json.dumps([{"agent": w.docks[d].agent.model_dump(mode="json"),
+                                             "syncd": w.docks[d].syncd.model_dump(mode="json")} for d in group]))
+                workers.append(subprocess.Popen([sys.executable, __file__, "idle-worker", str(spec),
+                                                 str(args.idle_s)], stdout=subprocess.PIPE, text=True))
             t0 = time.monotonic()
-            for t in threads:
-                t.start()
-            deadline = time.monotonic() + 120
-            while sum(1 for u in ups if u.client.connected) < len(ups) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            out["idle_connected"] = sum(1 for u in ups if u.client.connected)
+            ready = [json.loads(wk.stdout.readline() or "{}") for wk in workers]
+            out["idle_connected"] = sum(r.get("connected", 0) for r in ready)
             out["idle_connect_s"] = round(time.monotonic() - t0, 1)
+            out["idle_processes"] = len(workers)
             bs, as_ = Sampler(broker.proc.pid), Sampler(archive.pid)
-            time.sleep(args.idle_s)
-            out["idle_still_connected"] = sum(1 for u in ups if u.client.connected)
+            done = [json.loads(wk.stdout.readline() or "{}") for wk in workers]
+            for wk in workers:
+                wk.wait(60)
+            out["idle_still_connected"] = sum(r.get("connected", 0) for r in done)
             out["broker_rss_idle_mb"] = round(rss_mb(broker.proc.pid), 1)
             out["archive_rss_idle_mb"] = round(rss_mb(archive.pid), 1)
-            out["broker_peak_rss_idle_mb"] = round(bs.stop(), 1)
-            out["archive_peak_rss_idle_mb"] = round(as_.stop(), 1)
-            out["idle_process_rss_mb"] = round(rss_mb(os.getpid()), 1)
+            out["broker_peak_rss_idle_mb"] = round(bs.stop(lifetime=False), 1)
+            out["archive_peak_rss_idle_mb"] = round(as_.stop(lifetime=False), 1)
+            out["broker_lifetime_peak_rss_mb"] = round(rss_mb(broker.proc.pid, "VmHWM"), 1)
+            out["idle_process_rss_mb"] = round(sum(r.get("rss_mb", 0) for r in done), 1)
             out["idle_s"] = args.idle_s
-            stop.set()
-            for t in threads:
-                t.join(10)
-            for u in ups:
-                u.close()
         archive.terminate()
         archive.wait(30)
     finally:
@@ -186,9 +189,37 @@ def run(args: argparse.Namespace) -> int:
             print(f"  broker RSS {out['broker_rss_before_idle_mb']} → {out['broker_rss_idle_mb']} MB (peak "
                   f"{out['broker_peak_rss_idle_mb']}), archive RSS {out['archive_rss_before_idle_mb']} → "
                   f"{out['archive_rss_idle_mb']} MB (peak {out['archive_peak_rss_idle_mb']}); the {len(idle)} "
-                  f"uploaders' own process {out['idle_process_rss_mb']} MB")
+                  f"uploaders' own {out['idle_processes']} processes {out['idle_process_rss_mb']} MB")
     ok = out["all_committed"] and out["archive_verify_ok"] and (not idle or out["idle_still_connected"] == len(idle))
     return 0 if ok else 1
+
+
+def idle_worker(spec: Path, seconds: float) -> int:
+    """Run the uploaders of the docks in ``spec`` (idle: nothing to send) for ``seconds``; print a
+    JSON line once they are connected, another at the end."""
+    from agent.config import AgentConfig
+    from syncd.config import SyncdConfig
+    from syncd.uploader import Uploader
+
+    stop = threading.Event()
+    ups = [Uploader(AgentConfig.model_validate(d["agent"]), SyncdConfig.model_validate(d["syncd"]), stop_event=stop)
+           for d in json.loads(spec.read_text())]
+    threads = [threading.Thread(target=u.run, daemon=True) for u in ups]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 120
+    while sum(1 for u in ups if u.client.connected) < len(ups) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print(json.dumps({"connected": sum(1 for u in ups if u.client.connected)}), flush=True)
+    time.sleep(seconds)
+    print(json.dumps({"connected": sum(1 for u in ups if u.client.connected), "rss_mb": rss_mb(os.getpid())}),
+          flush=True)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    for u in ups:
+        u.close()
+    return 0
 
 
 def add_parser(sub) -> None:
@@ -198,7 +229,12 @@ def add_parser(sub) -> None:
     ap.add_argument("--segment-mib", type=float, nargs="+", default=[3, 1, 0.5, 2])
     ap.add_argument("--chunk-mib", type=float, default=1)
     ap.add_argument("--idle-s", type=float, default=30)
+    ap.add_argument("--docks-per-process", type=int, default=50)
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.set_defaults(func=run)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["idle-worker"]:
+    raise SystemExit(idle_worker(Path(sys.argv[2]), float(sys.argv[3])))

@@ -16,7 +16,8 @@ checks the invariants (A2 Art.8: complete and unaltered; A2 Art.16: custody surv
   from the docks; its blob store holds exactly the files those entries name;
 * ``bodycam archive verify`` passes;
 * each dock's latest signed checkpoint is acknowledged, consistent and fully covered;
-* no part file is left;
+* no part file is left, and no file was refused at ``fin`` as damaged (nothing is altered in
+  flight here: it would mean the archive acknowledged chunks it did not have);
 * nothing the dock believes committed is missing at the archive (every ``committed`` proof in
   the dock's outbox verifies and names an entry the archive holds), and the dock still has every
   file its ledger names (the dock deletes nothing);
@@ -633,6 +634,15 @@ class Trial:
             self.violation("archive_holds_what_docks_signed", f"file {sha[:16]}… is not in the archive")
         for sha in blobs.keys() - wanted_blobs.keys():
             self.violation("archive_holds_what_docks_signed", f"archive file {sha[:16]}… named by no dock entry")
+        # No byte is altered in this campaign (a truncated link drops the connection, it does not
+        # change what arrives), so a file refused at ``fin`` because it does not hash to its
+        # SHA-256 means the archive acknowledged chunks it did not have; the dock's resend hides
+        # it from the other checks, its log does not.
+        damaged = [line for line in self.daemons["archive"].log_path.read_text(errors="replace").splitlines()
+                   if "rejected xfer" in line and "file_hash" in line]
+        if damaged:
+            self.violation("acknowledged_what_it_had", f"{len(damaged)} file(s) refused as damaged at fin: "
+                                                       f"{damaged[0][-200:]}")
         parts = w.parts()
         if parts:
             self.violation("no_part_file", ", ".join(str(x.relative_to(w.archive_dir)) for x in parts))
