@@ -94,7 +94,7 @@ def decide_export(ledger: Ledger, blobs: BlobStore, case_id: str, request: str, 
                                    segment=seg_e.entry_hash[:16], other=seg.case_id or "-", case=case_id)]
             elif not blobs.blob_path(seg.media.sha256).is_file():
                 reasons = [Message(N_("the footage is not in the archive's blob store"))]
-            elif not vp.safe_name(seg.device_id) or not vp.safe_name(seg.source_name):
+            elif not vp.safe_name(seg.device_id) or not vp.safe_path(seg.source_name):
                 reasons = [Message(N_("the recorder id or original file name of segment {segment}… cannot be a file "
                                       "name"), segment=seg_e.entry_hash[:16])]
         out.append((seg_e, reasons))

@@ -175,6 +175,13 @@ def safe_name(name: str) -> bool:
             and not any(ord(c) < 32 or ord(c) == 127 for c in name) and len(name.encode("utf-8")) <= 255)
 
 
+def safe_path(path: str, depth: int = 8) -> bool:
+    """A relative path an export may write: at most ``depth`` components, each a safe name.
+    Recorders keep footage in folders (``DCIM/100ZFY/…``), so an original name may have several."""
+    parts = path.split("/")
+    return len(parts) <= depth and all(safe_name(p) for p in parts)
+
+
 def spki_raw(der: bytes) -> bytes | None:
     """The raw 32-byte key of an Ed25519 SubjectPublicKeyInfo, or None."""
     if len(der) == len(SPKI_ED25519) + 32 and der.startswith(SPKI_ED25519):

@@ -212,6 +212,33 @@ def test_a2_art17_export_without_approval_exits_3_and_is_logged_as_refused(tmp_p
     assert report.ok, report.problems
 
 
+def test_a2_art16_originals_kept_in_recorder_folders_keep_their_path_and_verify(tmp_path):
+    """Recorders name footage DCIM/100ZFY/…: the package keeps the folders under originals/<recorder>/."""
+    world = ExportArchive(tmp_path / "archive", segments=1, folder="DCIM/100ZFY/")
+    req = world.request("--case", "case-1")
+    world.approve(req)
+    pkg = tmp_path / "pkg"
+    res = world.create(pkg, req)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (pkg / "originals" / "cam-1" / "DCIM" / "100ZFY" / "VID_0000.MP4").read_bytes() == \
+        world.blobs[world.segments[0]]
+    for res in (run_export_verify(pkg), run_verify_py(pkg, tmp_path)):
+        assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("folder", ["../", "DCIM/../../", "/abs/", "DCIM//", "a/b/c/d/e/f/g/h/"])
+def test_a2_art16_an_original_name_that_climbs_out_or_is_too_deep_is_refused(tmp_path, folder):
+    world = ExportArchive(tmp_path / "archive", segments=1, folder=folder)
+    req = world.request("--case", "case-1")
+    world.approve(req)
+    pkg = tmp_path / "pkg"
+    res = world.create(pkg, req)
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "cannot be a file name" in res.stderr
+    assert not pkg.exists() or not any(pkg.rglob("*.MP4"))
+    assert not (tmp_path / "VID_0000.MP4").exists()
+
+
 def test_export_refuses_to_write_into_a_folder_that_holds_files(made, tmp_path):
     world, _pkg = made
     out = tmp_path / "full"

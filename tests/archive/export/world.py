@@ -52,9 +52,10 @@ def _enrollment(s: Signer, subject_type: str, subject_id: str, **extra) -> Enrol
 
 
 class ExportArchive:
-    """The archive folder, its keys and the segment entry hashes (``segments``: case-1, then one of case-2)."""
+    """The archive folder, its keys and the segment entry hashes (``segments``: case-1, then one of case-2).
+    ``folder`` prefixes each original name, as recorders keep footage under ``DCIM/…``."""
 
-    def __init__(self, root: Path, segments: int = 2):
+    def __init__(self, root: Path, segments: int = 2, folder: str = ""):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.config = root / "bodycam.toml"
@@ -107,7 +108,7 @@ class ExportArchive:
                                            height=24, fps="2", frames=2, duration_ms=1000),
                                device_start=iso(start - 1500_000), start_ns=start, end_ns=start + 10**9,
                                calibration=cal.entry_hash, officer_id="off-7", case_id=case, activity=None,
-                               source_name=f"VID_{seq:04d}.MP4", decodable=True, dock_session="ds-1",
+                               source_name=f"{folder}VID_{seq:04d}.MP4", decodable=True, dock_session="ds-1",
                                time_corrected=True)
                 e = lg.append(seal(body, device), require_trusted=True)
                 prev = e.entry_hash
