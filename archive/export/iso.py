@@ -173,7 +173,7 @@ def make_iso(src_dir: Path, out: Path, volume_id: str) -> str:
         if not tmp.is_file():
             raise BodycamError(_("making the image {path}: xorriso wrote nothing").format(path=printable(out)))
         digest = sha256_file(tmp)
-        tmp.chmod(0o644)
+        tmp.chmod(0o600)  # footage: readable by the archive's user only, like the package
         os.link(tmp, out)  # fails if someone made ``out`` meanwhile: never clobbered
     except FileExistsError:
         raise RefusedError(_("{path} exists: an image is never overwritten; choose a new file name")

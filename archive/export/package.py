@@ -181,11 +181,20 @@ def _write(root: Path, rel: str, data: bytes) -> None:
         f.write(data)
 
 
+def _make_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents, each 0700: ``mkdir(parents=True)`` would give the
+    parents the umask's mode and let local users list the originals' names."""
+    if path.is_dir():
+        return
+    _make_dirs(path.parent)
+    path.mkdir(mode=_DIR_MODE, exist_ok=True)
+
+
 def _copy_original(blob: Path, dest: Path, sha256: str) -> dict[str, str]:
     """Copy the blob to ``dest`` (new file, 0600), hashing it three ways on the way; refuse a blob
     that no longer matches its name."""
     hashes = {"sha256": hashlib.sha256(), "sm3": _sm3(), "md5": hashlib.md5(usedforsecurity=False)}
-    dest.parent.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+    _make_dirs(dest.parent)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), _FILE_MODE)
     with open(blob, "rb") as src, os.fdopen(fd, "wb") as dst:
         while chunk := src.read(_CHUNK):

@@ -224,6 +224,8 @@ def test_a2_art16_originals_kept_in_recorder_folders_keep_their_path_and_verify(
         world.blobs[world.segments[0]]
     for res in (run_export_verify(pkg), run_verify_py(pkg, tmp_path)):
         assert res.returncode == 0, res.stdout + res.stderr
+    # every folder of the package, the recorder's included, is the archive user's alone
+    assert {p.stat().st_mode & 0o777 for p in [pkg, *pkg.rglob("*")] if p.is_dir()} == {0o700}
 
 
 @pytest.mark.parametrize("folder", ["../", "DCIM/../../", "/abs/", "DCIM//", "a/b/c/d/e/f/g/h/"])

@@ -87,6 +87,7 @@ def test_a2_art16_the_iso_image_is_logged_and_extracted_verifies_the_same_way(si
         [entry] = list(lg.entries(kind="export_iso"))
         [export] = list(lg.entries(kind="export"))
     assert entry.body["iso_sha256"] == sha256_file(iso) and entry.body["export"] == export.entry_hash
+    assert iso.stat().st_mode & 0o777 == 0o600  # it holds the footage: the archive's user only
     assert entry.body["volume_id"] == "CASE_1"
     res = run_export_verify(iso)
     assert res.returncode == 0, res.stdout + res.stderr
