@@ -38,11 +38,12 @@ from bodycam.errors import RefusedError
 from bodycam.i18n import N_, Message
 from ledger.canonical import canonical_json
 from ledger.keys import Signer
+from ledger.records.case import CASE_TYPE_NAMES
 from ledger.records.disclosure import PENALTY_FIELDS, TYPE_FIELDS, decision_date
 from ledger.store import Ledger
 
 MARKER = ".bodycam-portal"
-TYPE_NAMES = {"penalty": "行政处罚", "coercion": "行政强制", "inspection": "行政检查"}
+TYPE_NAMES = {t: CASE_TYPE_NAMES[t] for t in ("penalty", "coercion", "inspection")}
 CSV_COLUMNS = [k for k in PENALTY_FIELDS if k.startswith("CF_")] + ["BZ"]
 YEAR_NS = 365 * 86_400 * 10**9
 

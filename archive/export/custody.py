@@ -9,9 +9,12 @@ event is an entry of the package's ``ledger/``, so a reader can check each row a
 
 from __future__ import annotations
 
-from archive.export.custody_doc import CustodyEvent
+import datetime as dt
+
+from archive.export.custody_doc import CustodyEvent, document_zone
 from ledger.records import Calibration, DockSession, Gap, Segment, StopApproval
 from ledger.records.access import Access, AccessGrant, AccessRequest
+from ledger.records.case import CASE_TYPE_NAMES
 from ledger.records.export import Export, ExportIso, ExportSignoff
 from ledger.store import Entry
 
@@ -86,13 +89,32 @@ def custody_events(entries: list[Entry]) -> list[CustodyEvent]:
     return sorted(out, key=lambda ev: (ev.at_ns, ev.entry_hash))
 
 
+def _local_day(stamp: object) -> str | None:
+    if not isinstance(stamp, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(document_zone()).date().isoformat() if when.tzinfo else None
+
+
+def _validity(person: dict) -> str | None:
+    """An officer's certificate validity as the record shows it (local days), None when not enrolled
+    with one (packages made before the manifest carried it have none either)."""
+    start, end = _local_day(person.get("valid_from")), _local_day(person.get("valid_until"))
+    if start is None and end is None:
+        return None
+    return f"{start or '…'} 至 {end or '…'}"
+
+
 def document_inputs(manifest: dict) -> tuple[dict, list[dict]]:
     """The case and items of ``write_custody`` from the manifest (the one source of both)."""
     case = manifest["case"]
     officers = [{"id": o["id"], "name": o.get("name") or o["id"], "certificate": o.get("certificate_no") or "-",
-                 "valid_until": None} for o in case.get("officers", [])]
+                 "valid_until": _validity(o)} for o in case.get("officers", [])]
     doc_case = {"id": case["case_id"], "title": case.get("title") or "-", "unit": case.get("unit") or "-",
-                "type": case.get("case_type"), "officers": officers}
+                "type": CASE_TYPE_NAMES.get(case.get("case_type") or "", case.get("case_type")), "officers": officers}
     items = []
     for it in manifest["items"]:
         dev = it.get("device") or {}

@@ -294,7 +294,9 @@ def _person(ledger: Ledger, person_id: str | None) -> dict | None:
         if isinstance(rec, Enrollment) and rec.subject_type == "person":
             found = rec
     return {"id": person_id, "name": found.name if found else None,
-            "certificate_no": found.certificate_no if found else None, "unit": found.unit if found else None}
+            "certificate_no": found.certificate_no if found else None, "unit": found.unit if found else None,
+            "valid_from": rfc3339(found.valid_from_ns) if found else None,
+            "valid_until": rfc3339(found.valid_until_ns) if found else None}
 
 
 def _device(ledger: Ledger, seg: Segment, keyid: str | None) -> dict:
@@ -383,7 +385,7 @@ def named_people(manifest: dict) -> set[str]:
 
     def walk(obj) -> None:
         if isinstance(obj, dict):
-            if set(obj) == {"id", "name", "certificate_no", "unit"} and isinstance(obj["id"], str):
+            if {"id", "name", "certificate_no", "unit"} <= set(obj) and isinstance(obj["id"], str):
                 found.add(obj["id"])
             for v in obj.values():
                 walk(v)

@@ -29,6 +29,9 @@ class CaseFlag(Body):
 # --- cases and activities (A2 Art.2–5, 7, 14) ---------------------------------------------------
 
 CaseType = Literal["penalty", "coercion", "inspection", "licensing", "collection", "other"]
+# What Chinese documents call each type (the custody record, the portal): 行政处罚, 行政强制, ….
+CASE_TYPE_NAMES = {"penalty": "行政处罚", "coercion": "行政强制", "inspection": "行政检查", "licensing": "行政许可",
+                   "collection": "行政征收", "other": "其他"}
 #: A2 Art.5: the activities that are recorded on site.
 ActivityType = Literal["complaint_report", "inspection", "investigation", "coercive_measure",
                        "evidence_preservation", "sampling", "other"]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from archive.export.instructions import EN, ZH, commands
+from bodycam.formats import rfc3339
 from ledger.verify import verify_ledger
-from tests.archive.export.world import ExportArchive, make_package
+from tests.archive.export.world import T0, ExportArchive, make_package
 from tests.fixtures.sync import BODYCAM
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -86,7 +87,10 @@ def test_a2_art16_and_evidence_rules_art12_fields_in_the_manifest(made):
     assert m["case"]["case_id"] == "case-1"
     item = m["items"][0]
     assert item["camera_operator"] == {"id": "off-7", "name": "李明", "certificate_no": "执法证 4201-0007",
-                                       "unit": "执法支队"}
+                                       "unit": "执法支队", "valid_from": rfc3339(T0 - 10**18),
+                                       "valid_until": rfc3339(T0 + 10**18)}  # A2 Art.14: valid certificate
+    approver = m["request"]["approved_by"]
+    assert approver["valid_from"] is None and approver["valid_until"] is None  # a head has no certificate
     assert {o["id"] for o in item["officers"]} == {"off-7", "off-8"}
     assert item["place"] == "某化工厂排污口"
     assert item["device"]["serial"] == "ZFY0001" and item["device"]["profile"] == "zfy-e12-gat947"

@@ -119,6 +119,8 @@ def test_a2_art16_custody_pdf_names_the_case_the_officers_and_every_view(signed)
                           check=True, timeout=60).stdout
     assert "case-1" in text and "李明" in text and "张华" in text and "刻录登记表" in text
     flat = "".join(text.split())
+    assert "行政处罚" in flat and "penalty" not in flat  # the case type as Chinese documents name it
+    assert "1994-03-24至2057-08-08" in flat  # each officer's certificate validity (A2 Art.14), local days
     with world.ledger() as lg:
         accesses = [e.entry_hash for e in lg.entries(kind="access")]
     assert accesses and all(h[:12] in flat for h in accesses)
