@@ -33,10 +33,14 @@ CURRENT=""
 step() { printf '\n== %s\n' "$*"; }
 # begin TITLE: a step of the summary; done_step RESULT [FILE]: it worked, and what to open.
 begin() { CURRENT=$1; step "$*"; }
-done_step() { printf '%s\t%s\t%s\n' "$CURRENT" "$1" "${2:-}" >>"$SUMMARY"; CURRENT=""; }
+done_step() {
+  local file=${2:-}
+  printf '%s\t%s\t%s\n' "$CURRENT" "$1" "${file#"$DATA/"}" >>"$SUMMARY"
+  CURRENT=""
+}
 
 summary() {
-  printf '\n%-4s %-44s %-6s %s\n' "" "STEP" "RESULT" "FILE WORTH OPENING"
+  printf '\n%-4s %-44s %-6s %s\n' "" "STEP" "RESULT" "FILE WORTH OPENING (in DATA)"
   local n=0
   while IFS=$'\t' read -r what result file; do
     n=$((n + 1))
@@ -74,7 +78,7 @@ on_exit() {
   if [ "$status" -ne 0 ]; then
     local result=FAILED
     [ "$status" -eq 130 ] && result=STOPPED
-    [ -n "$CURRENT" ] && printf '%s\t%s\t%s\n' "$CURRENT" "$result" "$DATA/logs" >>"$SUMMARY"
+    [ -n "$CURRENT" ] && printf '%s\t%s\t%s\n' "$CURRENT" "$result" "logs/" >>"$SUMMARY"
     summary >&2
     echo "demo: stopped (exit $status); everything it started is stopped; logs in $DATA/logs" >&2
     echo "DATA $DATA" >&2
@@ -243,9 +247,9 @@ done_step OK "$DATA/recorders/zfy.toml"
 begin "Readiness before a shift (A2 Art.12-13): battery, card space, clock"
 (cd "$DATA/dock-north" && "$BC" device status --port "$PORT_A" --profile zfy-e12-gat947)
 (cd "$DATA/dock-south" && "$BC" device status --port "$PORT_B" --profile jsonl-epoch-ms)
-(cd "$DATA/dock-north" && "$BC" fleet status) || echo "(fleet status exit $?: a recorder is not ready yet; a cron mail or a dashboard sees the same)"
-
-done_step OK
+(cd "$DATA/dock-north" && "$BC" fleet status) | tee "$DATA/dock-north/fleet.txt" \
+  || echo "(fleet status exit $?: a recorder is not ready yet; a cron mail or a dashboard sees the same)"
+done_step OK "$DATA/dock-north/fleet.txt"
 
 begin "Reference clock: chrony serving NTP on loopback (it never touches this machine's clock)"
 NTP_PORT=$("$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -273,17 +277,18 @@ done_step OK "$DATA/chrony/chrony.conf"
 begin "Recorders enrolled and armed: the equipment manager enrolls each recorder on its dock (its own key, its custodian; A2 Art.12), then arms it for a shift: readiness + clock calibration, signed into each dock ledger (A2 Art.13). Docking never enrolls: an unknown recorder is refused"
 (cd "$DATA/dock-north" && "$BC" device enroll --port "$PORT_A" --profile zfy-e12-gat947)
 (cd "$DATA/dock-south" && "$BC" device enroll --port "$PORT_B" --profile jsonl-epoch-ms)
-(cd "$DATA/dock-north" && "$BC" device arm --port "$PORT_A" --profile zfy-e12-gat947 --ntp-server "$NTP")
-(cd "$DATA/dock-south" && "$BC" device arm --port "$PORT_B" --profile jsonl-epoch-ms --ntp-server "$NTP")
-
-done_step OK
+(cd "$DATA/dock-north" && "$BC" device arm --port "$PORT_A" --profile zfy-e12-gat947 --ntp-server "$NTP") \
+  | tee "$DATA/dock-north/arm.txt"
+(cd "$DATA/dock-south" && "$BC" device arm --port "$PORT_B" --profile jsonl-epoch-ms --ntp-server "$NTP") \
+  | tee "$DATA/dock-south/arm.txt"
+done_step OK "$DATA/dock-north/arm.txt"
 
 begin "Docking at end of shift: both recorders; every file offloaded, hashed, probed, signed, ledgered"
 (cd "$DATA/dock-north" && "$BC" dock --port "$PORT_A" --profile zfy-e12-gat947 --case HB-2026-117 --ntp-server "$NTP" \
   --serial ZF00077)
 (cd "$DATA/dock-south" && "$BC" dock --port "$PORT_B" --profile jsonl-epoch-ms --activity patrol --ntp-server "$NTP")
-(cd "$DATA/dock-south" && "$BC" segments)
-done_step OK "$DATA/dock-north/ledger.db"
+for d in north south; do (cd "$DATA/dock-$d" && "$BC" segments) | tee "$DATA/dock-$d/segments.txt"; done
+done_step OK "$DATA/dock-north/segments.txt"
 
 begin "Gap justified and approved: the pause on recorder B is a gap (A2 Art.8); the officer justifies it, the supervisor approves (A2 Art.11)"
 bash "$ROOT/scripts/demo_justify.sh" "$DATA/dock-south" 010204 "李四"
@@ -299,16 +304,19 @@ for d in north south; do
   "$BC" --config "$DATA/dock-$d/bodycam.toml" sync status
 done
 "$BC" --config "$DATA/archive/bodycam.toml" archive dock list
-done_step OK "$DATA/logs/archive.err"
+"$BC" --config "$DATA/archive/bodycam.toml" archive segments | tee "$DATA/archive/segments.txt"
+ARRIVED=$("$BC" --config "$DATA/archive/bodycam.toml" archive segments --json | json 'len(d)')
+[ "$ARRIVED" -eq 4 ] || { echo "demo: $ARRIVED of 4 segments reached the archive" >&2; exit 1; }
+done_step OK "$DATA/archive/segments.txt"
 
 begin "Archive ledger checked: a signed checkpoint, an inclusion proof for a segment, full verification"
 "$BC" ledger checkpoint "$DATA/archive/ledger.db" --key "$DATA/archive/keys/log.key"
 SEG=$("$BC" ledger show "$DATA/archive/ledger.db" --kind segment --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["entries"][0]["idx"])')
-"$BC" ledger proof "$DATA/archive/ledger.db" --index "$SEG" --json
+"$BC" ledger proof "$DATA/archive/ledger.db" --index "$SEG" --json | tee "$DATA/archive/proof-segment.json"
 "$BC" ledger verify "$DATA/archive/ledger.db"
 for d in north south; do "$BC" ledger verify "$DATA/dock-$d/ledger.db"; done
 echo "blobs in the archive: $(find "$DATA/archive/blobs" -type f | wc -l)"
-done_step OK "$DATA/archive/ledger.db"
+done_step OK "$DATA/archive/proof-segment.json"
 
 A="$DATA/archive"
 ACONF=(--config "$A/bodycam.toml")
