@@ -73,11 +73,11 @@ stop_all() {
 
 on_exit() {
   local status=$?
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP
   stop_all
   if [ "$status" -ne 0 ]; then
     local result=FAILED
-    [ "$status" -eq 130 ] && result=STOPPED
+    [ "$status" -eq 130 ] || [ "$status" -eq 129 ] && result=STOPPED
     [ -n "$CURRENT" ] && printf '%s\t%s\t%s\n' "$CURRENT" "$result" "logs/" >>"$SUMMARY"
     summary >&2
     echo "demo: stopped (exit $status); everything it started is stopped; logs in $DATA/logs" >&2
@@ -87,6 +87,7 @@ on_exit() {
 }
 trap on_exit EXIT
 trap 'echo "demo: interrupted" >&2; exit 130' INT TERM
+trap 'exit 129' HUP  # the terminal closed: stop everything too (Mosquitto would take SIGHUP as "reload")
 
 # start_bg NAME WANT_PREFIX CMD...: start CMD in the background (tracked for clean-up); wait for a
 # stdout line starting with WANT_PREFIX and put its remainder in $BG_VALUE. Not in $(...): the
@@ -106,6 +107,16 @@ start_bg() {
     sleep 0.1
   done
   echo "demo: $name did not print $want in time" >&2
+  return 1
+}
+# wait_until WHAT CMD...: poll CMD every 0.1 s for up to 10 s; fail, naming WHAT, if it never succeeds.
+wait_until() {
+  local what=$1; shift
+  for _ in $(seq 1 100); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "demo: $what did not come up within 10 s (logs in $DATA/logs)" >&2
   return 1
 }
 json() {  # json EXPR: evaluate EXPR on the JSON document read from stdin (bound to d)
@@ -131,10 +142,7 @@ MQTT_PORT=$(free_port SOCK_STREAM)
 /usr/sbin/mosquitto -c "$BROKER/mosquitto.conf" >"$DATA/logs/mosquitto.log" 2>&1 &
 MOSQ=$!
 PIDS+=($MOSQ)
-for _ in $(seq 1 100); do
-  "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $MQTT_PORT), 0.2).close()" 2>/dev/null && break
-  sleep 0.1
-done
+wait_until Mosquitto "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $MQTT_PORT), 0.2).close()"
 echo "Mosquitto on 127.0.0.1:$MQTT_PORT (TLS, client certificates; CA $BROKER/pki/ca.crt)"
 broker_section() {  # broker_section NAME: the [..broker] keys for identity NAME
   cat <<TOML
@@ -252,7 +260,7 @@ begin "Readiness before a shift (A2 Art.12-13): battery, card space, clock"
 done_step OK "$DATA/dock-north/fleet.txt"
 
 begin "Reference clock: chrony serving NTP on loopback (it never touches this machine's clock)"
-NTP_PORT=$("$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+NTP_PORT=$(free_port SOCK_DGRAM)
 mkdir -p "$DATA/chrony"
 cat > "$DATA/chrony/chrony.conf" <<CONF
 port $NTP_PORT
@@ -267,10 +275,7 @@ CONF
 /usr/sbin/chronyd -x -d -u root -f "$DATA/chrony/chrony.conf" >"$DATA/logs/chronyd.log" 2>&1 &
 PIDS+=($!)
 NTP="127.0.0.1:$NTP_PORT"
-for _ in $(seq 1 100); do
-  "$PY" -c "import ntplib,sys; ntplib.NTPClient().request('127.0.0.1', port=$NTP_PORT, timeout=0.2)" 2>/dev/null && break
-  sleep 0.1
-done
+wait_until chronyd "$PY" -c "import ntplib; ntplib.NTPClient().request('127.0.0.1', port=$NTP_PORT, timeout=0.2)"
 echo "NTP reference at $NTP"
 done_step OK "$DATA/chrony/chrony.conf"
 
@@ -295,10 +300,12 @@ bash "$ROOT/scripts/demo_justify.sh" "$DATA/dock-south" 010204 "李四"
 done_step OK "$DATA/dock-south/people/witness-signature.png"
 
 begin "Sync over MQTT: each dock pushes its ledger and footage to the archive over MQTT (TLS), acknowledged by the archive"
-"$BC" -v --config "$DATA/archive/bodycam.toml" archive serve >"$DATA/logs/archive.out" 2>"$DATA/logs/archive.err" &
+# Its log in English whatever the terminal's language, so the demo can wait for its "listening" line.
+LC_ALL=C.UTF-8 "$BC" -v --config "$DATA/archive/bodycam.toml" archive serve >"$DATA/logs/archive.out" \
+  2>"$DATA/logs/archive.err" &
 ARCHIVE=$!
 PIDS+=($ARCHIVE)
-for _ in $(seq 1 100); do grep -q "listening" "$DATA/logs/archive.err" 2>/dev/null && break; sleep 0.1; done
+wait_until "the archive receiver" grep -q listening "$DATA/logs/archive.err"
 for d in north south; do
   "$BC" --config "$DATA/dock-$d/bodycam.toml" sync run --once --connect-timeout 20
   "$BC" --config "$DATA/dock-$d/bodycam.toml" sync status
@@ -444,10 +451,7 @@ WEB_PORT=$(free_port SOCK_STREAM)
 "$BC" disclosure serve --dir "$DATA/portal" --port "$WEB_PORT" >"$DATA/logs/portal.out" 2>&1 &
 PIDS+=($!)
 URL="http://127.0.0.1:$WEB_PORT/"
-for _ in $(seq 1 100); do
-  "$PY" -c "import urllib.request; urllib.request.urlopen('$URL', timeout=0.5).read()" 2>/dev/null && break
-  sleep 0.1
-done
+wait_until "the portal server" "$PY" -c "import urllib.request; urllib.request.urlopen('$URL', timeout=0.5).read()"
 "$PY" -c "import urllib.request, sys; page = urllib.request.urlopen('$URL', timeout=5).read().decode()
 sys.exit(0 if '$MINOR' in page or '赵某' in page else 'the portal does not list the decision')"
 echo "PORTAL $URL  (served until the demo ends; again: $BC disclosure serve --dir $DATA/portal)"

@@ -1,7 +1,8 @@
 """``scripts/demo.sh``, the README's first command, as a newcomer runs it (issue 18): every step of
-its summary OK, run twice in a row, and interrupted with Ctrl-C at a moment when each kind of
-background process runs (broker, recorders, NTP, archive receiver, portal) it leaves no process
-behind. Ctrl-C is what a terminal sends: SIGINT to the whole foreground process group."""
+its summary OK, run twice in a row, and interrupted with Ctrl-C (or its terminal closed) at a moment
+when each kind of background process runs (broker, recorders, NTP, archive receiver, portal) it
+leaves no process behind. Ctrl-C is what a terminal sends: SIGINT to the whole foreground process
+group; closing the terminal sends SIGHUP."""
 
 from __future__ import annotations
 
@@ -107,9 +108,11 @@ def test_demo_runs_every_step_ok_twice_in_a_row_and_leaves_its_files(tmp_path):
         assert "published on time" in text
 
 
-@pytest.mark.parametrize("when", ["Mosquitto on 127.0.0.1", "recorder A (zfy-e12-gat947) on", "== Sync over MQTT",
-                                  "PORTAL http"])
-def test_demo_interrupted_with_ctrl_c_leaves_no_process_behind(tmp_path, when):
+@pytest.mark.parametrize(("when", "sig"), [("Mosquitto on 127.0.0.1", signal.SIGINT),
+                                         ("recorder A (zfy-e12-gat947) on", signal.SIGHUP),
+                                         ("== Sync over MQTT", signal.SIGINT), ("PORTAL http", signal.SIGINT)])
+def test_demo_interrupted_with_ctrl_c_leaves_no_process_behind(tmp_path, when, sig):
+    """Ctrl-C (SIGINT) or the terminal closing (SIGHUP, which Mosquitto alone would take as "reload")."""
     data, mark, log = tmp_path / "data", uuid.uuid4().hex, tmp_path / "demo.log"
     proc = start(data, mark, log)
     try:
@@ -119,13 +122,13 @@ def test_demo_interrupted_with_ctrl_c_leaves_no_process_behind(tmp_path, when):
             assert time.monotonic() < deadline, f"the demo never reached {when!r}"
             time.sleep(0.05)
         assert marked(mark), "the demo is not running"
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        os.killpg(proc.pid, sig)  # what the terminal does: the whole foreground process group
         code = proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     text = log.read_text("utf-8", "replace")
     assert code != 0, text[-3000:]
-    assert wait_gone(mark, 5.0) == [], f"left behind after Ctrl-C at {when!r}"
+    assert wait_gone(mark, 5.0) == [], f"left behind after {sig.name} at {when!r}"
     assert "everything it started is stopped" in text
     assert f"DATA {data}" in text
