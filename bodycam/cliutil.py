@@ -112,6 +112,18 @@ def signer_options(prefix: str = "", *, what: str = N_("the signer"), required: 
     return deco
 
 
+def signed_by(*, help: str, what: str, required: bool = True):
+    """``--by PERSON`` (handed over as ``person_id``) and the key options of ``signer_options``
+    (as ``key``): a command an enrolled person signs. ``help`` says who may sign, ``what`` (marked
+    with ``N_``) names them in the key options' help."""
+
+    def deco(fn):
+        fn = signer_options(what=what, required=required)(fn)
+        return click.option("--by", "person_id", required=required, default=None, help=help)(fn)
+
+    return deco
+
+
 def numbered_help(items: dict[int, str]) -> Message:
     """``1 …; 2 …`` for options whose values are numbered items of an article (A2 Art.10, 11), each
     item's text translated when shown (mark the texts with ``N_``); for ``option_help``."""

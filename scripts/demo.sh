@@ -272,7 +272,14 @@ bindcmdaddress /
 pidfile $DATA/chrony/chronyd.pid
 driftfile $DATA/chrony/chrony.drift
 CONF
-/usr/sbin/chronyd -x -d -u root -f "$DATA/chrony/chrony.conf" >"$DATA/logs/chronyd.log" 2>&1 &
+# chronyd starts only as root (-x: it never sets this machine's clock); as another user it runs
+# under sudo, like set-up, and drops to that user (-u). sudo relays the clean-up's SIGTERM to it.
+if [ "$(id -u)" -eq 0 ]; then
+  CHRONYD=(/usr/sbin/chronyd -u root)
+else
+  CHRONYD=(sudo /usr/sbin/chronyd -u "$(id -un)")
+fi
+"${CHRONYD[@]}" -x -d -f "$DATA/chrony/chrony.conf" >"$DATA/logs/chronyd.log" 2>&1 &
 PIDS+=($!)
 NTP="127.0.0.1:$NTP_PORT"
 wait_until chronyd "$PY" -c "import ntplib; ntplib.NTPClient().request('127.0.0.1', port=$NTP_PORT, timeout=0.2)"
@@ -318,7 +325,7 @@ done_step OK "$DATA/archive/segments.txt"
 
 begin "Archive ledger checked: a signed checkpoint, an inclusion proof for a segment, full verification"
 "$BC" ledger checkpoint "$DATA/archive/ledger.db" --key "$DATA/archive/keys/log.key"
-SEG=$("$BC" ledger show "$DATA/archive/ledger.db" --kind segment --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["entries"][0]["idx"])')
+SEG=$("$BC" ledger show "$DATA/archive/ledger.db" --kind segment --json | json 'd["entries"][0]["idx"]')
 "$BC" ledger proof "$DATA/archive/ledger.db" --index "$SEG" --json | tee "$DATA/archive/proof-segment.json"
 "$BC" ledger verify "$DATA/archive/ledger.db"
 for d in north south; do "$BC" ledger verify "$DATA/dock-$d/ledger.db"; done

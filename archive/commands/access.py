@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, TimeParam, app_config, echo_json, json_option, signer_options
+from bodycam.cliutil import KeyRef, TimeParam, app_config, echo_json, json_option, signed_by, signer_options
 from bodycam.formats import local_time, printable
 from bodycam.i18n import N_, _
 from bodycam.tables import table
@@ -37,8 +37,7 @@ def access() -> None:
 @click.option("--reason", required=True, help="Why the footage is needed.")
 @click.option("--until", "until_ns", type=TimeParam(end_of_day=True), default=None,
               help="Last day (or time) the request may be used.")
-@click.option("--by", "person_id", required=True, help="Archivist registering the request.")
-@signer_options(what=N_("the archivist"))
+@signed_by(help="Archivist registering the request.", what=N_("the archivist"))
 @now_option
 @json_option
 @click.pass_context
@@ -95,8 +94,7 @@ def access_approve(ctx: click.Context, request: str, head_id: str, key: KeyRef, 
 @click.option("--case", "case_id", default=None, help="The case to classify.")
 @click.option("--segment", default=None, help="The segment to classify (its entry hash).")
 @click.option("--level", required=True, type=click.Choice(SECRECY_LEVELS), help="Secrecy level (A2 Art.19).")
-@click.option("--by", "person_id", required=True, help="Head or archivist setting the level.")
-@signer_options(what=N_("the head or archivist"))
+@signed_by(help="Head or archivist setting the level.", what=N_("the head or archivist"))
 @click.option("--note", default="", help="Why, in words.")
 @now_option
 @json_option
@@ -122,8 +120,7 @@ def access_classify(ctx: click.Context, case_id: str | None, segment: str | None
 @click.option("--request", required=True, help="The approved access request (its entry hash).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to copy the footage (a new file, mode 0600).")
-@click.option("--by", "person_id", required=True, help="Archivist handing the footage out.")
-@signer_options(what=N_("the archivist"))
+@signed_by(help="Archivist handing the footage out.", what=N_("the archivist"))
 @now_option
 @json_option
 @click.pass_context

@@ -16,7 +16,7 @@ from bodycam.cliutil import (
     json_option,
     passphrase_option,
     show_status_logs,
-    signer_options,
+    signed_by,
 )
 from bodycam.formats import local_time, printable, rfc3339
 from bodycam.i18n import N_, _, tr
@@ -499,9 +499,8 @@ def _hold(ctx: click.Context, action: str, case_id: str, person_id: str, key, re
 
 @hold.command("add")
 @click.argument("case_id")
-@click.option("--by", "person_id", required=True, help="Enrolled person placing the hold (supervisor, head, "
-                                                        "reviewer or archivist).")
-@signer_options(what=N_("the person placing or releasing the hold"))
+@signed_by(help="Enrolled person placing the hold (supervisor, head, reviewer or archivist).",
+           what=N_("the person placing or releasing the hold"))
 @click.option("--reason", required=True, help="Why the footage must be kept (litigation, complaint...).")
 @json_option
 @click.pass_context
@@ -512,8 +511,7 @@ def hold_add(ctx: click.Context, case_id: str, person_id: str, key: KeyRef, reas
 
 @hold.command("release")
 @click.argument("case_id")
-@click.option("--by", "person_id", required=True, help="Enrolled person releasing the hold.")
-@signer_options(what=N_("the person placing or releasing the hold"))
+@signed_by(help="Enrolled person releasing the hold.", what=N_("the person placing or releasing the hold"))
 @click.option("--reason", required=True, help="Why the hold ends.")
 @json_option
 @click.pass_context
@@ -746,8 +744,7 @@ def case_cmd(ctx: click.Context, case_id: str, as_json: bool) -> None:
 @click.option("--cols", type=click.IntRange(1, 12), default=4, show_default=True, help="Frames per row.")
 @click.option("--frames", type=click.IntRange(1, 100), default=12, show_default=True,
               help="Frames sampled evenly from the first to the last.")
-@click.option("--by", "person_id", required=True, help="Archivist making the sheet.")
-@signer_options(what=N_("the archivist"))
+@signed_by(help="Archivist making the sheet.", what=N_("the archivist"))
 @click.option("--now", "now_ns", type=TimeParam(), default=None, hidden=True)
 @json_option
 @click.pass_context

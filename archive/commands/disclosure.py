@@ -19,6 +19,7 @@ from bodycam.cliutil import (
     json_option,
     numbered_help,
     option_help,
+    signed_by,
     signer_options,
 )
 from bodycam.formats import printable
@@ -89,8 +90,7 @@ def disclosure() -> None:
 @click.option("--file", "file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The decision's fields (.json or .toml, one flat table).")
 @click.option("--case", "case_id", default=None, help="The archive case the decision belongs to.")
-@click.option("--by", "person_id", required=True, help="Who records the decision (officer, supervisor, head).")
-@signer_options(what=N_("the person recording the decision"))
+@signed_by(help="Who records the decision (officer, supervisor, head).", what=N_("the person recording the decision"))
 @now_option
 @json_option
 @click.pass_context
@@ -122,8 +122,7 @@ def disclosure_add(ctx: click.Context, type_: str, file: Path, case_id: str | No
 @click.option("--reason", required=True, type=click.IntRange(1, 5),
               help=option_help(numbered_help(WITHHOLD_REASONS)))
 @click.option("--note", default="", help="Why, in words (required for reason 5).")
-@click.option("--by", "person_id", required=True, help="The supervisor or head deciding.")
-@signer_options(what=N_("the supervisor or head"))
+@signed_by(help="The supervisor or head deciding.", what=N_("the supervisor or head"))
 @now_option
 @json_option
 @click.pass_context
@@ -147,8 +146,7 @@ def disclosure_withhold(ctx: click.Context, decision: str, reason: int, note: st
 @click.option("--approve", is_flag=True, help="Approve the texts shown (with the --text changes) for publication.")
 @click.option("--text", "texts", multiple=True, metavar="FIELD=TEXT",
               help="The public wording of one free-text field (repeat); default: the automatically masked text.")
-@click.option("--by", "person_id", default=None, help="Who checked the texts (with --approve).")
-@signer_options(what=N_("the person checking the text"), required=False)
+@signed_by(help="Who checked the texts (with --approve).", what=N_("the person checking the text"), required=False)
 @site_option
 @now_option
 @json_option

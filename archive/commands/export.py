@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, TimeParam, app_config, echo_json, json_option, option_help, signer_options
+from bodycam.cliutil import (
+    KeyRef,
+    TimeParam,
+    app_config,
+    echo_json,
+    json_option,
+    option_help,
+    signed_by,
+    signer_options,
+)
 from bodycam.formats import printable
 from bodycam.i18n import N_, Message, _
 
@@ -98,8 +107,7 @@ def export() -> None:
               help="What one segment proves, when it differs from --proves; repeat for several.")
 @click.option("--iso", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the package's ISO 9660 image here (its SHA-256 goes into the ledger).")
-@click.option("--by", "person_id", required=True, help="Archivist making the package.")
-@signer_options(what=N_("the archivist"))
+@signed_by(help="Archivist making the package.", what=N_("the archivist"))
 @log_passphrase_option
 @now_option
 @json_option
@@ -185,8 +193,7 @@ def export_sign(ctx: click.Context, package: Path, person_id: str, key: KeyRef, 
 @click.argument("package", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "iso", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The ISO 9660 image to write (a new file).")
-@click.option("--by", "person_id", required=True, help="Archivist making the disc image.")
-@signer_options(what=N_("the archivist"))
+@signed_by(help="Archivist making the disc image.", what=N_("the archivist"))
 @now_option
 @json_option
 @click.pass_context

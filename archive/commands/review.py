@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, TimeParam, app_config, echo_json, json_option, signer_options
+from bodycam.cliutil import KeyRef, TimeParam, app_config, echo_json, json_option, signed_by, signer_options
 from bodycam.errors import RefusedError
 from bodycam.formats import printable
 from bodycam.i18n import N_, Message, _, tr
@@ -87,8 +87,8 @@ def review() -> None:
               help="Transfer for criminal liability (A3 Art.3(5)).")
 @click.option("--opinions-sought", is_flag=True, help="Opinions of other departments had to be gathered (A3 Art.6).")
 @click.option("--record", is_flag=True, help="Record the facts and the classification in the ledger (needs --by).")
-@click.option("--by", "person_id", default=None, help="Enrolled person recording the classification.")
-@signer_options(what=N_("the person recording the classification"), required=False)
+@signed_by(help="Enrolled person recording the classification.",
+           what=N_("the person recording the classification"), required=False)
 @now_option
 @json_option
 @click.pass_context
@@ -156,8 +156,7 @@ def review_classify(ctx: click.Context, case_id: str, measures: tuple[str, ...],
 @click.option("--item", "items", multiple=True, required=True,
               help="An A3 Art.7 item as KIND=FILE (PDF or image): draft_decision, investigation_report, "
                    "facts_evidence_basis, hearing_record, opinions, other; repeat for each.")
-@click.option("--by", "person_id", required=True, help="Enrolled person of the handling unit submitting.")
-@signer_options(what=N_("the person submitting"))
+@signed_by(help="Enrolled person of the handling unit submitting.", what=N_("the person submitting"))
 @now_option
 @json_option
 @click.pass_context
@@ -193,8 +192,7 @@ def review_submit(ctx: click.Context, case_id: str, items: tuple[str, ...], pers
               help="--request: the item wanted (default: the missing ones); repeat for several.")
 @click.option("--item", "items", multiple=True, help="--receive: an item as KIND=FILE; repeat for each.")
 @click.option("--note", default="", help="What is asked for or what arrived, in words.")
-@click.option("--by", "person_id", required=True, help="The reviewer (--request) or the submitter (--receive).")
-@signer_options(what=N_("the person acting"))
+@signed_by(help="The reviewer (--request) or the submitter (--receive).", what=N_("the person acting"))
 @now_option
 @json_option
 @click.pass_context
@@ -229,8 +227,7 @@ def review_supplement(ctx: click.Context, case_id: str, action: str | None, want
 @click.option("--reason", type=click.Choice(("supplement", "expert", "consultation", "interpretation")),
               required=True, help="Why the time does not count (A3 Art.10).")
 @click.option("--note", default="", help="In words.")
-@click.option("--by", "person_id", required=True, help="The reviewer.")
-@signer_options(what=N_("the reviewer"))
+@signed_by(help="The reviewer.", what=N_("the reviewer"))
 @now_option
 @json_option
 @click.pass_context
@@ -247,8 +244,7 @@ def review_pause(ctx: click.Context, case_id: str, reason: str, note: str, perso
 @review.command("resume")
 @click.argument("case_id")
 @click.option("--note", default="", help="In words.")
-@click.option("--by", "person_id", required=True, help="The reviewer.")
-@signer_options(what=N_("the reviewer"))
+@signed_by(help="The reviewer.", what=N_("the reviewer"))
 @now_option
 @json_option
 @click.pass_context
@@ -265,8 +261,8 @@ def review_resume(ctx: click.Context, case_id: str, note: str, person_id: str, k
 @review.command("extend")
 @click.argument("case_id")
 @click.option("--note", default="", help="Why the case is complex.")
-@click.option("--by", "person_id", required=True, help="The leader in charge of legal affairs (enrolled as head).")
-@signer_options(what=N_("the leader in charge of legal affairs"))
+@signed_by(help="The leader in charge of legal affairs (enrolled as head).",
+           what=N_("the leader in charge of legal affairs"))
 @now_option
 @json_option
 @click.pass_context
@@ -384,8 +380,7 @@ def review_checklist(ctx: click.Context, case_id: str, as_json: bool) -> None:
 @click.option("--item", type=click.IntRange(1, 7), required=True, help="A3 Art.8 item, 1-7.")
 @click.option("--verdict", type=click.Choice(("ok", "flawed", "failed")), required=True, help="The judgement.")
 @click.option("--note", default="", help="Why (required unless ok).")
-@click.option("--by", "person_id", required=True, help="The reviewer (qualified).")
-@signer_options(what=N_("the reviewer"))
+@signed_by(help="The reviewer (qualified).", what=N_("the reviewer"))
 @now_option
 @json_option
 @click.pass_context
@@ -404,8 +399,7 @@ def review_judge(ctx: click.Context, case_id: str, item: int, verdict: str, note
 @click.option("--outcome", type=click.Choice(("lawful", "correct", "reinvestigate", "transfer")), required=True,
               help="A3 Art.11: lawful, correct, reinvestigate (or supplement, or do not decide), transfer.")
 @click.option("--recommendation", default="", help="Recommendations to the handling unit.")
-@click.option("--by", "person_id", required=True, help="The reviewer (qualified).")
-@signer_options(what=N_("the reviewer"))
+@signed_by(help="The reviewer (qualified).", what=N_("the reviewer"))
 @click.option("--second-reviewer", default=None, help="A second reviewer signing the outcome too.")
 @signer_options("second", what=N_("the second reviewer"), required=False)
 @now_option
@@ -437,8 +431,8 @@ def review_conclude(ctx: click.Context, case_id: str, outcome: str, recommendati
 @click.argument("case_id")
 @click.option("--refuse", is_flag=True, help="Refuse the outcome (the reviewers conclude again).")
 @click.option("--note", default="", help="In words.")
-@click.option("--by", "person_id", required=True, help="The leader in charge of legal affairs (enrolled as head).")
-@signer_options(what=N_("the leader in charge of legal affairs"))
+@signed_by(help="The leader in charge of legal affairs (enrolled as head).",
+           what=N_("the leader in charge of legal affairs"))
 @now_option
 @json_option
 @click.pass_context

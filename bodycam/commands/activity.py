@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import KeyRef, TimeParam, echo_json, json_option, signer_options
+from bodycam.cliutil import KeyRef, TimeParam, echo_json, json_option, signed_by
 from bodycam.commands.common import ledger_option, open_ledger
 from bodycam.i18n import N_, _
 from ledger.cases import ACTIVITY_TYPES, add_activity
@@ -31,8 +31,7 @@ def activity() -> None:
 @click.option("--officers", required=True, help="Officers present, comma-separated person ids.")
 @click.option("--party-notified-at", "party_notified", type=TimeParam(), default=None,
               help="When the party was told the activity is recorded (A2 Art.7).")
-@click.option("--by", "person_id", required=True, help="Enrolled person recording the activity.")
-@signer_options(what=N_("the person recording the activity"))
+@signed_by(help="Enrolled person recording the activity.", what=N_("the person recording the activity"))
 @ledger_option
 @json_option
 @click.pass_context

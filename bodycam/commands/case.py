@@ -7,16 +7,7 @@ from pathlib import Path
 
 import click
 
-from bodycam.cliutil import (
-    KeyRef,
-    TimeParam,
-    app_config,
-    echo_json,
-    json_option,
-    numbered_help,
-    option_help,
-    signer_options,
-)
+from bodycam.cliutil import KeyRef, TimeParam, app_config, echo_json, json_option, numbered_help, option_help, signed_by
 from bodycam.commands.common import deployment_role, ledger_option, open_ledger
 from bodycam.errors import RefusedError
 from bodycam.formats import local_time, printable, rfc3339
@@ -55,8 +46,7 @@ def _officers(value: str) -> list[str]:
 @click.option("--type", "case_type", type=click.Choice(CASE_TYPES), required=True, help="Type of the case.")
 @click.option("--officers", required=True,
               help="Officers handling the case, comma-separated person ids (each with a valid certificate).")
-@click.option("--by", "person_id", required=True, help="Enrolled person opening the case.")
-@signer_options(what=N_("the person opening the case"))
+@signed_by(help="Enrolled person opening the case.", what=N_("the person opening the case"))
 @ledger_option
 @json_option
 @click.pass_context
@@ -75,8 +65,7 @@ def case_open(ctx: click.Context, case_id: str, title: str, unit: str, case_type
 
 @case.command("close")
 @click.argument("case_id")
-@click.option("--by", "person_id", required=True, help="Enrolled person closing the case.")
-@signer_options(what=N_("the person closing the case"))
+@signed_by(help="Enrolled person closing the case.", what=N_("the person closing the case"))
 @click.option("--at", "at_ns", type=TimeParam(), default=None, help="When the case was closed (default: now).")
 @click.option("--note", default="", help="Why, in words.")
 @ledger_option
@@ -103,8 +92,7 @@ def case_close(ctx: click.Context, case_id: str, person_id: str, key: KeyRef, at
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", "attachment_kind", type=click.Choice(tuple(ATTACHMENT_KINDS)), required=True,
               help="Which text record of the case (A2 Art.2).")
-@click.option("--by", "person_id", required=True, help="Enrolled person attaching the file.")
-@signer_options(what=N_("the person attaching the file"))
+@signed_by(help="Enrolled person attaching the file.", what=N_("the person attaching the file"))
 @ledger_option
 @json_option
 @click.pass_context
@@ -178,8 +166,7 @@ def case_list_cmd(ctx: click.Context, unbound: bool, ledger_path: Path | None, a
 @click.argument("case_id")
 @click.option("--reason", type=click.IntRange(1, 5), required=True,
               help=option_help(Message(N_("A2 Art.10 reason: {reasons}."), reasons=numbered_help(ART10_REASONS))))
-@click.option("--by", "person_id", required=True, help="Enrolled person flagging the case.")
-@signer_options(what=N_("the person flagging the case"))
+@signed_by(help="Enrolled person flagging the case.", what=N_("the person flagging the case"))
 @click.option("--note", default="", help="Why, in words.")
 @ledger_option
 @json_option
@@ -234,8 +221,7 @@ def case_show(ctx: click.Context, case_id: str | None, ledger_path: Path | None,
               help="The decision's fields (.json or .toml), as `bodycam disclosure add` reads them (A1 Art.9).")
 @click.option("--type", "decision_type", type=click.Choice(("penalty", "coercion", "inspection")), required=True,
               help="Type of the decision.")
-@click.option("--by", "person_id", required=True, help="Enrolled person recording the decision.")
-@signer_options(what=N_("the person recording the decision"))
+@signed_by(help="Enrolled person recording the decision.", what=N_("the person recording the decision"))
 @click.option("--now", "now_ns", type=TimeParam(), default=None, hidden=True)
 @json_option
 @click.pass_context
