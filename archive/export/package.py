@@ -28,6 +28,7 @@ from archive.export import verify_package as vp
 from bodycam.errors import RefusedError
 from bodycam.formats import rfc3339
 from bodycam.i18n import N_, Message
+from bodycam.permissions import private_dir
 from ledger.blobs import BlobStore
 from ledger.checkpoint import parse_note, vkey
 from ledger.checks.export import EXPORT_ROLES
@@ -44,7 +45,7 @@ FORMAT = "bodycam-export/1"
 METHOD = ("Bit-exact copy of the original file as the recorder wrote it, taken from the archive's "
           "content-addressed store (re-hashed while copied), never transcoded; 原始文件逐位复制，未经转码")
 _CHUNK = 1 << 20
-_DIR_MODE, _FILE_MODE = 0o700, 0o600
+_FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -175,26 +176,17 @@ def dependencies(ledger: Ledger, segments: list[Entry], request: str, case_id: s
 
 def _write(root: Path, rel: str, data: bytes) -> None:
     path = root.joinpath(*rel.split("/"))
-    path.parent.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), _FILE_MODE)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-
-
-def _make_dirs(path: Path) -> None:
-    """Create ``path`` and its missing parents, each 0700: ``mkdir(parents=True)`` would give the
-    parents the umask's mode and let local users list the originals' names."""
-    if path.is_dir():
-        return
-    _make_dirs(path.parent)
-    path.mkdir(mode=_DIR_MODE, exist_ok=True)
 
 
 def _copy_original(blob: Path, dest: Path, sha256: str) -> dict[str, str]:
     """Copy the blob to ``dest`` (new file, 0600), hashing it three ways on the way; refuse a blob
     that no longer matches its name."""
     hashes = {"sha256": hashlib.sha256(), "sm3": _sm3(), "md5": hashlib.md5(usedforsecurity=False)}
-    _make_dirs(dest.parent)
+    private_dir(dest.parent)  # 0700 at every level: local users must not list the originals
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), _FILE_MODE)
     with open(blob, "rb") as src, os.fdopen(fd, "wb") as dst:
         while chunk := src.read(_CHUNK):
@@ -447,7 +439,7 @@ def create_export(ledger: Ledger, blobs: BlobStore, signer: Signer, by: str, log
     for e in seg_entries:
         record_access(ledger, signer, by, request=req_hash, segment=e, outcome="viewed", reasons=[],
                       out_name=out.name, purpose="export", now_ns=now)
-    out.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+    private_dir(out)
     files: dict[str, tuple[str, dict[str, str]]] = {}
     used: set[str] = set()
     for e in seg_entries:
