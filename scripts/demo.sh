@@ -163,6 +163,11 @@ broker_dir = "$BROKER"
 
 [archive.broker]
 $(broker_section archive)
+
+# The bureau reads and enters times in its own zone (certificate dates, report days), and its
+# documents for court are in it too.
+[display]
+timezone = "Asia/Shanghai"
 TOML
 
 done_step OK "$BROKER/mosquitto.conf"
